@@ -1,0 +1,72 @@
+# hvlab top-level build. One non-recursive make: each part adds its targets from its
+# own fragment (lib/lib.mk, microbench/microbench.mk, hv-minimal/hv-minimal.mk,
+# tests/tests.mk). Output goes under $(BUILD); variants build side by side:
+#   make                       gcc, -O2
+#   make CC=clang BUILD=build/clang
+#   make SAN=1 BUILD=build/san  ASan + UBSan host code
+# `make test` runs every suite; `make bench` runs the benchmarks.
+
+ifeq ($(origin CC),default)
+CC := gcc
+endif
+GUEST_CC ?= gcc
+BUILD    ?= build
+SAN      ?=
+V        ?=
+
+WARN     := -Wall -Wextra -Werror
+CFLAGS   ?= -O2 -g
+HOST_CFLAGS := -std=gnu11 $(CFLAGS) $(WARN) -D_GNU_SOURCE -MMD -MP \
+               -Ilib/include -Ihv-minimal/include
+HOST_LDLIBS := -lm -lpthread
+ifeq ($(SAN),1)
+HOST_CFLAGS += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+HOST_LDFLAGS += -fsanitize=address,undefined
+endif
+# Recorded in every result's context block.
+HOST_CFLAGS += -DHVLAB_CC='"$(shell $(CC) --version | head -n1)"' \
+               -DHVLAB_CFLAGS='"$(CFLAGS) $(WARN)$(if $(filter 1,$(SAN)), -fsanitize=address$(,)undefined)"'
+, := ,
+
+ifeq ($(V),)
+Q := @
+else
+Q :=
+endif
+
+BIN := $(BUILD)/bin
+ALL_TARGETS :=
+UNIT_TESTS  :=
+
+.PHONY: all deps test bench clean
+all: deps-check
+
+# Object rule shared by all host code.
+$(BUILD)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	@echo "  CC      $<"
+	$(Q)$(CC) $(HOST_CFLAGS) -c $< -o $@
+
+include lib/lib.mk
+include microbench/microbench.mk
+include hv-minimal/hv-minimal.mk
+include tests/tests.mk
+
+all: $(ALL_TARGETS)
+
+# Installs missing Debian packages (as root) or says which command to run.
+deps:
+	@scripts/setup-deps.sh
+deps-check:
+	@scripts/setup-deps.sh
+
+test: deps
+	@tests/run-all.sh
+
+bench: deps all
+	@scripts/bench.sh
+
+clean:
+	rm -rf build
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

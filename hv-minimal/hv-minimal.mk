@@ -1,0 +1,3 @@
+# (placeholder; filled in by the hv-minimal work)
+LIBHVM :=
+HVM_LDLIBS :=

@@ -1,0 +1,110 @@
+/* The guest/VMM ABI of hv-minimal: boot protocol, ports, the hypercall page, and the
+ * result records. Included by the VMM (host C) and by the guest kernel (freestanding
+ * C), so it uses only fixed-width types and no host headers beyond <stdint.h>.
+ *
+ * Every field a guest writes is untrusted: the VMM checks each address, length and
+ * number against guest memory before it uses it. */
+#ifndef HVLAB_ABI_H
+#define HVLAB_ABI_H
+#include <stdint.h>
+
+#define HV_ABI_VERSION 1
+
+/* ---- Guest address-space layout (DESIGN.md: xv6's, in 64 bits) ---- */
+#define HV_KERNBASE        0xffffffff80000000ull  /* guest-physical 0 maps here */
+#define HV_USER_TOP        0x0000000080000000ull  /* user programs live in [0, 2 GiB) */
+#define HV_MAX_GUEST_MEM   (2ull << 30)           /* at most 2 GiB of guest-physical memory */
+
+/* ---- Boot protocol (the VMM's own; QEMU's PVH entry is a separate path) ----
+ * The bootstrap vCPU starts in 64-bit long mode at the ELF entry point with:
+ *   - CR0.PE|PG|WP, CR4.PAE (|OSFXSR|OSXMMEXCPT), EFER.LME|LMA|NXE;
+ *   - a VMM-built page table at HV_BOOT_PT_GPA mapping guest-physical [0, mem) twice,
+ *     identity and at HV_KERNBASE, with 2 MiB pages, supervisor, writable;
+ *   - a flat GDT at HV_BOOT_GDT_GPA: 0x10 kernel code (L), 0x18 kernel data
+ *     (Linux-compatible selectors: see PLATFORM.md);
+ *   - RDI = guest-physical address of struct hv_boot_info, RSP = HV_KERNBASE +
+ *     HV_BOOT_STACK_TOP, RFLAGS = 0x2 (interrupts off).
+ * The kernel must build its own GDT, IDT, TSS and page tables; the boot tables are
+ * scratch it may reuse or drop. Low memory below HV_BOOT_RESERVED_END is the VMM's. */
+#define HV_BOOT_INFO_GPA      0x1000ull
+#define HV_BOOT_CMDLINE_GPA   0x2000ull   /* NUL-terminated, at most HV_CMDLINE_MAX */
+#define HV_BOOT_GDT_GPA       0x3000ull
+#define HV_BOOT_HCALL_GPA     0x4000ull   /* one 4 KiB hypercall page per vCPU, up to HV_MAX_VCPUS */
+#define HV_BOOT_PT_GPA        0x20000ull  /* PML4, PDPTs, PDs (VMM scratch) */
+#define HV_BOOT_STACK_TOP     0x80000ull  /* boot stack grows down from here */
+#define HV_BOOT_RESERVED_END  0x100000ull /* the kernel is loaded at or above 1 MiB */
+#define HV_CMDLINE_MAX        4096
+#define HV_MAX_VCPUS          16
+
+#define HV_BOOT_MAGIC 0x68766c6162303031ull /* "hvlab001" */
+
+struct hv_boot_info {
+	uint64_t magic;          /* HV_BOOT_MAGIC */
+	uint32_t abi_version;    /* HV_ABI_VERSION */
+	uint32_t nr_vcpus;
+	uint64_t mem_bytes;      /* guest-physical memory is [0, mem_bytes) */
+	uint64_t cmdline_gpa;    /* HV_BOOT_CMDLINE_GPA */
+	uint64_t hcall_gpa;      /* first hypercall page; vCPU i uses hcall_gpa + i * 4096 */
+	uint64_t tsc_khz;        /* 0 when the VMM does not know */
+	uint64_t kernel_end_gpa; /* first free guest-physical byte after the loaded image */
+	char engine[16];         /* "hw", "bt": for labelling only, never to change behaviour */
+};
+
+/* ---- Ports (KVM's in-kernel irqchip/PIT own 0x20-0x21, 0x40-0x43, 0x61, 0xa0-0xa1,
+ * 0x4d0-0x4d1; hv-minimal's own ports sit at 0x500) ---- */
+#define HV_PORT_COM1        0x3f8   /* 16550 subset: THR/RBR, LSR at +5 */
+#define HV_PORT_POST        0x80    /* POST code; the `in` nanobenchmark reads it */
+#define HV_PORT_EXIT        0x501   /* out32 status: the guest is done; VMM exits with it */
+#define HV_PORT_HCALL       0x510   /* out32 vCPU index: run the call in that vCPU's page */
+#define HV_PORT_RESULT      0x520   /* out32 guest-physical address of a struct hv_result */
+#define HV_PORT_IOEVENTFD   0x530   /* out32: handled by a KVM ioeventfd, no exit to the VMM */
+#define HV_MMIO_UNBACKED    0xfe000000ull /* an address with no memory and no device */
+
+/* Exit statuses written to HV_PORT_EXIT (kvm-unit-tests style). */
+#define HV_EXIT_PASS  0
+#define HV_EXIT_FAIL  1
+#define HV_EXIT_SKIP  77
+#define HV_EXIT_PANIC 0xdead
+
+/* ---- Hypercall page (one per vCPU) ---- */
+enum hv_hcall_nr {
+	HV_HC_NOP = 0,           /* returns 0; the hypercall nanobenchmark */
+	HV_HC_CONSOLE = 1,       /* arg0 = gpa, arg1 = len: write bytes to the console */
+	HV_HC_RESULT = 2,        /* arg0 = gpa of struct hv_result (same as HV_PORT_RESULT) */
+	HV_HC_NR
+};
+
+#define HV_HC_EINVAL  (-22)     /* bad number, address or length */
+
+struct hv_hcall_page {
+	uint64_t nr;             /* enum hv_hcall_nr */
+	uint64_t args[6];
+	int64_t ret;             /* written by the VMM */
+	uint64_t seq;            /* incremented by the VMM on completion */
+};
+
+/* ---- Result records: the guest's measurements ---- */
+#define HV_RESULT_MAGIC 0x52564c48u /* "HLVR" */
+#define HV_NAME_MAX 32
+
+enum hv_result_kind {
+	HV_RES_NANOBENCH = 1,    /* name = operation; iters, cycles = total for iters ops */
+	HV_RES_VALUE = 2,        /* name = metric; value with unit (e.g. checksum, seconds) */
+	HV_RES_INFO = 3,         /* name = key, unit = string value (e.g. "sysgate", "ud2") */
+};
+
+struct hv_result {
+	uint32_t magic;          /* HV_RESULT_MAGIC */
+	uint32_t kind;           /* enum hv_result_kind */
+	char workload[HV_NAME_MAX]; /* NUL-terminated within HV_NAME_MAX */
+	char name[HV_NAME_MAX];
+	char unit[HV_NAME_MAX];
+	uint64_t iters;          /* operations measured (NANOBENCH) */
+	uint64_t cycles;         /* guest TSC cycles for iters ops, harness subtracted */
+	uint64_t baseline;       /* cycles of the same harness with no operation (0 if none) */
+	double value;            /* VALUE */
+	uint32_t rep;            /* repetition index */
+	uint32_t vcpu;
+};
+
+#endif

@@ -1,0 +1,35 @@
+/* The context block every result carries (DESIGN.md "Results"). A field that cannot be
+ * found holds "unavailable: <reason>", never an empty string or a guess. */
+#ifndef HVLAB_CONTEXT_H
+#define HVLAB_CONTEXT_H
+#include <stdint.h>
+#include "hvlab/kvminfo.h"
+
+struct hv_json;
+
+struct hv_context {
+	char date[40];           /* ISO 8601 UTC */
+	char host[128];
+	char cpu_model[160];
+	int cores, threads;      /* from hwloc */
+	char caches[256];        /* e.g. "L1d 32KiB, L2 1MiB, L3 32MiB" (hwloc) */
+	char kernel[160];        /* uname -srv */
+	struct hv_kvm_info kvm;
+	double tsc_hz;           /* 0 when not calibrated */
+	char tsc_source[32];
+	char compiler[160];
+	char cflags[256];
+	char git_commit[64];
+	int git_dirty;           /* -1 when unknown */
+	char command[1024];      /* exact command line, shell-quoted */
+	uint64_t seed;
+	char papi[256];          /* "available: N counters" or "unavailable: <reason>" */
+	char freq_scaling[128];  /* cpufreq governor or "unavailable: ..." */
+};
+
+/* Collects everything; git facts are read from the source tree hvlab was built from. */
+int hv_context_collect(struct hv_context *c, int argc, char **argv, uint64_t seed);
+/* Writes the context as a JSON object value at the writer's current position. */
+void hv_context_json(const struct hv_context *c, struct hv_json *j);
+
+#endif

@@ -1,0 +1,60 @@
+/* A run directory: samples.csv (one row per sample, each row one write(2), so a crash
+ * never leaves half a row) and summary.json (written to a temporary file and renamed,
+ * so it is whole or absent) with the context block. */
+#ifndef HVLAB_RESULTS_H
+#define HVLAB_RESULTS_H
+#include <stdint.h>
+#include "hvlab/context.h"
+#include "hvlab/stats.h"
+
+/* The mode columns of DESIGN.md; NULL fields are written as "-". */
+struct hv_mode {
+	const char *engine;      /* native, hw, bt, qemu-tcg, qemu-kvm */
+	const char *memvirt;     /* ept, npt, shadow-kvm, shadow-pvm, shadow-bt, native */
+	const char *flavour;     /* full, pv */
+	const char *spinlock;    /* plain, pv */
+	const char *iopath;      /* emul, virtio, ioeventfd, poll, split */
+	int vcpus, pcpus;
+};
+
+struct hv_sample {
+	const char *experiment;  /* e.g. "nanobench" */
+	const char *workload;    /* e.g. "syscall" */
+	const char *params;      /* free text without commas, e.g. "iters=1000"; may be NULL */
+	const struct hv_mode *mode;
+	const char *metric;      /* e.g. "cycles_per_op" */
+	double value;
+	const char *unit;        /* e.g. "cycles", "ns", "ratio" */
+	int rep;                 /* repetition index from 0 */
+};
+
+struct hv_run;
+
+/* Creates the run directory: out_dir if given (created if missing), else
+ * <results_root>/<experiment>-<UTC date>-<pid>. Collects the context now.
+ * Returns NULL with hv_err_msg() set. */
+struct hv_run *hv_run_open(const char *results_root, const char *experiment,
+			   const char *out_dir, int argc, char **argv, uint64_t seed);
+const char *hv_run_dir(const struct hv_run *r);
+struct hv_context *hv_run_context(struct hv_run *r);
+
+/* Appends a row to samples.csv at once (and keeps it for the summary). */
+int hv_run_add(struct hv_run *r, const struct hv_sample *s);
+
+/* Extra top-level facts for summary.json, e.g. ("syscall_gate", "ud2"); copied. */
+int hv_run_note(struct hv_run *r, const char *key, const char *value);
+int hv_run_note_num(struct hv_run *r, const char *key, double value);
+
+/* Writes summary.json now (also done by hv_run_close): one entry per
+ * (experiment, workload, params, mode, metric, unit) group with hv_summary fields and
+ * every sample. Safe to call repeatedly: each call replaces the file atomically. */
+int hv_run_write_summary(struct hv_run *r);
+
+/* Writes the summary, closes files, frees r. Returns 0 or -1. */
+int hv_run_close(struct hv_run *r);
+
+/* CSV header line written first in samples.csv. */
+#define HV_CSV_HEADER \
+	"experiment,workload,params,engine,memvirt,flavour,spinlock,iopath,vcpus,pcpus,metric,value,unit,rep"
+
+#endif
