@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# The native baseline harness writes a complete run directory.
+# san: yes
+. "$(dirname "$0")/lib.sh"
+NB=$HVLAB_BUILD/bin/nativebench
+out=$TMPDIR_IT/native
+if ! "$NB" --reps 2 --min-cycles 200000 --out "$out" >"$TMPDIR_IT/nb.log" 2>&1; then
+	bad "nativebench runs" "exit $? ($(tail -n 3 "$TMPDIR_IT/nb.log" | tr '\n' ' '))"
+	exit 0
+fi
+ok "nativebench runs"
+
+csv=$out/samples.csv
+[ -f "$csv" ] && head -n1 "$csv" | grep -q '^experiment,workload,params,engine' &&
+	ok "nativebench writes samples.csv with its header" || bad "nativebench samples.csv" "missing or no header"
+for op in syscall pgfault protfault divzero callret ptemod cpuid rdtsc; do
+	n=$(awk -F, -v op="$op" '$2 == op && $11 == "cycles_per_op" && $12 > 0' "$csv" | wc -l)
+	[ "$n" -eq 2 ] && ok "nativebench measures $op twice" || bad "nativebench $op" "$n positive cycles_per_op rows, expected 2"
+done
+s=$out/summary.json
+if [ -f "$s" ] && python3 -c 'import json,sys; json.load(open(sys.argv[1]))' "$s" 2>/dev/null; then
+	ok "summary.json is valid JSON"
+else
+	bad "summary.json" "missing or not valid JSON"
+fi
+for f in date host cpu_model kernel kvm_flavour kvm_paging compiler cflags git_commit command seed papi; do
+	python3 - "$s" "$f" <<'PY' && ok "context has $f" || bad "context $f" "missing or empty"
+import json, sys
+c = json.load(open(sys.argv[1]))["context"]
+v = c.get(sys.argv[2])
+sys.exit(0 if v not in (None, "") else 1)
+PY
+done
