@@ -54,7 +54,7 @@ static void put(struct hv_json *j, const char *s, size_t n)
 	j->buf[j->len] = 0;
 }
 
-static void puts_(struct hv_json *j, const char *s)
+static void put_str(struct hv_json *j, const char *s)
 {
 	put(j, s, strlen(s));
 }
@@ -120,22 +120,22 @@ static void put_string(struct hv_json *j, const char *str)
 			if (n)
 				put(j, (const char *)s, n);
 			else
-				puts_(j, "\\ufffd");
+				put_str(j, "\\ufffd");
 			s += n ? n : 1;
 			continue;
 		}
 		switch (*s) {
-		case '"':  puts_(j, "\\\""); break;
-		case '\\': puts_(j, "\\\\"); break;
-		case '\b': puts_(j, "\\b"); break;
-		case '\f': puts_(j, "\\f"); break;
-		case '\n': puts_(j, "\\n"); break;
-		case '\r': puts_(j, "\\r"); break;
-		case '\t': puts_(j, "\\t"); break;
+		case '"':  put_str(j, "\\\""); break;
+		case '\\': put_str(j, "\\\\"); break;
+		case '\b': put_str(j, "\\b"); break;
+		case '\f': put_str(j, "\\f"); break;
+		case '\n': put_str(j, "\\n"); break;
+		case '\r': put_str(j, "\\r"); break;
+		case '\t': put_str(j, "\\t"); break;
 		default: {
 			char esc[8];
 			snprintf(esc, sizeof(esc), "\\u%04x", *s);
-			puts_(j, esc);
+			put_str(j, esc);
 		}
 		}
 		s++;
@@ -191,6 +191,24 @@ void hv_json_str(struct hv_json *j, const char *s)
 	value_done(j);
 }
 
+char *hv_fmt_double(char *buf, size_t size, double v)
+{
+	if (isnan(v)) {
+		snprintf(buf, size, "nan");
+		return buf;
+	}
+	if (isinf(v)) {
+		snprintf(buf, size, v > 0 ? "inf" : "-inf");
+		return buf;
+	}
+	for (int prec = 15; prec <= 17; prec++) {
+		snprintf(buf, size, "%.*g", prec, v);
+		if (strtod(buf, NULL) == v)
+			break;
+	}
+	return buf;
+}
+
 void hv_json_num(struct hv_json *j, double v)
 {
 	char num[40];
@@ -199,14 +217,9 @@ void hv_json_num(struct hv_json *j, double v)
 		hv_json_null(j);
 		return;
 	}
-	/* The shortest of %.15g..%.17g that reads back as the same double. */
-	for (int prec = 15; prec <= 17; prec++) {
-		snprintf(num, sizeof(num), "%.*g", prec, v);
-		if (strtod(num, NULL) == v)
-			break;
-	}
+	hv_fmt_double(num, sizeof(num), v);
 	sep(j);
-	puts_(j, num);
+	put_str(j, num);
 	value_done(j);
 }
 
@@ -216,21 +229,21 @@ void hv_json_int(struct hv_json *j, int64_t v)
 
 	snprintf(num, sizeof(num), "%" PRId64, v);
 	sep(j);
-	puts_(j, num);
+	put_str(j, num);
 	value_done(j);
 }
 
 void hv_json_bool(struct hv_json *j, int v)
 {
 	sep(j);
-	puts_(j, v ? "true" : "false");
+	put_str(j, v ? "true" : "false");
 	value_done(j);
 }
 
 void hv_json_null(struct hv_json *j)
 {
 	sep(j);
-	puts_(j, "null");
+	put_str(j, "null");
 	value_done(j);
 }
 

@@ -30,4 +30,8 @@ void hv_json_kv_str(struct hv_json *j, const char *key, const char *s);
 void hv_json_kv_num(struct hv_json *j, const char *key, double v);
 void hv_json_kv_int(struct hv_json *j, const char *key, int64_t v);
 
+/* Formats v as the shortest of %.15g..%.17g that strtod() reads back exactly (also
+ * used for CSV values); "nan"/"inf"/"-inf" for non-finite v. Returns buf. */
+char *hv_fmt_double(char *buf, size_t size, double v);
+
 #endif
