@@ -6,7 +6,7 @@ set -euo pipefail
 
 # Every Debian package the project builds, tests or benchmarks with.
 PACKAGES=(
-  gcc clang make pkg-config binutils
+  gcc clang make pkg-config binutils python3
   libzydis-dev
   libpapi-dev papi-tools
   libhwloc-dev hwloc

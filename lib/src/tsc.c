@@ -62,6 +62,13 @@ static double measure_hz(uint64_t window_ns)
 	return (double)(tsc1 - tsc0) * 1e9 / (double)(ns1 - ns0);
 }
 
+double hv_tsc_measure_hz(double seconds)
+{
+	if (!(seconds > 0) || seconds > 10)
+		return 0;
+	return measure_hz((uint64_t)(seconds * 1e9));
+}
+
 static double sysfs_khz(void)
 {
 	FILE *f = fopen("/sys/devices/system/cpu/cpu0/tsc_freq_khz", "r");

@@ -26,6 +26,6 @@ python3 - "$out/summary.json" <<'PY' && ok "summary records KVM flavour, paging 
 import json, sys
 s = json.load(open(sys.argv[1]))
 c, n = s["context"], s.get("notes", {})
-assert c["kvm_flavour"] not in ("", None) and c["kvm_paging"] not in ("", None)
+assert c["kvm"]["flavour"] not in ("", None) and c["kvm"]["paging"] not in ("", None)
 assert "sysgate" in n
 PY

@@ -23,11 +23,13 @@ if [ -f "$s" ] && python3 -c 'import json,sys; json.load(open(sys.argv[1]))' "$s
 else
 	bad "summary.json" "missing or not valid JSON"
 fi
-for f in date host cpu_model kernel kvm_flavour kvm_paging compiler cflags git_commit command seed papi; do
+for f in date host cpu_model cores caches kernel kvm.flavour kvm.paging tsc_hz tsc_source compiler cflags git_commit git_dirty command seed papi freq_scaling; do
 	python3 - "$s" "$f" <<'PY' && ok "context has $f" || bad "context $f" "missing or empty"
 import json, sys
 c = json.load(open(sys.argv[1]))["context"]
-v = c.get(sys.argv[2])
+v = c
+for k in sys.argv[2].split("."):
+    v = v.get(k) if isinstance(v, dict) else None
 sys.exit(0 if v not in (None, "") else 1)
 PY
 done

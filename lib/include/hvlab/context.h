@@ -25,6 +25,8 @@ struct hv_context {
 	uint64_t seed;
 	char papi[256];          /* "available: N counters" or "unavailable: <reason>" */
 	char freq_scaling[128];  /* cpufreq governor or "unavailable: ..." */
+	double tsc_overhead;     /* cycles of an empty timed region (hv_tsc.overhead) */
+	int tsc_invariant;       /* 1 constant+nonstop TSC, 0 not, -1 unknown */
 };
 
 /* Collects everything; git facts are read from the source tree hvlab was built from. */

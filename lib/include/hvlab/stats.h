@@ -8,8 +8,13 @@ struct hv_summary {
 	size_t n;
 	double median, min, max, mean, stddev;
 	double mad;              /* median absolute deviation (unscaled) */
-	size_t outliers;         /* samples with |x - median| > 3 * 1.4826 * MAD */
-	double ci_lo, ci_hi;     /* 95% confidence interval of the median (order statistics) */
+	size_t outliers;         /* samples with |x - median| > 3 * 1.4826 * MAD; when MAD
+				  * is 0, 1.2533 * mean |x - median| stands in for
+				  * 1.4826 * MAD (so one tick off a tied majority is not an
+				  * outlier); all samples equal: 0 */
+	double ci_lo, ci_hi;     /* 95% confidence interval of the median: order statistics
+				  * x(j), x(n+1-j) with binomial ranks; n < 6: [min, max],
+				  * which then covers less than 95% */
 };
 
 /* Summarizes n >= 1 samples (the array is not changed). Returns 0, or -1 when n == 0

@@ -5,7 +5,11 @@
 
 struct hv_tsc {
 	double hz;              /* TSC ticks per second */
-	const char *source;     /* "kernel" (tsc_khz from the kernel) or "measured" */
+	const char *source;     /* where hz came from: "kernel" (sysfs tsc_freq_khz),
+				 * "cpuid-0x15", "cpuid-0x16", "cpuid-hypervisor",
+				 * "kernel-log" (the kernel's boot message), or "measured";
+				 * a figure that disagrees with a measurement by over 1% is
+				 * replaced by the measurement */
 	double overhead;        /* cycles of an empty hv_tsc_begin()/hv_tsc_end() pair (median) */
 	int invariant;          /* 1 if CPUID says constant+nonstop TSC */
 };
@@ -15,6 +19,10 @@ struct hv_tsc {
  * the "tsc: Detected ... MHz" figure), else measured against CLOCK_MONOTONIC_RAW.
  * Returns 0, or -1 with hv_err_msg() set. */
 int hv_tsc_init(struct hv_tsc *t);
+
+/* Measures TSC ticks per second against CLOCK_MONOTONIC_RAW over the given time
+ * (0 < seconds <= 10); 0 when the clocks do not advance together. */
+double hv_tsc_measure_hz(double seconds);
 
 /* Serialized reads: everything before begin has retired before the TSC is read; the
  * read at end waits for the timed code to retire. */

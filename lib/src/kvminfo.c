@@ -1,0 +1,102 @@
+/* KVM flavour and paging mode, read from sysfs module parameters. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "hvlab/kvminfo.h"
+
+static int module_loaded(const char *sysfs, const char *mod)
+{
+	char path[512];
+	struct stat st;
+
+	snprintf(path, sizeof(path), "%s/module/%s", sysfs, mod);
+	return !stat(path, &st) && S_ISDIR(st.st_mode);
+}
+
+/* Reads the first word of <sysfs>/module/<mod>/parameters/<param>; -1 if absent. */
+static int read_param(const char *sysfs, const char *mod, const char *param,
+		      char *val, size_t size)
+{
+	char path[512];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/module/%s/parameters/%s", sysfs, mod, param);
+	f = fopen(path, "r");
+	if (!f)
+		return -1;
+	if (!fgets(val, (int)size, f))
+		val[0] = 0;
+	fclose(f);
+	val[strcspn(val, " \t\r\n")] = 0;
+	return 0;
+}
+
+static int truthy(const char *v)
+{
+	return !strcmp(v, "Y") || !strcmp(v, "y") || !strcmp(v, "1");
+}
+
+int hv_kvm_detect(struct hv_kvm_info *info, const char *sysfs_root, const char *dev_kvm)
+{
+	char val[64];
+	int fd;
+
+	memset(info, 0, sizeof(*info));
+	if (!sysfs_root)
+		sysfs_root = "/sys";
+	if (!dev_kvm)
+		dev_kvm = "/dev/kvm";
+
+	fd = open(dev_kvm, O_RDWR | O_CLOEXEC);
+	if (fd >= 0) {
+		info->present = 1;
+		close(fd);
+	} else {
+		snprintf(info->why, sizeof(info->why), "%s: %s%s", dev_kvm, strerror(errno),
+			 errno == ENOENT ? " (load kvm_intel or kvm_amd)" :
+			 errno == EACCES ? " (add the user to group kvm)" : "");
+	}
+
+	if (module_loaded(sysfs_root, "kvm_intel")) {
+		snprintf(info->flavour, sizeof(info->flavour), "kvm_intel");
+		if (read_param(sysfs_root, "kvm_intel", "ept", val, sizeof(val)) == 0) {
+			snprintf(info->paging, sizeof(info->paging), truthy(val) ? "ept" : "shadow-kvm");
+		} else {
+			snprintf(info->paging, sizeof(info->paging), "unknown");
+			if (info->present)
+				snprintf(info->why, sizeof(info->why),
+					 "%s/module/kvm_intel/parameters/ept is missing", sysfs_root);
+		}
+	} else if (module_loaded(sysfs_root, "kvm_amd")) {
+		snprintf(info->flavour, sizeof(info->flavour), "kvm_amd");
+		if (read_param(sysfs_root, "kvm_amd", "npt", val, sizeof(val)) == 0) {
+			snprintf(info->paging, sizeof(info->paging), truthy(val) ? "npt" : "shadow-kvm");
+		} else {
+			snprintf(info->paging, sizeof(info->paging), "unknown");
+			if (info->present)
+				snprintf(info->why, sizeof(info->why),
+					 "%s/module/kvm_amd/parameters/npt is missing", sysfs_root);
+		}
+	} else if (module_loaded(sysfs_root, "kvm_pvm")) {
+		/* PVM runs guests without VT-x/AMD-V: always shadow paging. */
+		snprintf(info->flavour, sizeof(info->flavour), "kvm_pvm");
+		snprintf(info->paging, sizeof(info->paging), "shadow-pvm");
+	} else {
+		snprintf(info->flavour, sizeof(info->flavour), info->present ? "unknown" : "none");
+		snprintf(info->paging, sizeof(info->paging), info->present ? "unknown" : "none");
+		if (info->present)
+			snprintf(info->why, sizeof(info->why),
+				 "%s opens but none of kvm_intel, kvm_amd, kvm_pvm is in %s/module",
+				 dev_kvm, sysfs_root);
+		else {
+			size_t len = strlen(info->why);
+			snprintf(info->why + len, sizeof(info->why) - len,
+				 "; no kvm_intel, kvm_amd or kvm_pvm in %s/module", sysfs_root);
+		}
+	}
+	return 0;
+}
