@@ -51,6 +51,7 @@ include lib/lib.mk
 include microbench/microbench.mk
 include hv-minimal/hv-minimal.mk
 include tests/tests.mk
+-include scripts/scripts.mk
 
 all: $(ALL_TARGETS)
 
