@@ -42,7 +42,7 @@ run_cmocka() { # run_cmocka LABEL BINARY
 	f=$(printf '%s\n' "$out" | sed -n 's/^\[  FAILED  \] \([0-9]*\) test(s).*/\1/p' | tail -n1)
 	s=$(printf '%s\n' "$out" | sed -n 's/^\[  SKIPPED \] \([0-9]*\) test(s).*/\1/p' | tail -n1)
 	p=${p:-0} f=${f:-0} s=${s:-0}
-	if [ -z "$(printf '%s\n' "$out" | grep -E '^\[  (PASSED|FAILED) \]')" ] || { [ $rc -ne 0 ] && [ "$f" -eq 0 ]; }; then
+	if [ -z "$(printf '%s\n' "$out" | grep -E '^\[  (PASSED|FAILED)  \]')" ] || { [ $rc -ne 0 ] && [ "$f" -eq 0 ]; }; then
 		echo "not ok - $label: exited $rc without a cmocka summary of its failure"
 		f=$((f + 1)); failures+=("$label (exit $rc)")
 	elif [ "$f" -gt 0 ]; then

@@ -34,10 +34,14 @@ else
 	skip "malformed kernels" "$HVM or $KERNEL not built"
 fi
 
-run_hvm badopt 10 run --engine hw --workload hello --no-such-option
-[ "$RC" -eq 2 ] && grep -q -- --no-such-option "$OUT" && ok "unknown option rejected by name" || bad "unknown option" "exit $RC"
-run_hvm badmem 10 run --engine hw --workload hello --mem 12Q
-[ "$RC" -eq 2 ] && grep -q 12Q "$OUT" && ok "malformed --mem rejected by value" || bad "malformed --mem" "exit $RC"
+if [ -x "$HVM" ]; then
+	run_hvm badopt 10 run --engine hw --workload hello --no-such-option
+	[ "$RC" -eq 2 ] && grep -q -- --no-such-option "$OUT" && ok "unknown option rejected by name" || bad "unknown option" "exit $RC"
+	run_hvm badmem 10 run --engine hw --workload hello --mem 12Q
+	[ "$RC" -eq 2 ] && grep -q 12Q "$OUT" && ok "malformed --mem rejected by value" || bad "malformed --mem" "exit $RC"
+else
+	skip "option checks" "$HVM was not built"
+fi
 
 why=$(kvm_unavailable)
 if [ -n "$why" ]; then skip "hostile guests" "$why"; exit 0; fi
