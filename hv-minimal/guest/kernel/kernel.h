@@ -1,0 +1,67 @@
+/* Kernel-wide definitions: the address-space layout, the boot configuration, console
+ * output and panics. The first part is shared with assembly. */
+#ifndef KERNEL_KERNEL_H
+#define KERNEL_KERNEL_H
+
+#define KERNBASE   0xffffffff80000000
+#define PAGE_SIZE  4096
+#define HUGE_SIZE  0x200000
+#define POST_PORT  0x80              /* HV_PORT_POST (abi.h is C-only) */
+
+/* POST codes written to the POST port as boot progresses. The first is the kernel's
+ * first instruction, which the VMM uses to time start-up. */
+#define POST_ENTRY   0x01
+#define POST_CONSOLE 0x02
+#define POST_TABLES  0x03
+#define POST_PAGING  0x04
+#define POST_USER    0x05
+
+#ifndef __ASSEMBLER__
+#include <stddef.h>
+#include <stdint.h>
+#include "hvlab/abi.h"
+
+_Static_assert(KERNBASE == HV_KERNBASE, "KERNBASE");
+_Static_assert(POST_PORT == HV_PORT_POST, "POST_PORT");
+
+#define PAGE_MASK  (~(uint64_t)(PAGE_SIZE - 1))
+#define P2V(pa) ((void *)((uint64_t)(pa) + KERNBASE))
+#define V2P(va) ((uint64_t)(va) - KERNBASE)
+
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+#define NORETURN __attribute__((noreturn))
+
+/* What the VMM told the kernel at boot (boot info block and command line). */
+struct kconfig {
+	uint64_t mem_bytes;
+	uint64_t hcall_gpa;
+	uint64_t tsc_khz;
+	uint64_t kernel_end_gpa;
+	uint32_t nr_vcpus;
+	char engine[16];
+	int gate;                 /* enum guest_gate, from sysgate= */
+	const char *workload;     /* workload=, NULL when absent */
+	const char *wargs;        /* wargs=, "" when absent */
+	char cmdline[HV_CMDLINE_MAX];
+};
+extern struct kconfig kcfg;
+
+/* bootinfo.c: validates the boot info block at boot_gpa and copies it and the command
+ * line into kcfg; panics on a block it cannot trust. */
+void bootinfo_read(uint64_t boot_gpa);
+/* cmdline.c: parses kcfg.cmdline in place into kcfg's options. */
+void cmdline_parse(void);
+
+/* console.c: the 16550 UART at HV_PORT_COM1, polled. */
+void console_init(void);
+void console_write(const char *s, size_t n);
+
+/* printf.c */
+int kprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+NORETURN void panic(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* main.c */
+NORETURN void kmain(uint64_t boot_gpa);
+
+#endif /* __ASSEMBLER__ */
+#endif

@@ -1,0 +1,34 @@
+/* Kernel printf and panic, on the serial console. */
+#include <stdarg.h>
+#include "guest/fmt.h"
+#include "hv.h"
+
+static void console_sink(void *ctx, const char *s, size_t n)
+{
+	(void)ctx;
+	console_write(s, n);
+}
+
+int kprintf(const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = fmt_vformat(console_sink, NULL, fmt, ap);
+	va_end(ap);
+	return n;
+}
+
+void panic(const char *fmt, ...)
+{
+	va_list ap;
+
+	cli();
+	kprintf("panic: ");
+	va_start(ap, fmt);
+	fmt_vformat(console_sink, NULL, fmt, ap);
+	va_end(ap);
+	kprintf("\n");
+	hv_exit(HV_EXIT_PANIC);
+}

@@ -1,0 +1,62 @@
+/* The guest user libc: system calls, console output, timing and fault probes. */
+#ifndef USER_ULIB_H
+#define USER_ULIB_H
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include "guest/fmt.h"
+#include "guest/string.h"
+#include "guest/uapi.h"
+#include "hvlab/abi.h"
+
+/* The start block the kernel passed (gate, pid, TSC rate, name, arguments). */
+extern const struct guest_start *ustart;
+
+/* A program's entry point: args is the wargs= string ("" when none). */
+int main(const char *args);
+
+/* A system call through the gate the kernel opened (uapi.h). */
+static inline long sys_call(long nr, long a0, long a1, long a2)
+{
+	long ret = nr;
+
+	if (ustart->gate == GUEST_GATE_UD2)
+		__asm__ volatile("ud2" : "+a"(ret) : "D"(a0), "S"(a1), "d"(a2) : "rcx", "r11", "memory");
+	else
+		__asm__ volatile("syscall" : "+a"(ret) : "D"(a0), "S"(a1), "d"(a2) : "rcx", "r11", "memory");
+	return ret;
+}
+
+__attribute__((noreturn)) void exit(int status);
+long write(const void *buf, size_t len);
+long getpid(void);
+long nb_kernel_op(enum guest_kop op, uint64_t n);
+long report(const struct hv_result *r);
+long iopl(int level);
+long ioperm(uint16_t from, uint16_t num, int on);
+long fault_resume(const void *addr);
+long unmap(uint64_t addr, uint64_t len);
+long map_device(enum guest_device which);
+
+int printf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+int puts(const char *s);
+
+/* Parses a decimal (or 0x-prefixed hex) number; returns the character after it in *end. */
+uint64_t strtou64(const char *s, const char **end);
+
+/* TSC reads ordered against the code around them (lfence on both sides of the read). */
+static inline uint64_t tsc_read(void)
+{
+	uint32_t lo, hi;
+
+	__asm__ volatile("lfence\n\trdtsc\n\tlfence" : "=a"(lo), "=d"(hi) : : "memory");
+	return ((uint64_t)hi << 32) | lo;
+}
+
+/* Fault probes (probe.S). Each returns 0 when the access worked, else 1 + the vector of
+ * the fault, with the error code in *err. They use SYS_fault_resume and leave it
+ * cleared. */
+int probe_read64(const void *addr, uint64_t *val, uint64_t *err);
+int probe_inb(uint16_t port, uint64_t *err);
+
+#endif

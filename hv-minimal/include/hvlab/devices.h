@@ -1,0 +1,74 @@
+/* The VMM's devices, each on the bus (bus.h). State lives in struct hv_devices inside
+ * the VM; each device's file holds its handler and its register function. */
+#ifndef HVLAB_DEVICES_H
+#define HVLAB_DEVICES_H
+#include <stdint.h>
+
+#include "hvlab/abi.h"
+
+struct hv_vm;
+struct hv_vcpu;
+struct hv_console;
+
+/* 16550 subset at HV_PORT_COM1..+7. */
+struct hv_serial {
+	struct hv_console *con;
+	uint8_t ier, lcr, mcr, scr, dll, dlm;
+};
+
+/* POST port 0x80: the last code written is read back. */
+struct hv_post {
+	uint8_t last;
+	uint64_t writes, reads;
+};
+
+/* Hypercall doorbell: out32 vCPU index to HV_PORT_HCALL runs that vCPU's page. */
+struct hv_hcall {
+	uint64_t calls[HV_HC_NR];
+};
+
+/* HV_MMIO_UNBACKED page: writes discarded, reads all ones. */
+struct hv_nullmmio {
+	uint64_t reads, writes;
+};
+
+/* HV_PORT_IOEVENTFD: an eventfd signalled in the kernel where the engine can, and an
+ * ordinary device that counts writes where it cannot. */
+struct hv_ioev {
+	int fd;                      /* eventfd, -1 when none */
+	int in_kernel;               /* the engine took it */
+	uint64_t fallback_writes;
+};
+
+struct hv_devices {
+	struct hv_serial serial;
+	struct hv_post post;
+	struct hv_hcall hcall;
+	struct hv_nullmmio nullmmio;
+	struct hv_ioev ioev;
+};
+
+/* Registers every device of vm on its bus. Returns 0 or -1 with hv_err_msg() set. */
+int hv_devices_init(struct hv_vm *vm);
+void hv_devices_close(struct hv_vm *vm);
+
+int hv_serial_register(struct hv_vm *vm);
+int hv_post_register(struct hv_vm *vm);
+int hv_debug_exit_register(struct hv_vm *vm);
+int hv_hcall_register(struct hv_vm *vm);
+int hv_result_register(struct hv_vm *vm);
+int hv_nullmmio_register(struct hv_vm *vm);
+int hv_ioev_register(struct hv_vm *vm);
+/* Port HV_PORT_IOEVENTFD writes signalled in the kernel since the last call. */
+uint64_t hv_ioev_signals(struct hv_vm *vm);
+
+/* The result channel (HV_PORT_RESULT and HV_HC_RESULT): copies the record at gpa out
+ * of guest memory, validates it and records it. Returns 0, or -1 with hv_err_msg()
+ * saying what is wrong with the record. */
+int hv_result_submit(struct hv_vcpu *vcpu, uint64_t gpa);
+/* Checks a copied record: magic, kind, NUL-terminated printable ASCII strings, a
+ * non-empty name, iters > 0 for NANOBENCH, a finite value for VALUE, a repetition
+ * index up to a million, vcpu < nr_vcpus. Returns 0 or -1 with hv_err_msg() set. */
+int hv_result_validate(const struct hv_result *r, unsigned nr_vcpus);
+
+#endif

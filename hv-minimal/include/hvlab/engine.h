@@ -1,0 +1,165 @@
+/* The engine interface: what the VMM core needs from a CPU/memory virtualization
+ * technique. The KVM engine (engines/kvm) implements it today; the binary translator
+ * (engines/bt) plugs into the same table. The core never sees an engine's own
+ * types: it works with the engine-neutral exit, register and segment structs below.
+ *
+ * Threading: vcpu_run, get/set of registers and inject_irq are called from the thread
+ * that runs the vCPU (or after it has stopped); request_exit may be called from any
+ * thread (the watchdog). */
+#ifndef HVLAB_ENGINE_H
+#define HVLAB_ENGINE_H
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+struct hv_engine_vm;     /* an engine's VM, opaque to the core */
+struct hv_engine_vcpu;   /* an engine's vCPU, opaque to the core */
+
+/* Normalized exit reasons: every exit an engine returns is one of these. */
+enum hv_exit_kind {
+	HV_VMEXIT_IO,            /* port I/O the engine did not handle itself */
+	HV_VMEXIT_MMIO,          /* access to a guest-physical address with no memory */
+	HV_VMEXIT_HLT,           /* hlt reached the VMM (no in-kernel irqchip) */
+	HV_VMEXIT_SHUTDOWN,      /* shutdown: triple fault, or a reset/poweroff event */
+	HV_VMEXIT_INTERNAL,      /* the engine could not go on: emulation failure etc. */
+	HV_VMEXIT_FAIL_ENTRY,    /* the guest state was refused on entry */
+	HV_VMEXIT_INTERRUPTED,   /* a signal or request_exit() ended the run */
+	HV_VMEXIT_DEBUG,         /* a debug trap nobody asked for */
+	HV_VMEXIT_UNKNOWN,       /* anything else; raw_reason says what */
+	HV_VMEXIT_NR
+};
+
+enum hv_io_dir { HV_IO_IN = 0, HV_IO_OUT = 1 };
+
+#define HV_EXIT_DATA_MAX 16
+
+struct hv_exit {
+	enum hv_exit_kind kind;
+	uint64_t raw_reason;     /* the engine's own code (e.g. KVM_EXIT_*) */
+	union {
+		struct {
+			uint16_t port;
+			uint8_t size;    /* 1, 2 or 4 bytes per element */
+			uint8_t dir;     /* enum hv_io_dir */
+			uint32_t count;  /* > 1 for rep ins/outs */
+			uint8_t *data;   /* count * size bytes; filled by the core for IN */
+		} io;
+		struct {
+			uint64_t addr;
+			uint32_t len;    /* 1..8 */
+			uint8_t is_write;
+			uint8_t *data;   /* len bytes; filled by the core for reads */
+		} mmio;
+		struct {
+			uint32_t suberror;   /* engine's code; see what */
+			uint32_t ndata;
+			uint64_t data[HV_EXIT_DATA_MAX];
+			char what[96];       /* e.g. "instruction emulation failed" */
+		} internal;
+		struct {
+			uint64_t hw_reason;
+			uint32_t cpu;
+		} fail_entry;
+		struct {
+			uint32_t type;       /* engine's event type (reset, shutdown, crash) */
+			char what[48];
+		} shutdown;
+		struct {
+			uint64_t pc;         /* guest RIP of the trap, when known */
+		} debug;
+	} u;
+};
+
+/* General-purpose registers. */
+struct hv_regs {
+	uint64_t rax, rbx, rcx, rdx, rsi, rdi, rsp, rbp;
+	uint64_t r8, r9, r10, r11, r12, r13, r14, r15;
+	uint64_t rip, rflags;
+};
+
+/* A segment register as the CPU caches it (the hidden part included). */
+struct hv_segment {
+	uint64_t base;
+	uint32_t limit;
+	uint16_t selector;
+	uint8_t type;            /* 4-bit descriptor type */
+	uint8_t present, dpl, db, s, l, g, avl;
+	uint8_t unusable;
+};
+
+struct hv_dtable {
+	uint64_t base;
+	uint16_t limit;
+};
+
+/* System registers. */
+struct hv_sregs {
+	struct hv_segment cs, ds, es, fs, gs, ss, tr, ldt;
+	struct hv_dtable gdt, idt;
+	uint64_t cr0, cr2, cr3, cr4, cr8;
+	uint64_t efer;
+	uint64_t apic_base;
+};
+
+/* What the core asks an engine for when it creates a VM. */
+struct hv_vm_config {
+	unsigned nr_vcpus;
+	uint64_t mem_bytes;
+};
+
+struct hv_engine_ops {
+	const char *name;            /* "hw", "bt": the --engine value */
+	const char *description;     /* one line for --help */
+
+	/* Creates a VM; returns 0 or -1 with hv_err_msg() set. */
+	int (*vm_create)(const struct hv_vm_config *cfg, struct hv_engine_vm **vm);
+	/* Maps host memory [host, host + size) at guest-physical gpa. fd/offset name the
+	 * same memory as a file (memfd), for engines that map it again themselves. */
+	int (*mem_add)(struct hv_engine_vm *vm, uint32_t slot, uint64_t gpa, uint64_t size,
+		       void *host, int fd, off_t offset);
+	/* Creates vCPU index (0-based). */
+	int (*vcpu_create)(struct hv_engine_vm *vm, unsigned index,
+			   struct hv_engine_vcpu **vcpu);
+	/* Runs the vCPU until an exit the core must handle; fills *exit. Pointers in
+	 * *exit stay valid until the next vcpu_run. Returns 0, or -1 with hv_err_msg()
+	 * set when the host itself failed (not the guest). */
+	int (*vcpu_run)(struct hv_engine_vcpu *vcpu, struct hv_exit *exit);
+	/* Makes the vCPU's current or next vcpu_run return HV_VMEXIT_INTERRUPTED soon;
+	 * async-signal-safe and callable from any thread. The caller then signals the
+	 * vCPU's thread to break a run already in progress. */
+	void (*request_exit)(struct hv_engine_vcpu *vcpu);
+	int (*get_regs)(struct hv_engine_vcpu *vcpu, struct hv_regs *regs);
+	int (*set_regs)(struct hv_engine_vcpu *vcpu, const struct hv_regs *regs);
+	int (*get_sregs)(struct hv_engine_vcpu *vcpu, struct hv_sregs *sregs);
+	int (*set_sregs)(struct hv_engine_vcpu *vcpu, const struct hv_sregs *sregs);
+	/* Delivers an external interrupt with this vector to the vCPU. */
+	int (*inject_irq)(struct hv_engine_vcpu *vcpu, uint8_t vector);
+	/* Optional (may be NULL): a port write of len bytes to port signals eventfd fd
+	 * without an exit to the core. */
+	int (*ioeventfd_add)(struct hv_engine_vm *vm, uint16_t port, uint32_t len, int fd);
+	/* Guest TSC frequency in kHz, 0 when unknown. */
+	uint64_t (*tsc_khz)(struct hv_engine_vm *vm);
+	/* Memory virtualization as DESIGN.md names it (ept, npt, shadow-kvm, ...). */
+	const char *(*memvirt)(struct hv_engine_vm *vm);
+	/* 1 when an unmodified guest's syscall/sysret work under this engine (the VMM
+	 * then selects the guest's trap-based system-call gate if not). */
+	int (*guest_syscall_ok)(struct hv_engine_vm *vm);
+	void (*vcpu_destroy)(struct hv_engine_vcpu *vcpu);
+	void (*vm_destroy)(struct hv_engine_vm *vm);
+};
+
+/* The engine table (engines/engines.c). */
+struct hv_engine_entry {
+	const char *name;
+	const struct hv_engine_ops *ops;   /* NULL: not built yet */
+	const char *description;
+};
+
+const struct hv_engine_entry *hv_engines(size_t *n);
+/* The ops for name; NULL with hv_err_msg() set (unknown or not built; lists the
+ * available engines). */
+const struct hv_engine_ops *hv_engine_find(const char *name);
+
+const char *hv_exit_kind_name(enum hv_exit_kind kind);
+
+#endif

@@ -1,0 +1,50 @@
+/* `hvm run` options: parsed without side effects (no printing, no exit), so the unit
+ * tests can check every accepted and refused form. */
+#ifndef HVLAB_HVM_CLI_H
+#define HVLAB_HVM_CLI_H
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "hvlab/abi.h"
+
+#define HVM_MEM_MIN      (16ull << 20)
+#define HVM_MEM_MAX      HV_MAX_GUEST_MEM
+#define HVM_MEM_DEFAULT  (256ull << 20)
+#define HVM_MEM_ALIGN    (2ull << 20)     /* the boot page tables map 2 MiB pages */
+#define HVM_TIMEOUT_DEFAULT 60.0
+#define HVM_TIMEOUT_MAX  86400.0
+#define HVM_REPS_DEFAULT 5                /* when the guest's count is unknown */
+#define HVM_REPS_MIN_AUTO 3
+#define HVM_REPS_MAX     1000
+
+struct hvm_options {
+	char engine[16];
+	char workload[HV_NAME_MAX];      /* NAME of --workload NAME[:ARGS] */
+	char wargs[HV_CMDLINE_MAX];      /* ARGS, "" when absent */
+	unsigned vcpus;
+	uint64_t mem_bytes;
+	double timeout_s;
+	const char *out_dir;             /* NULL: under the results root */
+	const char *kernel;              /* NULL: the built guest image */
+	const char *cmdline;             /* NULL: none */
+	unsigned reps;                   /* native baseline repetitions */
+	int reps_given;                  /* else: as many as the guest made */
+	int help;                        /* --help/-h was given */
+};
+
+/* Parses argv[1..argc) of `hvm run` (argv[0] is the subcommand name). Returns 0, or -1
+ * with hv_err_msg() naming the offending option or argument. With --help, o->help is
+ * set and the other options are not required. */
+int hvm_cli_parse_run(int argc, char **argv, struct hvm_options *o);
+
+/* "64M", "1G", "512MiB", "16777216" -> bytes. Returns 0, or -1 with hv_err_msg(). */
+int hvm_parse_size(const char *s, uint64_t *bytes);
+
+/* The guest command line: "workload=NAME[ wargs=ARGS] sysgate=GATE[ USER]". Returns
+ * 0, or -1 with hv_err_msg() when it would not fit in HV_CMDLINE_MAX. */
+int hvm_build_cmdline(const struct hvm_options *o, const char *gate, char *buf, size_t len);
+
+void hvm_cli_usage_run(FILE *f);
+
+#endif

@@ -1,0 +1,29 @@
+/* Turns the guest's result records into run samples and notes, and keeps the
+ * nanobenchmark figures for the end-of-run table. Shared by every vCPU (locked). */
+#ifndef HVLAB_RECORD_H
+#define HVLAB_RECORD_H
+#include <pthread.h>
+#include <stdint.h>
+
+#include "hvlab/abi.h"
+#include "hvlab/nanobench_report.h"
+#include "hvlab/results.h"
+
+struct hv_recorder {
+	pthread_mutex_t lock;
+	struct hv_run *run;          /* NULL: nothing is written (tests) */
+	struct hv_mode mode;
+	const char *experiment;
+	double guest_hz;             /* guest TSC ticks per second, for ns */
+	struct hv_nb_table nb;
+	unsigned nrecords;
+};
+
+void hv_recorder_init(struct hv_recorder *r, struct hv_run *run, const struct hv_mode *mode,
+		      const char *experiment, double guest_hz);
+/* Records one validated record (see hv_result_validate). Returns 0 or -1 with
+ * hv_err_msg() set when the run could not be written. */
+int hv_recorder_add(struct hv_recorder *r, const struct hv_result *res);
+void hv_recorder_free(struct hv_recorder *r);
+
+#endif

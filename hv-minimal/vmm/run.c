@@ -1,0 +1,391 @@
+/* `hvm run`: options -> engine -> VM -> run directory -> devices -> boot -> run ->
+ * what was measured, the stop reason and the exit status. Everything the guest
+ * reported is in the run directory before hvm decides how to exit. */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "hvlab/err.h"
+#include "hvlab/hvm.h"
+#include "hvlab/hvm_cli.h"
+#include "hvlab/log.h"
+#include "hvlab/pin.h"
+#include "hvlab/regdump.h"
+#include "hvlab/results.h"
+#include "hvlab/tsc.h"
+#include "hvlab/vm.h"
+
+#ifndef HVLAB_SRCDIR
+#define HVLAB_SRCDIR "."
+#endif
+#define HVM_RESULTS_ROOT HVLAB_SRCDIR "/results/runs"
+#define KERNEL_MAX_BYTES (256u << 20)
+/* Each native repetition runs at least this long. */
+#define NATIVE_MIN_SECONDS 0.01
+
+struct run_state {
+	struct hvm_options o;
+	const struct hv_engine_ops *ops;
+	char kernel_path[PATH_MAX];
+	uint8_t *kernel;
+	size_t kernel_len;
+	struct hv_vm *vm;
+	int vm_created;
+	struct hv_run *run;
+	int console_open, recorder_init;
+	struct hv_mode mode;
+	char gate[16];
+	char cmdline[HV_CMDLINE_MAX];
+	double host_hz;
+	uint64_t tsc_vm_ready, tsc_run_open, tsc_booted;
+};
+
+static int default_kernel(char *buf, size_t len)
+{
+	char exe[PATH_MAX];
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	char *slash;
+
+	if (n < 0)
+		return hv_err_errno("reading /proc/self/exe to find the guest kernel (give --kernel)");
+	exe[n] = '\0';
+	slash = strrchr(exe, '/');
+	if (slash)
+		*slash = '\0';
+	if ((size_t)snprintf(buf, len, "%s/../guest/kernel.elf", exe) >= len)
+		return hv_err_set("the path of the default guest kernel is too long (give --kernel)");
+	return 0;
+}
+
+static int read_kernel(const char *path, uint8_t **buf, size_t *len)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	struct stat st;
+	size_t got = 0;
+
+	if (fd < 0)
+		return hv_err_errno("cannot open the guest kernel %s (build it with make, or give "
+				    "--kernel FILE)", path);
+	if (fstat(fd, &st) || !S_ISREG(st.st_mode)) {
+		close(fd);
+		return hv_err_set("%s is not a regular file", path);
+	}
+	if ((uint64_t)st.st_size > KERNEL_MAX_BYTES) {
+		close(fd);
+		return hv_err_set("%s: %lld bytes is larger than any guest kernel (%u MiB at most)",
+				  path, (long long)st.st_size, KERNEL_MAX_BYTES >> 20);
+	}
+	*len = (size_t)st.st_size;
+	*buf = malloc(*len ? *len : 1);
+	if (!*buf) {
+		close(fd);
+		return hv_err_errno("reading %s", path);
+	}
+	while (got < *len) {
+		ssize_t r = read(fd, *buf + got, *len - got);
+
+		if (r <= 0) {
+			if (r < 0 && errno == EINTR)
+				continue;
+			hv_err_errno("reading %s", path);
+			close(fd);
+			free(*buf);
+			*buf = NULL;
+			return -1;
+		}
+		got += (size_t)r;
+	}
+	close(fd);
+	return 0;
+}
+
+static void note(struct run_state *s, const char *key, const char *value)
+{
+	if (s->run && hv_run_note(s->run, key, value))
+		hv_warn("recording note %s: %s", key, hv_err_msg());
+}
+
+static void note_num(struct run_state *s, const char *key, double value)
+{
+	if (s->run && hv_run_note_num(s->run, key, value))
+		hv_warn("recording note %s: %s", key, hv_err_msg());
+}
+
+static double tsc_us(const struct run_state *s, uint64_t from, uint64_t to)
+{
+	return to > from ? (double)(to - from) * 1e6 / s->host_hz : 0;
+}
+
+/* Everything up to a VM ready to boot. Returns an HVM_EXIT_* code, 0 when ready. */
+static int run_setup(struct run_state *s, const struct hvm_invocation *inv)
+{
+	struct hvm_options *o = &s->o;
+	char path[PATH_MAX + 32];
+	struct hv_elf_image image;
+	char real[PATH_MAX];
+	double guest_hz;
+
+	s->ops = hv_engine_find(o->engine);
+	if (!s->ops) {
+		hv_err("%s", hv_err_msg());
+		return HVM_EXIT_USAGE;
+	}
+	if (o->kernel)
+		snprintf(s->kernel_path, sizeof(s->kernel_path), "%s", o->kernel);
+	else if (default_kernel(s->kernel_path, sizeof(s->kernel_path)))
+		goto usage;
+	else if (realpath(s->kernel_path, real))    /* drop the bin/.. */
+		memcpy(s->kernel_path, real, sizeof(real));
+	if (read_kernel(s->kernel_path, &s->kernel, &s->kernel_len))
+		goto usage;
+	/* Refuse a malformed image before anything is created (hv_vm_boot checks again). */
+	if (hv_elf_parse(s->kernel_path, s->kernel, s->kernel_len, o->mem_bytes,
+			 HV_BOOT_RESERVED_END, &image))
+		goto usage;
+
+	s->vm = calloc(1, sizeof(*s->vm));
+	if (!s->vm) {
+		hv_err("allocating the VM: out of memory");
+		return HVM_EXIT_HOST;
+	}
+	s->vm_created = 1;
+	if (hv_vm_create(s->vm, &(struct hv_vm_params){ .ops = s->ops, .nr_vcpus = o->vcpus,
+							 .mem_bytes = o->mem_bytes })) {
+		hv_err("creating the VM (engine %s): %s", s->ops->name, hv_err_msg());
+		return HVM_EXIT_HOST;
+	}
+	s->tsc_vm_ready = hv_tsc_begin();
+	snprintf(s->gate, sizeof(s->gate), "%s",
+		 s->ops->guest_syscall_ok(s->vm->eng) ? "syscall" : "ud2");
+	if (hvm_build_cmdline(o, s->gate, s->cmdline, sizeof(s->cmdline))) {
+		hv_err("%s", hv_err_msg());
+		return HVM_EXIT_USAGE;
+	}
+
+	s->run = hv_run_open(HVM_RESULTS_ROOT, o->workload, o->out_dir, inv->argc, inv->argv, 0);
+	if (!s->run) {
+		hv_err("opening the run directory: %s", hv_err_msg());
+		return HVM_EXIT_HOST;
+	}
+	s->tsc_run_open = hv_tsc_begin();
+	s->host_hz = hv_run_context(s->run)->tsc_hz;
+	if (!(s->host_hz > 0)) {
+		struct hv_tsc t;
+
+		if (hv_tsc_init(&t)) {
+			hv_err("calibrating the TSC: %s", hv_err_msg());
+			return HVM_EXIT_HOST;
+		}
+		s->host_hz = t.hz;
+	}
+	s->vm->run_dir = hv_run_dir(s->run);
+	s->mode = (struct hv_mode){
+		.engine = s->ops->name, .memvirt = s->ops->memvirt(s->vm->eng), .flavour = "full",
+		.spinlock = "plain", .iopath = "emul", .vcpus = (int)o->vcpus,
+		.pcpus = hv_pin_ncpus(),
+	};
+	snprintf(path, sizeof(path), "%s/console.log", hv_run_dir(s->run));
+	if (hv_console_open(&s->vm->console, stderr, path)) {
+		hv_err("%s", hv_err_msg());
+		return HVM_EXIT_HOST;
+	}
+	s->console_open = 1;
+	guest_hz = s->ops->tsc_khz(s->vm->eng) ? (double)s->ops->tsc_khz(s->vm->eng) * 1e3
+					       : s->host_hz;
+	hv_recorder_init(&s->vm->rec, s->run, &s->mode, o->workload, guest_hz);
+	s->recorder_init = 1;
+
+	note(s, "engine", s->ops->name);
+	note(s, "sysgate", s->gate);
+	note(s, "guest_cmdline", s->cmdline);
+	note(s, "kernel", s->kernel_path);
+	note_num(s, "guest_mem_bytes", (double)o->mem_bytes);
+	note_num(s, "guest_tsc_khz", (double)s->ops->tsc_khz(s->vm->eng));
+	note_num(s, "timeout_s", o->timeout_s);
+
+	if (hv_devices_init(s->vm)) {
+		hv_err("setting up the devices: %s", hv_err_msg());
+		return HVM_EXIT_HOST;
+	}
+	if (hv_vm_boot(s->vm, s->kernel_path, s->kernel, s->kernel_len, s->cmdline)) {
+		hv_err("cannot boot: %s", hv_err_msg());
+		note(s, "stop_kind", "refused");
+		note(s, "stop_reason", hv_err_msg());
+		return HVM_EXIT_USAGE;
+	}
+	s->tsc_booted = hv_tsc_begin();
+	return 0;
+usage:
+	hv_err("%s", hv_err_msg());
+	return HVM_EXIT_USAGE;
+}
+
+static void write_dumps(struct run_state *s)
+{
+	char path[PATH_MAX + 32];
+	const char *hint;
+	FILE *f = NULL;
+
+	for (unsigned i = 0; i < s->vm->nr_vcpus; i++) {
+		struct hv_vcpu *c = &s->vm->vcpu[i];
+
+		if (!c->have_dump)
+			continue;
+		if (!f && s->run) {
+			snprintf(path, sizeof(path), "%s/regdump.txt", hv_run_dir(s->run));
+			f = fopen(path, "we");
+		}
+		hint = hv_insn_hint(&s->vm->mem, &c->dump_regs, &c->dump_sregs);
+		hv_regdump(stderr, i, &c->dump_regs, &c->dump_sregs, &s->vm->mem);
+		if (hint)
+			fprintf(stderr, "  note: %s\n", hint);
+		if (f) {
+			hv_regdump(f, i, &c->dump_regs, &c->dump_sregs, &s->vm->mem);
+			if (hint)
+				fprintf(f, "  note: %s\n", hint);
+		}
+		if (hint)
+			note(s, "stop_hint", hint);
+	}
+	if (f)
+		fclose(f);
+}
+
+static int exit_code(const struct hv_vm *vm)
+{
+	switch (vm->stop_kind) {
+	case HV_STOP_GUEST_EXIT:
+		if (vm->guest_status == HV_EXIT_PASS)
+			return HVM_EXIT_PASS;
+		return vm->guest_status == HV_EXIT_SKIP ? HVM_EXIT_SKIP : HVM_EXIT_FAIL;
+	case HV_STOP_GUEST_FAULT:
+	case HV_STOP_HANG:
+	case HV_STOP_SIGNAL:
+		return HVM_EXIT_GUEST;
+	case HV_STOP_NONE:
+	case HV_STOP_HOST_ERROR:
+		break;
+	}
+	return HVM_EXIT_HOST;
+}
+
+/* Startup figures: from hvm's main() to the guest's first exit (its first instruction
+ * writes a POST code), and the phases in between. */
+static void report_startup(struct run_state *s, const struct hvm_invocation *inv)
+{
+	struct hv_vm *vm = s->vm;
+
+	if (!vm->tsc_first_exit)
+		return;
+	note_num(s, "startup_to_first_exit_us", tsc_us(s, inv->tsc_start, vm->tsc_first_exit));
+	note_num(s, "startup_vm_create_us", tsc_us(s, inv->tsc_start, s->tsc_vm_ready));
+	note_num(s, "startup_run_open_us", tsc_us(s, s->tsc_vm_ready, s->tsc_run_open));
+	note_num(s, "startup_boot_us", tsc_us(s, s->tsc_run_open, s->tsc_booted));
+	note_num(s, "startup_launch_to_first_exit_us", tsc_us(s, s->tsc_booted,
+							       vm->tsc_first_exit));
+	hv_info("startup: %.0f us from main() to the guest's first exit (%.0f us of it "
+		"collecting the run context; %.0f us from vCPU launch)",
+		tsc_us(s, inv->tsc_start, vm->tsc_first_exit),
+		tsc_us(s, s->tsc_vm_ready, s->tsc_run_open),
+		tsc_us(s, s->tsc_booted, vm->tsc_first_exit));
+}
+
+static void report_run(struct run_state *s, const struct hvm_invocation *inv)
+{
+	struct hv_vm *vm = s->vm;
+	struct hv_exitstats all;
+	uint64_t nexits = 0;
+	char status[16];
+
+	hv_console_flush(&vm->console);
+	hv_exitstats_init(&all, 1);
+	for (unsigned i = 0; i < vm->nr_vcpus; i++) {
+		hv_exitstats_merge(&all, &vm->vcpu[i].stats);
+		nexits += vm->vcpu[i].nexits;
+	}
+	if (hv_exitstats_report(&all, s->run, &s->mode, s->o.workload, s->o.workload,
+				s->host_hz, stderr))
+		hv_warn("writing the exit statistics: %s", hv_err_msg());
+	hv_exitstats_free(&all);
+	note_num(s, "exits_total", (double)nexits);
+	note_num(s, "ioeventfd_signals", (double)hv_ioev_signals(vm));
+	report_startup(s, inv);
+
+	/* A run stopped by the user ends here; anything else gets its baseline. */
+	if (vm->rec.nb.nops && vm->stop_kind != HV_STOP_SIGNAL) {
+		struct hv_mode native = {
+			.engine = "native", .memvirt = "native", .vcpus = 1, .pcpus = s->mode.pcpus,
+		};
+
+		if (hv_nb_report(&vm->rec.nb, s->run, &s->mode, &native, s->o.workload,
+				 s->o.reps_given ? s->o.reps : 0,
+				 (uint64_t)(s->host_hz * NATIVE_MIN_SECONDS), s->host_hz, stdout))
+			hv_warn("nanobenchmark table: %s", hv_err_msg());
+	}
+
+	note(s, "stop_kind", hv_stop_kind_name(vm->stop_kind));
+	note(s, "stop_reason", vm->stop_why);
+	snprintf(status, sizeof(status), "%u", vm->guest_status);
+	if (vm->stop_kind == HV_STOP_GUEST_EXIT)
+		note(s, "guest_status", status);
+	note_num(s, "guest_records", vm->rec.nrecords);
+}
+
+static void run_teardown(struct run_state *s)
+{
+	if (s->recorder_init)
+		hv_recorder_free(&s->vm->rec);
+	if (s->console_open)
+		hv_console_close(&s->vm->console);
+	if (s->run) {
+		const char *dir = hv_run_dir(s->run);
+
+		hv_info("results in %s", dir);
+		if (hv_run_close(s->run))
+			hv_err("closing the run: %s", hv_err_msg());
+	}
+	if (s->vm_created)
+		hv_vm_destroy(s->vm);
+	free(s->vm);
+	free(s->kernel);
+}
+
+int hvm_cmd_run(int argc, char **argv, const struct hvm_invocation *inv)
+{
+	struct run_state s;
+	int rc;
+
+	memset(&s, 0, sizeof(s));
+	if (hvm_cli_parse_run(argc, argv, &s.o)) {
+		fprintf(stderr, "hvm run: %s\n", hv_err_msg());
+		return HVM_EXIT_USAGE;
+	}
+	if (s.o.help) {
+		hvm_cli_usage_run(stdout);
+		return HVM_EXIT_PASS;
+	}
+	rc = run_setup(&s, inv);
+	if (rc == 0) {
+		if (s.o.vcpus > 1)
+			hv_info("%u vCPUs created; only vCPU 0 runs until the SMP start protocol "
+				"(a later issue)", s.o.vcpus);
+		s.vm->tsc_start = inv->tsc_start;
+		hv_vm_run(s.vm, s.o.timeout_s);
+		hv_console_flush(&s.vm->console);
+		if (s.vm->stop_kind == HV_STOP_GUEST_EXIT)
+			hv_info("%s", s.vm->stop_why);
+		else
+			hv_err("guest stopped (%s): %s", hv_stop_kind_name(s.vm->stop_kind),
+			       s.vm->stop_why);
+		write_dumps(&s);
+		report_run(&s, inv);
+		rc = exit_code(s.vm);
+	}
+	run_teardown(&s);
+	return rc;
+}
