@@ -1,0 +1,225 @@
+/* `hvm run` options: every option parsed in both spellings, defaults, sizes, the guest
+ * command line; unknown and malformed options refused with the option named. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <string.h>
+
+#include "hvlab/err.h"
+#include "hvlab/hvm_cli.h"
+
+#define ARGC(a) ((int)(sizeof(a) / sizeof((a)[0])))
+
+static void expect_refused(int argc, char **argv, const char *words)
+{
+	struct hvm_options o;
+
+	assert_int_equal(hvm_cli_parse_run(argc, argv, &o), -1);
+	if (!strstr(hv_err_msg(), words))
+		fail_msg("message '%s' does not name '%s'", hv_err_msg(), words);
+}
+
+static void all_options(void **state)
+{
+	char *argv[] = { "run", "--engine", "hw", "--workload", "nanobench:fast,x=1",
+			 "--vcpus", "4", "--mem=1G", "--timeout", "2.5", "--out", "/tmp/o",
+			 "--kernel=/k.elf", "--cmdline", "debug=1 quiet", "--reps", "9" };
+	struct hvm_options o;
+
+	(void)state;
+	assert_int_equal(hvm_cli_parse_run(ARGC(argv), argv, &o), 0);
+	assert_string_equal(o.engine, "hw");
+	assert_string_equal(o.workload, "nanobench");
+	assert_string_equal(o.wargs, "fast,x=1");
+	assert_int_equal(o.vcpus, 4);
+	assert_true(o.mem_bytes == 1ull << 30);
+	assert_true(o.timeout_s == 2.5);
+	assert_string_equal(o.out_dir, "/tmp/o");
+	assert_string_equal(o.kernel, "/k.elf");
+	assert_string_equal(o.cmdline, "debug=1 quiet");
+	assert_int_equal(o.reps, 9);
+	assert_true(o.reps_given);
+	assert_false(o.help);
+}
+
+static void defaults(void **state)
+{
+	char *argv[] = { "run", "--workload", "nanobench" };
+	struct hvm_options o;
+
+	(void)state;
+	assert_int_equal(hvm_cli_parse_run(ARGC(argv), argv, &o), 0);
+	assert_string_equal(o.engine, "hw");
+	assert_string_equal(o.wargs, "");
+	assert_int_equal(o.vcpus, 1);
+	assert_true(o.mem_bytes == HVM_MEM_DEFAULT);
+	assert_true(o.timeout_s == HVM_TIMEOUT_DEFAULT);
+	assert_null(o.out_dir);
+	assert_null(o.kernel);
+	assert_null(o.cmdline);
+	assert_int_equal(o.reps, HVM_REPS_DEFAULT);
+	assert_false(o.reps_given);
+}
+
+static void help(void **state)
+{
+	char *argv1[] = { "run", "--help" };
+	char *argv2[] = { "run", "-h", "--vcpus", "2" };
+	struct hvm_options o;
+
+	(void)state;
+	assert_int_equal(hvm_cli_parse_run(ARGC(argv1), argv1, &o), 0);
+	assert_true(o.help);
+	assert_int_equal(hvm_cli_parse_run(ARGC(argv2), argv2, &o), 0);
+	assert_true(o.help);
+}
+
+static void unknown_option(void **state)
+{
+	char *a1[] = { "run", "--workload", "x", "--frobnicate" };
+	char *a2[] = { "run", "--workload", "x", "--memory=1G" };
+	char *a3[] = { "run", "--workload", "x", "stray" };
+	char *a4[] = { "run", "--workload", "x", "-v" };
+	char *a5[] = { "run", "--workload", "x", "--" };
+
+	(void)state;
+	expect_refused(ARGC(a1), a1, "--frobnicate");
+	expect_refused(ARGC(a2), a2, "--memory");
+	expect_refused(ARGC(a3), a3, "stray");
+	expect_refused(ARGC(a4), a4, "-v");
+	expect_refused(ARGC(a5), a5, "--");
+}
+
+static void missing_values(void **state)
+{
+	char *a1[] = { "run", "--workload", "x", "--mem" };
+	char *a2[] = { "run", "--workload=" };
+	char *a3[] = { "run", "--vcpus", "2" };
+	char *a4[] = { "run", "--workload", "x", "--help=yes" };
+
+	(void)state;
+	expect_refused(ARGC(a1), a1, "--mem");
+	expect_refused(ARGC(a2), a2, "--workload");
+	expect_refused(ARGC(a3), a3, "--workload is required");
+	expect_refused(ARGC(a4), a4, "--help");
+}
+
+static void malformed_numbers(void **state)
+{
+	char *cases[][2] = {
+		{ "--vcpus", "0" }, { "--vcpus", "17" }, { "--vcpus", "two" }, { "--vcpus", "2x" },
+		{ "--vcpus", "-1" }, { "--mem", "12X" }, { "--mem", "8M" }, { "--mem", "3G" },
+		{ "--mem", "65M" }, { "--mem", "M" }, { "--mem", "99999999999999999999G" },
+		{ "--timeout", "0" }, { "--timeout", "-3" }, { "--timeout", "abc" },
+		{ "--timeout", "nan" }, { "--timeout", "1e9" }, { "--reps", "0" },
+		{ "--reps", "1001" },
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char *argv[] = { "run", "--workload", "x", cases[i][0], cases[i][1] };
+
+		expect_refused(ARGC(argv), argv, cases[i][0]);
+	}
+}
+
+static void malformed_strings(void **state)
+{
+	char *a1[] = { "run", "--workload", ":args" };
+	char *a2[] = { "run", "--workload", "a b" };
+	char *a3[] = { "run", "--workload", "nanobench:" };
+	char *a4[] = { "run", "--workload", "nb:a b" };
+	char *a5[] = { "run", "--workload", "x", "--cmdline", "a\nb" };
+	char *a6[] = { "run", "--workload", "x", "--engine", "" };
+	char *a7[] = { "run", "--workload", "x", "--workload", "y" };
+	char *a8[] = { "run", "--workload", "abcdefghijklmnopqrstuvwxyz0123456789" };
+
+	(void)state;
+	expect_refused(ARGC(a1), a1, "--workload");
+	expect_refused(ARGC(a2), a2, "--workload");
+	expect_refused(ARGC(a3), a3, "--workload");
+	expect_refused(ARGC(a4), a4, "--workload");
+	expect_refused(ARGC(a5), a5, "--cmdline");
+	expect_refused(ARGC(a6), a6, "--engine");
+	expect_refused(ARGC(a7), a7, "twice");
+	expect_refused(ARGC(a8), a8, "--workload");
+}
+
+static void sizes(void **state)
+{
+	uint64_t b;
+
+	(void)state;
+	assert_int_equal(hvm_parse_size("64M", &b), 0);
+	assert_true(b == 64ull << 20);
+	assert_int_equal(hvm_parse_size("1G", &b), 0);
+	assert_true(b == 1ull << 30);
+	assert_int_equal(hvm_parse_size("512MiB", &b), 0);
+	assert_true(b == 512ull << 20);
+	assert_int_equal(hvm_parse_size("16777216", &b), 0);
+	assert_true(b == 16777216);
+	assert_int_equal(hvm_parse_size("4k", &b), 0);
+	assert_true(b == 4096);
+	assert_int_equal(hvm_parse_size("2GB", &b), 0);
+	assert_true(b == 2ull << 30);
+	assert_int_equal(hvm_parse_size("1T", &b), -1);
+	assert_int_equal(hvm_parse_size("", &b), -1);
+	assert_int_equal(hvm_parse_size(" 1M", &b), -1);
+	assert_int_equal(hvm_parse_size("17179869184G", &b), -1);      /* 2^34 GiB overflows */
+}
+
+static void mem_limits(void **state)
+{
+	char *lo[] = { "run", "--workload", "x", "--mem", "16M" };
+	char *hi[] = { "run", "--workload", "x", "--mem", "2G" };
+	struct hvm_options o;
+
+	(void)state;
+	assert_int_equal(hvm_cli_parse_run(ARGC(lo), lo, &o), 0);
+	assert_true(o.mem_bytes == HVM_MEM_MIN);
+	assert_int_equal(hvm_cli_parse_run(ARGC(hi), hi, &o), 0);
+	assert_true(o.mem_bytes == HVM_MEM_MAX);
+}
+
+static void guest_cmdline(void **state)
+{
+	char *a1[] = { "run", "--workload", "nanobench" };
+	char *a2[] = { "run", "--workload", "nanobench:quick", "--cmdline", "debug" };
+	char *a3[] = { "run", "--workload", "nanobench", "--reps", "3" };
+	struct hvm_options o;
+	char buf[HV_CMDLINE_MAX];
+
+	(void)state;
+	assert_int_equal(hvm_cli_parse_run(ARGC(a1), a1, &o), 0);
+	assert_int_equal(hvm_build_cmdline(&o, "syscall", buf, sizeof(buf)), 0);
+	assert_string_equal(buf, "workload=nanobench sysgate=syscall");
+	assert_int_equal(hvm_cli_parse_run(ARGC(a2), a2, &o), 0);
+	assert_int_equal(hvm_build_cmdline(&o, "ud2", buf, sizeof(buf)), 0);
+	assert_string_equal(buf, "workload=nanobench wargs=quick sysgate=ud2 debug");
+	assert_int_equal(hvm_cli_parse_run(ARGC(a3), a3, &o), 0);
+	assert_int_equal(hvm_build_cmdline(&o, "ud2", buf, sizeof(buf)), 0);
+	assert_string_equal(buf, "workload=nanobench sysgate=ud2");     /* reps: host only */
+	/* Too long for the boot page: refused, not cut. */
+	assert_int_equal(hvm_build_cmdline(&o, "ud2", buf, 16), -1);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(all_options),
+		cmocka_unit_test(defaults),
+		cmocka_unit_test(help),
+		cmocka_unit_test(unknown_option),
+		cmocka_unit_test(missing_values),
+		cmocka_unit_test(malformed_numbers),
+		cmocka_unit_test(malformed_strings),
+		cmocka_unit_test(sizes),
+		cmocka_unit_test(mem_limits),
+		cmocka_unit_test(guest_cmdline),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
