@@ -121,6 +121,23 @@ static double tsc_us(const struct run_state *s, uint64_t from, uint64_t to)
 	return to > from ? (double)(to - from) * 1e6 / s->host_hz : 0;
 }
 
+/* The host TSC rate, calibrated on first use: calibration and the rest of the run
+ * context take tens of ms, so they wait until the guest has been started. Returns 1
+ * when known, 0 (with the error printed) when it cannot be had. */
+static int host_hz_known(struct run_state *s)
+{
+	struct hv_tsc t;
+
+	if (s->host_hz > 0)
+		return 1;
+	if (hv_tsc_init(&t)) {
+		hv_err("calibrating the TSC: %s", hv_err_msg());
+		return 0;
+	}
+	s->host_hz = t.hz;
+	return 1;
+}
+
 /* Everything up to a VM ready to boot. Returns an HVM_EXIT_* code, 0 when ready. */
 static int run_setup(struct run_state *s, const struct hvm_invocation *inv)
 {
@@ -173,16 +190,6 @@ static int run_setup(struct run_state *s, const struct hvm_invocation *inv)
 		return HVM_EXIT_HOST;
 	}
 	s->tsc_run_open = hv_tsc_begin();
-	s->host_hz = hv_run_context(s->run)->tsc_hz;
-	if (!(s->host_hz > 0)) {
-		struct hv_tsc t;
-
-		if (hv_tsc_init(&t)) {
-			hv_err("calibrating the TSC: %s", hv_err_msg());
-			return HVM_EXIT_HOST;
-		}
-		s->host_hz = t.hz;
-	}
 	s->vm->run_dir = hv_run_dir(s->run);
 	s->mode = (struct hv_mode){
 		.engine = s->ops->name, .memvirt = s->ops->memvirt(s->vm->eng), .flavour = "full",
@@ -195,8 +202,12 @@ static int run_setup(struct run_state *s, const struct hvm_invocation *inv)
 		return HVM_EXIT_HOST;
 	}
 	s->console_open = 1;
-	guest_hz = s->ops->tsc_khz(s->vm->eng) ? (double)s->ops->tsc_khz(s->vm->eng) * 1e3
-					       : s->host_hz;
+	if (s->ops->tsc_khz(s->vm->eng))
+		guest_hz = (double)s->ops->tsc_khz(s->vm->eng) * 1e3;
+	else if (host_hz_known(s))
+		guest_hz = s->host_hz;
+	else
+		return HVM_EXIT_HOST;
 	hv_recorder_init(&s->vm->rec, s->run, &s->mode, o->workload, guest_hz);
 	s->recorder_init = 1;
 
@@ -289,7 +300,7 @@ static void report_startup(struct run_state *s, const struct hvm_invocation *inv
 	note_num(s, "startup_launch_to_first_exit_us", tsc_us(s, s->tsc_booted,
 							       vm->tsc_first_exit));
 	hv_info("startup: %.0f us from main() to the guest's first exit (%.0f us of it "
-		"collecting the run context; %.0f us from vCPU launch)",
+		"opening the run directory; %.0f us from vCPU launch)",
 		tsc_us(s, inv->tsc_start, vm->tsc_first_exit),
 		tsc_us(s, s->tsc_vm_ready, s->tsc_run_open),
 		tsc_us(s, s->tsc_booted, vm->tsc_first_exit));
@@ -303,6 +314,8 @@ static void report_run(struct run_state *s, const struct hvm_invocation *inv)
 	char status[16];
 
 	hv_console_flush(&vm->console);
+	if (!host_hz_known(s))
+		return;
 	hv_exitstats_init(&all, 1);
 	for (unsigned i = 0; i < vm->nr_vcpus; i++) {
 		hv_exitstats_merge(&all, &vm->vcpu[i].stats);

@@ -344,10 +344,17 @@ static void collect_freq(struct hv_context *c)
 	fclose(f);
 }
 
-int hv_context_collect(struct hv_context *c, int argc, char **argv, uint64_t seed)
+int hv_context_begin(struct hv_context *c, int argc, char **argv, uint64_t seed)
 {
 	memset(c, 0, sizeof(*c));
 	collect_date(c);
+	collect_command(c, argc, argv);
+	c->seed = seed;
+	return 0;
+}
+
+int hv_context_finish(struct hv_context *c)
+{
 	collect_host(c);
 	collect_cpu_model(c);
 	collect_topology(c);
@@ -357,11 +364,15 @@ int hv_context_collect(struct hv_context *c, int argc, char **argv, uint64_t see
 	SET(c->compiler, "%s", HVLAB_CC[0] ? HVLAB_CC : "unavailable: compiler unknown");
 	SET(c->cflags, "%s", HVLAB_CFLAGS);
 	collect_git(c);
-	collect_command(c, argc, argv);
-	c->seed = seed;
 	collect_papi(c);
 	collect_freq(c);
 	return 0;
+}
+
+int hv_context_collect(struct hv_context *c, int argc, char **argv, uint64_t seed)
+{
+	hv_context_begin(c, argc, argv, seed);
+	return hv_context_finish(c);
 }
 
 void hv_context_json(const struct hv_context *c, struct hv_json *j)

@@ -44,6 +44,7 @@ struct hv_run {
 	pthread_mutex_t lock;    /* samples may come from several benchmark threads */
 	char *dir;
 	int csv_fd;
+	int ctx_done;            /* hv_context_finish has run */
 	struct hv_context ctx;
 	struct group *groups;
 	size_t ngroups, groups_cap;
@@ -183,8 +184,8 @@ struct hv_run *hv_run_open(const char *results_root, const char *experiment,
 	free(path);
 	path = NULL;
 
-	if (hv_context_collect(&r->ctx, argc, argv, seed))
-		goto fail;
+	/* The rest of the context is gathered on first use, after the measurements. */
+	hv_context_begin(&r->ctx, argc, argv, seed);
 	return r;
 fail:
 	free(path);
@@ -201,9 +202,24 @@ const char *hv_run_dir(const struct hv_run *r)
 	return r->dir;
 }
 
+/* Finishes the context once; the caller holds r->lock. */
+static struct hv_context *context_locked(struct hv_run *r)
+{
+	if (!r->ctx_done) {
+		hv_context_finish(&r->ctx);
+		r->ctx_done = 1;
+	}
+	return &r->ctx;
+}
+
 struct hv_context *hv_run_context(struct hv_run *r)
 {
-	return &r->ctx;
+	struct hv_context *c;
+
+	pthread_mutex_lock(&r->lock);
+	c = context_locked(r);
+	pthread_mutex_unlock(&r->lock);
+	return c;
 }
 
 /* Appends s to a growing buffer as one CSV field, quoted when it has to be. */
@@ -469,7 +485,7 @@ static int write_summary(struct hv_run *r)
 	hv_json_obj_begin(&j);
 	hv_json_kv_str(&j, "format", "hvlab-summary-1");
 	hv_json_key(&j, "context");
-	hv_context_json(&r->ctx, &j);
+	hv_context_json(context_locked(r), &j);
 	hv_json_key(&j, "notes");
 	hv_json_obj_begin(&j);
 	for (size_t i = 0; i < r->nnotes; i++) {

@@ -31,6 +31,11 @@ struct hv_context {
 
 /* Collects everything; git facts are read from the source tree hvlab was built from. */
 int hv_context_collect(struct hv_context *c, int argc, char **argv, uint64_t seed);
+/* The same in two steps: begin records what only the start knows (date, command, seed)
+ * and is cheap; finish gathers the rest (hwloc, git, TSC, PAPI: tens of ms), so a run
+ * can defer it until its measurements are done. */
+int hv_context_begin(struct hv_context *c, int argc, char **argv, uint64_t seed);
+int hv_context_finish(struct hv_context *c);
 /* Writes the context as a JSON object value at the writer's current position. */
 void hv_context_json(const struct hv_context *c, struct hv_json *j);
 

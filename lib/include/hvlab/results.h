@@ -33,7 +33,9 @@ struct hv_run;
 /* Creates the run directory: out_dir if given (created if missing), else
  * <results_root>/<experiment>-<UTC date>-<pid> (results_root NULL: "results/runs").
  * samples.csv must not exist yet in the directory (an earlier run is never appended
- * to or overwritten). Collects the context now.
+ * to or overwritten). Records the start of the
+ * context now (date, command, seed); the rest is gathered on first use of
+ * hv_run_context() or when the summary is written, so it never delays a measurement.
  * Returns NULL with hv_err_msg() set. */
 struct hv_run *hv_run_open(const char *results_root, const char *experiment,
 			   const char *out_dir, int argc, char **argv, uint64_t seed);
