@@ -14,6 +14,13 @@ kvm_unavailable() {
 	if [ ! -e /dev/kvm ]; then echo "/dev/kvm is absent (no KVM on this host)"; return; fi
 	if ! [ -r /dev/kvm ] || ! [ -w /dev/kvm ]; then echo "/dev/kvm is not readable and writable by $(id -un)"; return; fi
 	if [ ! -x "$HVM" ]; then echo "$HVM was not built"; return; fi
+	# KVM_GET_API_VERSION must answer 12: /dev/kvm may be a stand-in (e.g. bound to
+	# /dev/null in a container) that opens but is no KVM.
+	if ! python3 -c 'import fcntl, os, sys
+fd = os.open("/dev/kvm", os.O_RDWR)
+sys.exit(0 if fcntl.ioctl(fd, 0xAE00) == 12 else 1)' 2>/dev/null; then
+		echo "/dev/kvm does not answer KVM_GET_API_VERSION with 12 (not a usable KVM)"
+	fi
 }
 
 # run_hvm NAME TIMEOUT args... : runs hvm, leaves stdout+stderr in $OUT, exit code in $RC.
