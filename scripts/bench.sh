@@ -1,24 +1,28 @@
 #!/usr/bin/env bash
-# What `make bench` runs: the host-native nanobenchmark baselines, then the guest
-# nanobenchmarks under every engine this host can run, each in its own run directory
-# below one results/runs/bench-<UTC time>/ directory.
+# What `make bench` runs: a benchmark matrix (BENCH_MATRIX, default
+# scripts/matrices/default.matrix) through scripts/matrix.py into one run directory
+# results/runs/bench-<matrix>-<UTC time>/, then its figures into <run>/figures/.
+# `scripts/bench.sh --resume DIR` finishes an interrupted run and redraws its figures.
+# Exit status: the matrix runner's (0: every cell done or skipped; 1: a cell failed;
+# 128+N: interrupted), or 1 when the figures cannot be drawn.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 BUILD=${BUILD:-build}
-stamp=$(date -u +%Y%m%dT%H%M%SZ)
-top=results/runs/bench-$stamp
-mkdir -p "$top"
-status=0
+MATRIX=${BENCH_MATRIX:-scripts/matrices/default.matrix}
 
-echo "== native baselines -> $top/native"
-"$BUILD/bin/nativebench" --out "$top/native" || status=1
-
-if [ -r /dev/kvm ] && [ -w /dev/kvm ]; then
-	echo "== guest nanobenchmarks, engine hw -> $top/hw-nanobench"
-	"$BUILD/bin/hvm" run --engine hw --workload nanobench --out "$top/hw-nanobench" || status=1
+if [ "${1:-}" = "--resume" ] && [ -n "${2:-}" ]; then
+	run=$2
+	python3 scripts/matrix.py --resume "$run"
+	status=$?
 else
-	echo "== engine hw skipped: /dev/kvm is absent or not accessible by $(id -un)"
+	run=results/runs/bench-$(basename "$MATRIX" .matrix)-$(date -u +%Y%m%dT%H%M%SZ)
+	python3 scripts/matrix.py "$MATRIX" --bin "$BUILD/bin" --out "$run"
+	status=$?
 fi
 
-echo "results: $top"
+if [ -s "$run/samples.csv" ]; then
+	echo "== figures -> $run/figures"
+	python3 scripts/plot.py "$run" || { [ $status -eq 0 ] && status=1; }
+fi
+echo "results: $run"
 exit $status

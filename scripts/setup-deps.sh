@@ -13,6 +13,7 @@ PACKAGES=(
   libcmocka-dev
   gnuplot-nox
   qemu-system-x86
+  latexmk texlive-latex-base texlive-latex-recommended
 )
 
 missing=()

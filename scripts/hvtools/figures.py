@@ -1,0 +1,239 @@
+"""What each figure shows, computed from a run: the series, the values, the caption
+and what had to be left out and why. Drawing is scripts/plot.py's job (gnuplot)."""
+import math
+import statistics
+
+from .rundata import AA_OPS, WORKLOADS, aa_ratio, cycles_per_op, ratio_to_native, summarize
+
+ENGINE_TITLES = {"native": "native", "hw": "hw (KVM)", "bt": "bt (hvlab BT)",
+                 "qemu-tcg": "QEMU TCG", "qemu-kvm": "QEMU KVM"}
+
+
+def engine_title(e):
+    return ENGINE_TITLES.get(e, e)
+
+
+class Figure:
+    def __init__(self, name, title, ylabel, xlabels, series, values, logy=True,
+                 errorbars=False, refline=None, reflabel="", caption="", left_out=None):
+        self.name, self.title, self.ylabel = name, title, ylabel
+        self.xlabels, self.series, self.values = xlabels, series, values
+        self.logy, self.errorbars = logy, errorbars
+        self.refline, self.reflabel = refline, reflabel
+        self.caption = caption
+        self.left_out = left_out or []
+
+    def data_text(self):
+        """The gnuplot data file: header of series titles, one line per x position."""
+        def q(s):
+            return '"' + str(s).replace('"', "'") + '"'
+        head = [q("x")]
+        for s in self.series:
+            head += [q(s)] + ([q(s + " low"), q(s + " high")] if self.errorbars else [])
+        lines = [" ".join(head)]
+        for x, row in zip(self.xlabels, self.values):
+            cells = [q(x)]
+            for v in row:
+                vals = v if self.errorbars else (v,)
+                cells += ["NaN" if v is None or not math.isfinite(v) else f"{v:.6g}"
+                          for v in vals]
+            lines.append(" ".join(cells))
+        return "\n".join(lines) + "\n"
+
+
+def _positive(v):
+    return v is not None and math.isfinite(v) and v > 0
+
+
+def _run_label(run):
+    c = run.context
+    kvm = c.get("kvm") if isinstance(c.get("kvm"), dict) else {}
+    bits = [str(c.get("cpu_model", "")).strip(), str(kvm.get("flavour", "")).strip()]
+    label = ", ".join(b for b in bits if b and not b.startswith("unavailable"))
+    if run.is_fixture:
+        label = "FIXTURE (not measured)" + (f", {label}" if label else "")
+    return label
+
+
+def nanobench_ratio(run, pub):
+    """Ratio to native per nanobenchmark, every engine here beside A&A's Pentium 4."""
+    engines = [e for e in run.engines() if e != "native" and run.select(
+        experiment="nanobench", engine=e, metric="cycles_per_op")]
+    ops = list(AA_OPS) + [o for o in run.nanobench_ops() if o not in AA_OPS]
+    series = ["A&A 2006 BT/native (P4)", "A&A 2006 VT-x/native (P4)"] + \
+        [f"{engine_title(e)}/native (here)" for e in engines]
+    xlabels, values, left_out = [], [], []
+    for op in ops:
+        row = [aa_ratio(pub, op, "bt"), aa_ratio(pub, op, "vtx")] if pub else [None, None]
+        for e in engines:
+            r, why = ratio_to_native(run, op, e)
+            row.append(r)
+            if r is None and cycles_per_op(run, op, e) is not None:
+                left_out.append(f"{op} ({e}): {why}")
+        if any(_positive(v) for v in row):
+            xlabels.append(op)
+            values.append([v if _positive(v) else None for v in row])
+    if not xlabels:
+        return None, "no nanobenchmark with a native baseline and no published ratio"
+    caption = ("Nanobenchmarks as ratio of cycles per operation to native (log scale; the "
+               "dashed line is native speed). Left: Adams and Agesen's Pentium 4 ratios "
+               "(ASPLOS 2006); right: the engines measured in this run, each against the "
+               "native baseline measured in the same run.")
+    if not engines:
+        caption += " This run holds no guest engine, so only the published ratios are drawn."
+    return Figure("nanobench-ratio", "Nanobenchmarks: ratio to native\n" + _run_label(run),
+                  "ratio to native (log scale)", xlabels, series, values, refline=1.0,
+                  reflabel="native", caption=caption, left_out=left_out), None
+
+
+def nanobench_cycles(run):
+    """Absolute cycles per operation per engine, median with min-max bars."""
+    engines = [e for e in run.engines() if run.select(experiment="nanobench", engine=e,
+                                                      metric="cycles_per_op")]
+    engines.sort(key=lambda e: e != "native")     # native first, the rest as they came
+    if not engines:
+        return None, "no nanobenchmark samples (experiment nanobench, metric cycles_per_op)"
+    ops = [o for o in AA_OPS if o in run.nanobench_ops()] + \
+        [o for o in run.nanobench_ops() if o not in AA_OPS]
+    xlabels, values, left_out = [], [], []
+    for op in ops:
+        row = []
+        for e in engines:
+            s = cycles_per_op(run, op, e)
+            if s is None:
+                row.append((None, None, None))
+            elif s["median"] <= 0:
+                left_out.append(f"{op} ({e}): median {s['median']:.1f} cycles is not positive")
+                row.append((None, None, None))
+            else:
+                lo = s["q1"] if s["q1"] > 0 else s["median"]
+                row.append((s["median"], lo, s["q3"]))
+        if any(v[0] is not None for v in row):
+            xlabels.append(op)
+            values.append(row)
+    caption = ("Cycles per operation (TSC cycles, log scale) of every nanobenchmark per "
+               "engine: bars are medians of all repetitions in the run, whiskers span the "
+               "interquartile range.")
+    return Figure("nanobench-cycles", "Nanobenchmarks: cycles per operation\n" +
+                  _run_label(run), "TSC cycles per operation (log scale)", xlabels,
+                  [engine_title(e) for e in engines], values, errorbars=True,
+                  caption=caption, left_out=left_out), None
+
+
+def exit_costs(run, top=14):
+    """Median round trip per exit kind (port, MMIO address, hlt...), per engine and
+    workload; the label carries the count."""
+    rows = run.exit_rows()
+    if not rows:
+        return None, ("no exit statistics in this run (samples with params exit=KIND and "
+                      "metric exit_roundtrip_ns_median); exit-cost figure skipped")
+    combos, counts = [], {}
+    for r in rows:
+        key = (r["engine"], r["workload"])
+        if key not in combos:
+            combos.append(key)
+        if r["metric"] == "exits" and math.isfinite(r["value"]):
+            label = r["params"][len("exit="):]
+            counts[label] = counts.get(label, 0) + r["value"]
+    labels = sorted(counts, key=lambda l: -counts[l])[:top]
+    left_out = [f"{len(counts) - len(labels)} rarer exit kinds"] if len(counts) > top else []
+    xlabels, values = [], []
+    for label in labels:
+        row = []
+        for eng, wl in combos:
+            v = [r["value"] for r in rows if r["engine"] == eng and r["workload"] == wl and
+                 r["params"] == "exit=" + label and r["metric"] == "exit_roundtrip_ns_median"
+                 and math.isfinite(r["value"])]
+            row.append(statistics.median(v) / 1000.0 if v and statistics.median(v) > 0
+                       else None)
+        if any(v is not None for v in row):
+            xlabels.append(f"{label} (n={int(counts[label])})")
+            values.append(row)
+    if not xlabels:
+        return None, "exit statistics hold no round-trip times; exit-cost figure skipped"
+    caption = ("Exit costs per exit kind: median round trip in microseconds (host TSC, from "
+               "the exit back into the guest: the run call that ended in the exit plus the "
+               "VMM's handling), per engine and workload; n is the number of exits.")
+    return Figure("exit-costs", "Exit round trip per exit kind\n" + _run_label(run),
+                  "median round trip, us (log scale)", xlabels,
+                  [f"{engine_title(e)}: {w}" for e, w in combos], values,
+                  caption=caption, left_out=left_out), None
+
+
+def _workload_rows(run, w):
+    return [r for r in run.rows if (r["workload"] == w or r["experiment"] == w)
+            and not r["params"].startswith("exit=") and r["metric"] not in ("exits",)]
+
+
+def workloads(run, pub):
+    """Per workload present (forkwait, compute, ...): its first metric per engine, as
+    ratio to native when native ran it, beside A&A's forkwait ratios."""
+    figs, skipped = [], []
+    ratio_x, ratio_vals = [], []
+    ratio_engines = []
+    for w in WORKLOADS:
+        rows = _workload_rows(run, w)
+        if not rows:
+            continue
+        metric = rows[0]["metric"]
+        unit = rows[0]["unit"]
+        mrows = [r for r in rows if r["metric"] == metric]
+        engines = run.engines(mrows)
+        row = []
+        for e in engines:
+            st = summarize([r["value"] for r in mrows if r["engine"] == e and
+                            math.isfinite(r["value"])])
+            row.append((st["median"], st["q1"], st["q3"]) if st else (None, None, None))
+        figs.append(Figure(
+            f"workload-{w}", f"{w}: {metric}\n" + _run_label(run),
+            f"{metric} ({unit}, log scale)",
+            [engine_title(e) for e in engines], ["median (interquartile range)"],
+            [[r] if r[0] is not None and r[0] > 0 else [(None, None, None)] for r in row],
+            errorbars=True,
+            caption=f"Workload {w}: {metric} in {unit} per engine (log scale), median "
+                    f"over repetitions, whiskers spanning the interquartile range."))
+        if "native" in engines:
+            nat = row[engines.index("native")][0]
+            if nat and nat > 0:
+                ratio_x.append(w)
+                ratio_vals.append({e: (r[0] / nat if r[0] else None)
+                                   for e, r in zip(engines, row) if e != "native"})
+                for e in engines:
+                    if e != "native" and e not in ratio_engines:
+                        ratio_engines.append(e)
+        else:
+            skipped.append(f"{w}: no native baseline, so no ratio")
+    if ratio_x:
+        series = ["A&A 2006 BT/native (P4)", "A&A 2006 VT-x/native (P4)"] + \
+            [f"{engine_title(e)}/native (here)" for e in ratio_engines]
+        values = []
+        for w, vals in zip(ratio_x, ratio_vals):
+            pubrow = [None, None]
+            if w == "forkwait" and pub:
+                n = pub.value(experiment="forkwait", cpu="pentium4-672", engine="native")
+                b = pub.value(experiment="forkwait", cpu="pentium4-672", engine="bt")
+                v = pub.value(experiment="forkwait", cpu="pentium4-672", engine="vtx")
+                if n:
+                    pubrow = [b / n if b else None, v / n if v else None]
+            values.append(pubrow + [vals.get(e) for e in ratio_engines])
+        figs.insert(0, Figure(
+            "workloads-ratio", "Workloads: ratio to native\n" + _run_label(run),
+            "ratio to native (log scale)", ratio_x, series, values, refline=1.0,
+            reflabel="native",
+            caption="Workloads as ratio to their native run (log scale), beside Adams and "
+                    "Agesen's forkwait ratios on the Pentium 4.", left_out=skipped))
+    if not figs:
+        return [], "no forkwait, compute, memwalk, ptchurn, ctxswitch or locks samples; " \
+                   "workload figures skipped"
+    return figs, None
+
+
+def all_figures(run, pub):
+    """[(Figure or None, message)] in the order the report shows them."""
+    out = [nanobench_ratio(run, pub), nanobench_cycles(run), exit_costs(run)]
+    figs, why = workloads(run, pub)
+    if figs:
+        out += [(f, None) for f in figs]
+    else:
+        out.append((None, why))
+    return out

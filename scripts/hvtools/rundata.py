@@ -1,0 +1,175 @@
+"""Reading run directories (samples.csv, summary.json, matrix-summary.json) and the
+published reference figures (results/published/*.csv)."""
+import csv
+import json
+import math
+import os
+import statistics
+
+EXIT_METRICS = ("exits", "exit_run_ns_median", "exit_handle_ns_median",
+                "exit_roundtrip_ns_median")
+# Adams & Agesen's nanobenchmarks, in the order of their table.
+AA_OPS = ("syscall", "in", "cr8wr", "callret", "pgfault", "divzero", "ptemod")
+WORKLOADS = ("forkwait", "compute", "memwalk", "ptchurn", "ctxswitch", "locks")
+
+
+class RunError(Exception):
+    pass
+
+
+def _num(v):
+    try:
+        x = float(v)
+    except (TypeError, ValueError):
+        return math.nan
+    return x
+
+
+def summarize(v):
+    """{median, q1, q3 (quartiles), min, max, n} of a list of numbers, or None."""
+    if not v:
+        return None
+    q1, _, q3 = statistics.quantiles(v, n=4, method="inclusive") if len(v) > 1 else v * 3
+    return {"median": statistics.median(v), "q1": q1, "q3": q3, "min": min(v), "max": max(v),
+            "n": len(v)}
+
+
+class Run:
+    """A run directory: one program's, or a matrix run's merged files."""
+
+    def __init__(self, path):
+        self.path = os.path.abspath(path)
+        csv_path = os.path.join(self.path, "samples.csv")
+        try:
+            with open(csv_path, encoding="utf-8", newline="") as f:
+                reader = csv.DictReader(f)
+                self.rows = []
+                for r in reader:
+                    r["value"] = _num(r.get("value"))
+                    self.rows.append(r)
+        except FileNotFoundError:
+            raise RunError(f"{csv_path}: no such file; give a run directory (one that holds "
+                           "samples.csv), e.g. results/runs/<run>") from None
+        self.summary = self._json("summary.json") or {}
+        self.matrix = self._json("matrix-summary.json")
+        self.context = self.summary.get("context") or {}
+        self.notes = self.summary.get("notes") or {}
+        self.is_fixture = bool(self.note("fixture"))
+
+    def _json(self, name):
+        p = os.path.join(self.path, name)
+        try:
+            with open(p, encoding="utf-8") as f:
+                return json.load(f)
+        except FileNotFoundError:
+            return None
+        except ValueError as e:
+            raise RunError(f"{p} does not parse: {e}") from None
+
+    def note(self, key):
+        """A note by key, also as a matrix run's merged CELL.key; None when absent."""
+        if key in self.notes:
+            return self.notes[key]
+        for k, v in self.notes.items():
+            if k.endswith("." + key):
+                return v
+        return None
+
+    def tsc_hz(self):
+        v = self.context.get("tsc_hz")
+        if isinstance(v, (int, float)) and v > 0:
+            return float(v)
+        v = self.note("tsc_hz")
+        return float(v) if isinstance(v, (int, float)) and v > 0 else None
+
+    def select(self, **f):
+        out = []
+        for r in self.rows:
+            if all(r.get(k) == v for k, v in f.items()):
+                out.append(r)
+        return out
+
+    def values(self, **f):
+        return [r["value"] for r in self.select(**f) if math.isfinite(r["value"])]
+
+    def stat(self, **f):
+        """{median, q1, q3, min, max, n} of the finite values matching f, or None."""
+        return summarize(self.values(**f))
+
+    def engines(self, rows=None):
+        seen = []
+        for r in (self.rows if rows is None else rows):
+            if r["engine"] not in seen:
+                seen.append(r["engine"])
+        return seen
+
+    def nanobench_ops(self):
+        ops = []
+        for r in self.rows:
+            if r["experiment"] == "nanobench" and r["metric"] == "cycles_per_op" and \
+                    r["workload"] not in ops:
+                ops.append(r["workload"])
+        return ops
+
+    def exit_rows(self):
+        return [r for r in self.rows
+                if r["metric"] in EXIT_METRICS and r["params"].startswith("exit=")]
+
+
+def cycles_per_op(run, op, engine):
+    return run.stat(experiment="nanobench", workload=op, engine=engine, metric="cycles_per_op")
+
+
+def ratio_to_native(run, op, engine):
+    """(ratio, why-not) of engine's median cycles per op to native's, same run."""
+    e = cycles_per_op(run, op, engine)
+    n = cycles_per_op(run, op, "native")
+    if e is None:
+        return None, f"{engine} {op} not measured"
+    if n is None:
+        why = run.note(f"unavailable.{op}")
+        return None, f"native {op} not measured" + (f" ({why})" if why else "")
+    if n["median"] <= 0 or e["median"] <= 0:
+        return None, (f"non-positive median ({engine} {e['median']:.1f}, native "
+                      f"{n['median']:.1f} cycles): a measurement problem, no ratio")
+    return e["median"] / n["median"], None
+
+
+class Published:
+    """One results/published/*.csv: its citation and rows."""
+
+    def __init__(self, path):
+        self.path = path
+        self.name = os.path.splitext(os.path.basename(path))[0]
+        with open(path, encoding="utf-8", newline="") as f:
+            first = f.readline()
+            if not first.startswith("# citation:"):
+                raise RunError(f"{path}: first line is not '# citation: ...'")
+            self.citation = first[len("# citation:"):].strip()
+            self.rows = list(csv.DictReader(f))
+        for r in self.rows:
+            r["value"] = _num(r.get("value"))
+
+    def value(self, **f):
+        for r in self.rows:
+            if all(r.get(k) == v for k, v in f.items()):
+                return r["value"]
+        return None
+
+
+def load_published(directory):
+    out = {}
+    for name in sorted(os.listdir(directory)):
+        if name.endswith(".csv"):
+            p = Published(os.path.join(directory, name))
+            out[p.name] = p
+    return out
+
+
+def aa_ratio(pub, op, engine, cpu="pentium4-672"):
+    """Adams & Agesen's engine/native ratio for a nanobenchmark, or None."""
+    e = pub.value(experiment="nanobench", workload=op, cpu=cpu, engine=engine)
+    n = pub.value(experiment="nanobench", workload=op, cpu=cpu, engine="native")
+    if e is None or n is None or n <= 0:
+        return None
+    return e / n

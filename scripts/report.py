@@ -1,0 +1,329 @@
+#!/usr/bin/env python3
+"""Writes the LaTeX reproduction report of a run directory (paper/build/report.tex by
+default), draws its figures into the same place, and with --pdf builds the PDF with
+latexmk. Without RUN it takes the newest run under results/runs/ that has a matrix
+summary, or else the committed fixture tests/fixtures/run-small, and says so on the
+first page. See paper/README.md."""
+import argparse
+import datetime
+import glob
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(ROOT, "scripts"))
+
+import plot  # noqa: E402
+from hvtools import compare, rundata  # noqa: E402
+from hvtools.latex import esc, tt  # noqa: E402
+
+TEMPLATE = os.path.join(ROOT, "paper", "report.tex.in")
+FIXTURE = os.path.join(ROOT, "tests", "fixtures", "run-small")
+RUNS = os.path.join(ROOT, "results", "runs")
+PUBLISHED = os.path.join(ROOT, "results", "published")
+
+
+def rel(p):
+    p = os.path.abspath(p)
+    return os.path.relpath(p, ROOT) if p.startswith(ROOT + os.sep) else p
+
+
+def choose_run(arg):
+    """(run directory, how it was chosen: given, newest or fixture)."""
+    if arg:
+        return arg, "given"
+    found = glob.glob(os.path.join(RUNS, "*", "matrix-summary.json"))
+    if found:
+        newest = max(found, key=os.path.getmtime)
+        return os.path.dirname(newest), "newest"
+    return FIXTURE, "fixture"
+
+
+def flatten(d, prefix=""):
+    out = []
+    for k, v in d.items():
+        if isinstance(v, dict):
+            out += flatten(v, f"{prefix}{k}.")
+        else:
+            out.append((prefix + k, v))
+    return out
+
+
+def fmt_value(v):
+    if isinstance(v, bool):
+        return "yes" if v else "no"
+    if isinstance(v, float):
+        return f"{v:.6g}"
+    if isinstance(v, list):
+        return ", ".join(str(x) for x in v)
+    return str(v)
+
+
+def notice(run, how):
+    if how == "fixture" or run.is_fixture:
+        why = "no run under results/runs/ has a matrix summary" if how == "fixture" else \
+            "it was asked for"
+        return (r"\begin{center}\fbox{\parbox{0.92\textwidth}{\textbf{Not a measurement.} "
+                r"This report was built from the committed fixture "
+                + tt(rel(run.path)) + r", whose numbers are hand-written to exercise the "
+                r"report, because " + esc(why) + r". Run \texttt{make bench}, then "
+                r"\texttt{make paper}, for this machine's figures.}}\end{center}")
+    if run.matrix and run.matrix.get("state") != "complete":
+        c = run.matrix.get("counts", {})
+        return (r"\begin{center}\fbox{\parbox{0.92\textwidth}{\textbf{Incomplete run.} The "
+                r"matrix run is " + esc(run.matrix.get("state", "?")) + ": "
+                + esc(f"{c.get('pending', '?')} of {c.get('total', '?')} cells did not run")
+                + r"; continue it with \texttt{scripts/matrix.py --resume DIR}.}}\end{center}")
+    return ""
+
+
+def section_source(run, how):
+    chosen = {"given": "given on the command line",
+              "newest": "the newest run under results/runs/ with a matrix summary",
+              "fixture": "the committed fixture (no measured run found)"}[how]
+    lines = [r"\section{Source}",
+             r"Run directory: " + tt(rel(run.path)) + f" ({esc(chosen)}).", ""]
+    if run.matrix:
+        m = run.matrix
+        c = m.get("counts", {})
+        lines.append("Matrix " + tt(m.get("matrix") or "?") + ": " + esc(
+            f"{c.get('done', 0)} cells done, {c.get('failed', 0)} failed, "
+            f"{c.get('skipped', 0)} skipped, {c.get('pending', 0)} not run, of "
+            f"{c.get('total', 0)}; state {m.get('state', '?')}.") + " Command: "
+            + tt(m.get("command") or "?") + ".")
+    lines.append(esc(f"{len(run.rows)} samples in samples.csv."))
+    return "\n".join(lines)
+
+
+def section_context(run):
+    rows = flatten(run.context)
+    if not rows:
+        return r"\section{Context}" + "\nThis run has no context block (no summary.json)."
+    out = [r"\section{Context}",
+           "Every field of the run's context block, as recorded by the programs that "
+           "measured it. A field that could not be found says why.",
+           r"{\small\begin{longtable}{@{}>{\raggedright}p{3.2cm}p{13.2cm}@{}}\toprule",
+           r"field & value\\\midrule\endhead"]
+    for k, v in rows:
+        out.append(tt(k) + " & " + esc(fmt_value(v), breakable=True) + r"\\")
+    out.append(r"\bottomrule\end{longtable}}")
+    return "\n".join(out)
+
+
+def section_cells(run):
+    if not run.matrix:
+        return ""
+    out = [r"\section{Matrix cells}",
+           "Each cell ran in its own process with a timeout; a failed or skipped cell says "
+           "why.",
+           r"{\small\begin{longtable}{@{}lllp{9.6cm}@{}}\toprule",
+           r"cell & outcome & time & reason\\\midrule\endhead"]
+    for c in run.matrix.get("cells", []):
+        t = f"{c['seconds']:.1f} s" if isinstance(c.get("seconds"), (int, float)) else "--"
+        out.append(tt(c["name"]) + " & " + esc(c["status"]) + " & " + esc(t) + " & " +
+                   esc(c.get("reason") or "", breakable=True) + r"\\")
+    out.append(r"\bottomrule\end{longtable}}")
+    return "\n".join(out)
+
+
+def section_nanobench(run):
+    ops = run.nanobench_ops()
+    engines = [e for e in run.engines() if run.select(experiment="nanobench", engine=e,
+                                                      metric="cycles_per_op")]
+    engines.sort(key=lambda e: e != "native")
+    if not ops:
+        return r"\section{Measured nanobenchmarks}" + "\nNot measured: this run holds no " \
+               "nanobenchmark samples."
+    others = [e for e in engines if e != "native"]
+    cols = "l" + "r" * (len(engines) + len(others))
+    head = ["operation"] + [esc(e) for e in engines] + [esc(f"{e}/native") for e in others]
+    out = [r"\section{Measured nanobenchmarks}",
+           "Median TSC cycles per operation over the repetitions (n), harness "
+           "overhead subtracted by the measuring program; ratios are to the native "
+           "baseline of this run. A dash: not measured.",
+           r"\begin{center}{\small\begin{tabular}{" + cols + r"}\toprule",
+           " & ".join(head) + r"\\\midrule"]
+    for op in ops:
+        cells = [tt(op)]
+        for e in engines:
+            s = rundata.cycles_per_op(run, op, e)
+            cells.append("--" if s is None else esc(f"{s['median']:,.1f} ({s['n']})"))
+        for e in others:
+            r, _ = rundata.ratio_to_native(run, op, e)
+            cells.append(esc(compare.fmt_ratio(r)) if r is not None else "--")
+        out.append(" & ".join(cells) + r"\\")
+    out.append(r"\bottomrule\end{tabular}}\end{center}")
+    unavailable = {}            # op -> why; several cells may say the same
+    for k, v in flatten(run.notes):
+        if k.startswith("unavailable.") or ".unavailable." in k:
+            unavailable.setdefault(k.split("unavailable.")[-1], v)
+    for op, v in unavailable.items():
+        out.append(r"\par{\small " + esc(f"Native {op} not measured: {v}", breakable=True) +
+                   "}")
+    return "\n".join(out)
+
+
+def section_figures(figdir, index):
+    out = [r"\section{Figures}"]
+    if not index["figures"]:
+        out.append("No figure could be drawn from this run.")
+    for f in index["figures"]:
+        files = f["files"]
+        img = files.get("pdf") or files.get("png")
+        cap = esc(f["caption"])
+        if f["left_out"]:
+            cap += " Left out: " + esc("; ".join(f["left_out"]), breakable=True) + "."
+        out += [r"\begin{figure}[htbp]\centering",
+                r"\includegraphics[width=\textwidth]{figures/" + img + "}",
+                r"\caption{" + cap + "}", r"\label{fig:" + f["name"] + "}",
+                r"\end{figure}"]
+    for s in index["skipped"]:
+        out.append(r"\par " + esc("Not drawn: " + s + "."))
+    out.append(r"\clearpage")
+    return "\n".join(out)
+
+
+def holds_cell(h):
+    return r"\holds" if h is True else (r"\fails" if h is False else r"\notmeasured")
+
+
+def section_comparisons(tables):
+    out = [r"\section{Published comparisons}",
+           "One table per published comparison: the published ratio, this run's ratio, "
+           "whether the published shape holds here, and why. ``not measured'' means the "
+           "run holds no data for that row; the sentence says what is missing."]
+    for t in tables:
+        # The citation and the table in one box, so the heading stays with its table.
+        out += [r"\subsection{" + esc(t.title) + "}",
+                r"\noindent\begin{minipage}{\textwidth}{\footnotesize " + esc(t.source) + "}",
+                r"\par\smallskip{\small\begin{tabularx}{\textwidth}{@{}lrrcY@{}}\toprule",
+                "row & " + esc(t.pub_head) + " & " + esc(t.meas_head) +
+                r" & holds? & why\\\midrule"]
+        for r in t.rows:
+            out.append(" & ".join([tt(r.label), esc(r.published), esc(r.measured),
+                                   holds_cell(r.holds), esc(r.sentence, breakable=False)])
+                       + r"\\[0.3em]")
+        out.append(r"\bottomrule\end{tabularx}}\end{minipage}\par\medskip")
+    return "\n".join(out)
+
+
+def section_closing(lines):
+    return "\n".join([r"\section{Closing note}"] + [esc(l) + "\n" for l in lines])
+
+
+def appendix_published(published):
+    rest = [p for name, p in published.items() if name not in compare.COMPARED]
+    if not rest:
+        return ""
+    out = [r"\section{Published figures awaiting an experiment}",
+           "These published figures have no hvlab experiment yet; each is not measured "
+           "by this run."]
+    for p in rest:
+        cols = [c for c in (p.rows[0].keys() if p.rows else []) if c != "value"]
+        out += [r"\subsection*{" + tt(p.name + ".csv") + "}",
+                r"{\footnotesize " + esc(p.citation) + "}",
+                r"\begin{center}{\footnotesize\begin{longtable}{@{}" + "l" * len(cols) +
+                r"rl@{}}\toprule",
+                " & ".join(esc(c) for c in cols) + r" & value & measured\\\midrule\endhead"]
+        for r in p.rows:
+            out.append(" & ".join(esc(r[c]) for c in cols) + " & " +
+                       esc(f"{r['value']:g}") + r" & not measured\\")
+        out.append(r"\bottomrule\end{longtable}}\end{center}")
+    return "\n".join(out)
+
+
+def appendix_notes(run):
+    rows = flatten(run.notes)
+    if not rows:
+        return ""
+    out = [r"\section{Run notes}",
+           "The notes the measuring programs wrote beside their samples"
+           + (", prefixed by cell." if run.matrix else "."),
+           r"{\footnotesize\begin{longtable}{@{}>{\raggedright}p{5.4cm}p{11cm}@{}}\toprule",
+           r"note & value\\\midrule\endhead"]
+    for k, v in rows:
+        out.append(tt(k) + " & " + esc(fmt_value(v), breakable=True) + r"\\")
+    out.append(r"\bottomrule\end{longtable}}")
+    return "\n".join(out)
+
+
+def build_pdf(outdir):
+    if not shutil.which("latexmk"):
+        print("report.py: latexmk not found; install the Debian packages latexmk, "
+              "texlive-latex-base and texlive-latex-recommended (scripts/setup-deps.sh "
+              "does)", file=sys.stderr)
+        return 1
+    r = subprocess.run(["latexmk", "-pdf", "-interaction=nonstopmode", "-halt-on-error",
+                        "-file-line-error", "report.tex"], cwd=outdir, capture_output=True,
+                       text=True, timeout=300)
+    if r.returncode != 0:
+        log = os.path.join(outdir, "report.log")
+        tail = ""
+        if os.path.exists(log):
+            with open(log, encoding="utf-8", errors="replace") as f:
+                tail = "".join(f.readlines()[-30:])
+        print(f"report.py: latexmk failed (exit {r.returncode}); end of {log}:\n{tail}",
+              file=sys.stderr)
+        return 1
+    print(f"report.py: {os.path.join(outdir, 'report.pdf')}")
+    return 0
+
+
+def main(argv):
+    ap = argparse.ArgumentParser(prog="report.py", description=__doc__.split("\n\n")[0])
+    ap.add_argument("run", nargs="?", help="run directory (default: the newest matrix run, "
+                                           "or the fixture)")
+    ap.add_argument("--out", metavar="DIR", default=os.path.join(ROOT, "paper", "build"),
+                    help="where report.tex and figures/ go (default paper/build)")
+    ap.add_argument("--pdf", action="store_true", help="also build report.pdf with latexmk")
+    a = ap.parse_args(argv)
+    path, how = choose_run(a.run)
+    try:
+        run = rundata.Run(path)
+        published = rundata.load_published(PUBLISHED)
+    except (rundata.RunError, OSError) as e:
+        print(f"report.py: {e}", file=sys.stderr)
+        return 1
+    if how == "fixture":
+        print(f"report.py: no run under {rel(RUNS)}/ has a matrix summary; using the "
+              f"fixture {rel(FIXTURE)} (the report says so)")
+    print(f"report.py: run {rel(run.path)}")
+    outdir = os.path.abspath(a.out)
+    figdir = os.path.join(outdir, "figures")
+    shutil.rmtree(figdir, ignore_errors=True)
+    os.makedirs(figdir)
+    if plot.main([run.path, "--out", figdir, "--formats", "png,pdf"]) != 0:
+        print("report.py: some figures could not be drawn (see above)", file=sys.stderr)
+        return 1
+    with open(os.path.join(figdir, "index.json"), encoding="utf-8") as f:
+        index = json.load(f)
+    tables = compare.all_tables(run, published)
+    body = "\n\n".join(s for s in [
+        section_source(run, how), section_context(run), section_cells(run),
+        section_nanobench(run), section_figures(figdir, index),
+        section_comparisons(tables), section_closing(compare.closing(run, tables)),
+        r"\appendix", appendix_published(published), appendix_notes(run)] if s)
+    title = "hvlab on this machine: a reproduction report"
+    if how == "fixture" or run.is_fixture:
+        title += r"\\{\large (fixture data, not a measurement)}"
+    date = run.context.get("date") or datetime.datetime.now(datetime.timezone.utc) \
+        .strftime("%Y-%m-%d")
+    with open(TEMPLATE, encoding="utf-8") as f:
+        tex = f.read()
+    tex = tex.replace("@@TITLE@@", title).replace("@@DATE@@", esc(str(date))) \
+        .replace("@@NOTICE@@", notice(run, how)).replace("@@BODY@@", body)
+    os.makedirs(outdir, exist_ok=True)
+    out_tex = os.path.join(outdir, "report.tex")
+    with open(out_tex, "w", encoding="utf-8") as f:
+        f.write(tex)
+    print(f"report.py: {out_tex}")
+    if a.pdf:
+        return build_pdf(outdir)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,320 @@
+#!/usr/bin/env bash
+# The matrix runner, figures and report: matrix-file errors name file, line and reason;
+# failed, timed-out and skipped cells are recorded and the matrix goes on; a run killed
+# with SIGKILL or stopped with SIGTERM resumes to exactly one outcome per cell; figures
+# and the report build from the committed fixture run directory.
+. "$(dirname "$0")/lib.sh"
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+MATRIX=$ROOT/scripts/matrix.py
+case $HVLAB_BUILD in
+/*) NB=$HVLAB_BUILD/bin/nativebench ;;
+*) NB=$ROOT/$HVLAB_BUILD/bin/nativebench ;;
+esac
+T=$TMPDIR_IT
+
+if ! command -v python3 >/dev/null; then
+	skip "matrix runner" "python3 is not installed (scripts/setup-deps.sh installs it)"
+	exit 0
+fi
+
+# --- matrix-file errors: FILE:LINE: reason, exit status 2 -----------------------------
+# expect_error NAME LINE PATTERN: the matrix file $T/NAME.matrix must be refused with
+# "$T/NAME.matrix:LINE: " and a reason matching PATTERN.
+expect_error() {
+	local name=$1 line=$2 pat=$3 f=$T/$1.matrix err rc
+	err=$(python3 "$MATRIX" "$f" --list 2>&1 >/dev/null); rc=$?
+	if [ $rc -eq 2 ] && printf '%s\n' "$err" | grep -q -- "^$f:$line: .*$pat"; then
+		ok "matrix error $name: $f:$line: names the reason"
+	else
+		bad "matrix error $name" "exit $rc, expected 2 and '$f:$line: ...$pat': $err"
+	fi
+}
+printf '# comment\nreps = 2\ncel native: x {out}\n' >"$T/typo.matrix"
+expect_error typo 3 "expected 'NAME = VALUES', 'cell NAME: COMMAND'"
+printf 'reps = 2\n\ncell a: run {reps} {nosuch} {out}\n' >"$T/undefined.matrix"
+expect_error undefined 3 "{nosuch} is not defined"
+printf 'cell a: true\n' >"$T/noout.matrix"
+expect_error noout 1 "never uses {out}"
+printf 'engine = hw bt\n# the name lacks {engine}\ncell x: hvm --engine {engine} {out}\n' >"$T/dup.matrix"
+expect_error dup 3 "defined twice.*put {engine} in the cell name"
+printf 'cell a: x {out}\ntimeout = soon\n' >"$T/timeout.matrix"
+expect_error timeout 2 "timeout = soon: not a number"
+printf 'pin = 4096\ncell a: x {out}\n' >"$T/pin.matrix"
+expect_error pin 1 "CPU 4096 is not available here"
+printf 'x = 1\ncell a{x: y {out}\n' >"$T/brace.matrix"
+expect_error brace 2 "unclosed '{'"
+printf "cell a: sh -c 'echo {out}\n" >"$T/quote.matrix"
+expect_error quote 1 "No closing quotation"
+printf '# nothing but a comment\n\n' >"$T/empty.matrix"
+expect_error empty 2 "defines no cells"
+printf 'cell a: first {out} \\\n\t--more\ncell a: again {out}\n' >"$T/twice.matrix"
+expect_error twice 3 "cell 'a' is defined twice (first at line 1)"
+out=$(python3 "$MATRIX" "$T/nosuchfile.matrix" 2>&1); rc=$?
+[ $rc -eq 2 ] && printf '%s' "$out" | grep -q "nosuchfile.matrix:0: cannot read" &&
+	ok "a missing matrix file is refused by name" || bad "missing matrix file" "exit $rc: $out"
+
+# Expansion: the cross product of the lists a cell uses, named by its values.
+printf 'a = x y\nb = 1 2 3\ncell c-{a}-{b}: echo {a}{b} {out}\n' >"$T/cross.matrix"
+n=$(python3 "$MATRIX" "$T/cross.matrix" --list 2>&1 | grep -c '^c-[xy]-[123] ')
+[ "$n" -eq 6 ] && ok "a cell expands over the cross product of its lists (6 cells)" ||
+	bad "cross product" "$n cells listed, expected 6"
+
+if [ ! -x "$NB" ]; then
+	skip "matrix runs" "$NB was not built (make)"
+else
+# --- a matrix whose cells succeed, fail, time out and skip ---------------------------
+fake=$T/fakebin
+mkdir -p "$fake"
+printf '#!/bin/sh\necho "hvlab: error: engine '"'"'bt'"'"' is not built yet" >&2\nexit 2\n' >"$fake/hvm"
+chmod +x "$fake/hvm"
+cat >"$T/quick.matrix" <<EOF
+reps = 2
+timeout = 20
+nb = $NB
+cell native: {nb} --reps {reps} --min-cycles 20000 --only rdtsc,callret --out {out}
+cell boom: sh -c 'echo boom >&2; exit 3' sh {out}
+cell noprog: {root}/no/such/program {out}
+cell skip77: sh -c 'echo "feature absent here"; exit 77' sh {out}
+cell bt: $fake/hvm run --engine bt --workload hello --out {out}
+cell empty: sh -c 'exit 0' sh {out}
+timeout = 1
+cell slow: sh -c 'sleep 30' sh {out}
+timeout = 20
+cell after: {nb} --reps {reps} --min-cycles 20000 --only rdtsc --out {out}
+EOF
+run=$T/quick-run
+start=$(date +%s)
+python3 "$MATRIX" "$T/quick.matrix" --out "$run" >"$T/quick.log" 2>&1; rc=$?
+took=$(( $(date +%s) - start ))
+[ $rc -eq 1 ] && ok "a matrix with failed cells runs to its end and exits 1" ||
+	bad "quick matrix exit" "exit $rc: $(tail -n 5 "$T/quick.log" | tr '\n' ' ')"
+status_of() { # status_of RUN CELL -> "status|reason"
+	python3 - "$1" "$2" <<'PY'
+import json, sys
+s = json.load(open(sys.argv[1] + "/matrix-summary.json"))
+c = [c for c in s["cells"] if c["name"] == sys.argv[2]]
+print(f"{c[0]['status']}|{c[0]['reason'] or '-'}" if c else "absent|")
+PY
+}
+check_cell() { # check_cell CELL STATUS REASON-PATTERN
+	local got; got=$(status_of "$run" "$1")
+	if [ "${got%%|*}" = "$2" ] && printf '%s' "${got#*|}" | grep -q -- "$3"; then
+		ok "cell $1 is $2: ${got#*|}"
+	else
+		bad "cell $1" "got '$got', expected $2 with reason matching '$3'"
+	fi
+}
+check_cell native done "^-$"
+check_cell boom failed "exit 3: boom"
+check_cell noprog failed "does not exist"
+check_cell skip77 skipped "exit 77.*feature absent here"
+check_cell bt skipped "not built yet"
+check_cell empty failed "incomplete: no samples.csv"
+check_cell slow failed "timed out after 1 s"
+check_cell after done "^-$"
+[ "$took" -lt 15 ] && ok "the timed-out cell was stopped at its timeout (matrix took ${took} s)" ||
+	bad "timeout" "the matrix took $took s"
+grep -q '^\[8/8\] after: done' "$T/quick.log" && grep -q 'elapsed' "$T/quick.log" &&
+	ok "progress lines count cells done of total, with elapsed time" ||
+	bad "progress line" "$(grep after "$T/quick.log")"
+grep -q '"event": "failed".*"cell": "boom"\|"cell": "boom".*"event": "failed"' "$run/journal.jsonl" &&
+	ok "the journal records the failure" || bad "journal" "no failed record for boom"
+[ -f "$run/logs/boom.log" ] && grep -q boom "$run/logs/boom.log" && [ -d "$run/failed/boom" ] &&
+	ok "a failed cell keeps its log and directory" || bad "failed cell" "no log or failed/boom"
+
+# merged_matches RUN: samples.csv == header + every done cell's rows in plan order.
+merged_matches() {
+	python3 - "$1" <<'PY'
+import csv, json, os, sys
+run = sys.argv[1]
+plan = json.load(open(run + "/plan.json"))
+merged = list(csv.reader(open(run + "/samples.csv")))
+rows = [merged[0]]
+for c in plan["cells"]:
+    d = os.path.join(run, "cells", c["name"])
+    if os.path.isdir(d):
+        rows += list(csv.reader(open(d + "/samples.csv")))[1:]
+if merged != rows:
+    sys.exit(f"merged {len(merged) - 1} rows, cells hold {len(rows) - 1}")
+print(len(rows) - 1)
+PY
+}
+n=$(merged_matches "$run" 2>&1) && ok "merged samples.csv holds every done cell's rows once ($n rows)" ||
+	bad "merged samples" "$n"
+
+# --- kill -9 mid-cell, then --resume -------------------------------------------------
+cat >"$T/kill.matrix" <<EOF
+reps = 2
+timeout = 30
+nb = $NB
+op = rdtsc callret
+cell first-{op}: {nb} --reps {reps} --min-cycles 20000 --only {op} --out {out}
+cell slow: sh -c 'sleep 2; exec "\$0" --reps 2 --min-cycles 20000 --only rdtsc --out "\$1"' {nb} {out}
+cell last: {nb} --reps {reps} --min-cycles 20000 --only callret --out {out}
+EOF
+run=$T/kill-run
+python3 "$MATRIX" "$T/kill.matrix" --out "$run" >"$T/kill1.log" 2>&1 &
+pid=$!
+for _ in $(seq 1 100); do
+	grep -q '"cell": "slow".*"event": "start"' "$run/journal.jsonl" 2>/dev/null && break
+	sleep 0.1
+done
+sleep 0.3
+kill -9 "$pid"; wait "$pid" 2>/dev/null
+pg=$(python3 -c 'import json,sys
+for l in open(sys.argv[1]):
+    r = json.loads(l)
+    if r.get("cell") == "slow" and r["event"] == "start": print(r["pid"])' "$run/journal.jsonl")
+if [ -d "$run/cells/slow" ] || [ -f "$run/matrix-summary.json" ]; then
+	bad "kill -9 mid-cell" "the runner was not killed during cell slow"
+else
+	ok "runner killed with SIGKILL during cell slow"
+fi
+python3 "$MATRIX" --resume "$run" >"$T/kill2.log" 2>&1; rc=$?
+[ $rc -eq 0 ] && ok "--resume completes the killed run" ||
+	bad "resume" "exit $rc: $(tail -n 3 "$T/kill2.log" | tr '\n' ' ')"
+exact=$(python3 - "$run" <<'PY'
+
+import json, os, sys
+run = sys.argv[1]
+plan = [c["name"] for c in json.load(open(run + "/plan.json"))["cells"]]
+recs = [json.loads(l) for l in open(run + "/journal.jsonl")]
+done = [r["cell"] for r in recs if r["event"] == "done"]
+ok = sorted(done) == sorted(plan) and sorted(os.listdir(run + "/cells")) == sorted(plan)
+disc = [r for r in recs if r["event"] == "discarded" and r.get("cell") == "slow"]
+att = [r["attempt"] for r in recs if r["event"] == "done" and r["cell"] == "slow"]
+ok = ok and len(disc) == 1 and att == [2] and not os.path.exists(run + "/work")
+s = json.load(open(run + "/matrix-summary.json"))
+ok = ok and s["state"] == "complete" and s["counts"]["done"] == len(plan)
+if not ok:
+    print(f"done={done} cells={os.listdir(run + '/cells')} discarded={len(disc)} attempts={att}")
+sys.exit(0 if ok else 1)
+PY
+) && ok "after resume every cell is done exactly once; the half-done attempt was discarded" ||
+	bad "resume exactness" "$exact"
+n=$(merged_matches "$run" 2>&1) && ok "merged rows after resume == sum of the cells' rows ($n)" ||
+	bad "merged after resume" "$n"
+if [ -n "$pg" ] && pgrep -g "$pg" >/dev/null 2>&1; then
+	bad "orphans" "processes of the killed cell's group $pg still run"
+else
+	ok "nothing of the killed cell outlives the resume"
+fi
+
+# --- SIGTERM: the runner stops the cell, says how to resume, and resumes -------------
+run=$T/term-run
+python3 "$MATRIX" "$T/kill.matrix" --out "$run" >"$T/term1.log" 2>&1 &
+pid=$!
+for _ in $(seq 1 100); do
+	grep -q '"cell": "slow".*"event": "start"' "$run/journal.jsonl" 2>/dev/null && break
+	sleep 0.1
+done
+kill -TERM "$pid"; wait "$pid"; rc=$?
+st=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["state"])' "$run/matrix-summary.json" 2>/dev/null)
+[ $rc -eq 143 ] && [ "$st" = interrupted ] && grep -q -- "--resume $run" "$T/term1.log" &&
+	ok "SIGTERM stops the run (exit 143, state interrupted, resume command printed)" ||
+	bad "SIGTERM" "exit $rc, state '$st'"
+python3 "$MATRIX" --resume "$run" >"$T/term2.log" 2>&1; rc=$?
+n=$(merged_matches "$run" 2>&1)
+[ $rc -eq 0 ] && [ "$(ls "$run/cells" | wc -l)" -eq 4 ] && [ -n "$n" ] &&
+	ok "the interrupted run resumes to all 4 cells ($n rows)" || bad "resume after SIGTERM" "exit $rc, $n"
+out=$(python3 "$MATRIX" --resume "$T" 2>&1); rc=$?
+[ $rc -eq 3 ] && printf '%s' "$out" | grep -q "not a matrix run directory" &&
+	ok "--resume refuses a directory that holds no run" || bad "resume non-run" "exit $rc: $out"
+fi
+
+# --- figures and the report from the fixture -----------------------------------------
+FIX=$ROOT/tests/fixtures/run-small
+if ! command -v gnuplot >/dev/null; then
+	skip "figures from the fixture" "gnuplot is not installed (Debian package gnuplot-nox)"
+else
+	figs=$T/figs
+	if python3 "$ROOT/scripts/plot.py" "$FIX" --out "$figs" >"$T/plot.log" 2>&1; then
+		ok "plot.py draws the fixture's figures"
+	else
+		bad "plot.py on the fixture" "$(tail -n 5 "$T/plot.log" | tr '\n' ' ')"
+	fi
+	for f in nanobench-ratio nanobench-cycles exit-costs workloads-ratio workload-forkwait; do
+		if [ -s "$figs/$f.png" ] && [ -s "$figs/$f.svg" ] &&
+		   head -c 8 "$figs/$f.png" | od -An -c | grep -q 'P   N   G' &&
+		   grep -q '<svg' "$figs/$f.svg"; then
+			ok "figure $f: PNG and SVG"
+		else
+			bad "figure $f" "missing or not PNG/SVG in $figs"
+		fi
+	done
+	grep -q '"A&A 2006 VT-x/native (P4)"' "$figs/nanobench-ratio.dat" &&
+		awk '$1 == "\"syscall\"" && $3 == 1.01653 { f = 1 } END { exit !f }' "$figs/nanobench-ratio.dat" &&
+		ok "the ratio figure carries A&A's published VT-x/native ratios (syscall 246/242)" ||
+		bad "published ratios" "$(head -n 2 "$figs/nanobench-ratio.dat" | tr '\n' ' ')"
+	mkdir -p "$T/noexit" && grep -v 'exit=' "$FIX/samples.csv" >"$T/noexit/samples.csv"
+	python3 "$ROOT/scripts/plot.py" "$T/noexit" >"$T/noexit.log" 2>&1 &&
+		grep -q "no exit statistics" "$T/noexit.log" && [ ! -e "$T/noexit/figures/exit-costs.png" ] &&
+		ok "without exit statistics the exit figure is skipped with a message" ||
+		bad "no exit stats" "$(cat "$T/noexit.log")"
+	rep=$T/paper
+	if python3 "$ROOT/scripts/report.py" "$FIX" --out "$rep" >"$T/report.log" 2>&1 &&
+	   [ -s "$rep/report.tex" ]; then
+		ok "report.py writes report.tex from the fixture"
+	else
+		bad "report.py on the fixture" "$(tail -n 5 "$T/report.log" | tr '\n' ' ')"
+	fi
+	tex=$rep/report.tex
+	grep -q 'Not a measurement' "$tex" && ok "the report says it was built from the fixture" ||
+		bad "fixture notice" "no notice in $tex"
+	missing=$(python3 - "$FIX/summary.json" "$tex" <<'PY'
+import json, sys
+def keys(d, p=""):
+    for k, v in d.items():
+        yield from keys(v, p + k + ".") if isinstance(v, dict) else [p + k]
+tex = open(sys.argv[2]).read().replace(r"\allowbreak{}", "").replace(r"\_", "_")
+print(" ".join(k for k in keys(json.load(open(sys.argv[1]))["context"])
+               if r"\texttt{" + k + "} &" not in tex))
+PY
+)
+	[ -z "$missing" ] && ok "the context table lists every context field" ||
+		bad "context table" "missing: $missing"
+	for f in nanobench-ratio nanobench-cycles exit-costs; do
+		grep -q "figures/$f" "$tex" || { bad "report figure $f" "not included"; continue; }
+		ok "the report includes figure $f"
+	done
+	grep -q 'texttt{syscall} & 1.0x & 443x & \\fails' "$tex" &&
+		ok "comparison row: syscall published 1.0x, measured 443x, does not hold" ||
+		bad "comparison row syscall" "$(grep 'texttt{syscall} &' "$tex" | head -n 1 | cut -c1-120)"
+	grep -q 'texttt{syscall} & 9.5x & not measured & \\notmeasured' "$tex" &&
+		ok "a row without measured data says not measured" || bad "not measured row" "absent"
+	# The same fixture with bt, qemu-tcg and pv rows added: the tables those engines
+	# fill are filled, not "not measured".
+	wb=$T/withbt
+	mkdir -p "$wb" && cp "$FIX/summary.json" "$FIX/matrix-summary.json" "$wb/"
+	python3 - "$FIX/samples.csv" "$wb/samples.csv" <<'PY'
+import csv, sys
+rows = list(csv.reader(open(sys.argv[1])))
+out = list(rows)
+for r in rows[1:]:
+    if r[3] == "hw" and r[0] in ("nanobench", "forkwait") and not r[2].startswith("exit="):
+        out.append(r[:3] + ["bt", "shadow-bt"] + r[5:11] + [repr(float(r[11]) * 0.02)] + r[12:])
+    if r[0] == "compute" and r[3] == "hw":
+        out.append(r[:3] + ["qemu-tcg"] + r[4:11] + [repr(float(r[11]) * 1.8)] + r[12:])
+csv.writer(open(sys.argv[2], "w"), lineterminator="\n").writerows(out)
+PY
+	if python3 "$ROOT/scripts/report.py" "$wb" --out "$T/paper-bt" >"$T/report-bt.log" 2>&1; then
+		t=$T/paper-bt/report.tex
+		grep -q 'texttt{syscall} & 9.4x & 0.02x & \\fails' "$t" &&
+			grep -q 'texttt{in} & 0.07x & not measured' "$t" &&
+			grep -q 'int vs compute} & 6.0x & 1.8x & \\holds' "$t" &&
+			ok "with bt and qemu-tcg rows the BT and QEMU comparisons are filled" ||
+			bad "bt comparisons" "$(grep 'texttt{syscall} & 9.4x' "$t" | cut -c1-100)"
+	else
+		bad "report.py with bt rows" "$(tail -n 5 "$T/report-bt.log" | tr '\n' ' ')"
+	fi
+	if command -v latexmk >/dev/null; then
+		if (cd "$rep" && timeout 120 latexmk -pdf -interaction=nonstopmode -halt-on-error report.tex \
+			>"$T/latex.log" 2>&1) && [ -s "$rep/report.pdf" ]; then
+			ok "the report PDF builds with latexmk"
+		else
+			bad "report PDF" "$(grep -m3 '^!' "$rep/report.log")"
+		fi
+	else
+		skip "report PDF" "latexmk is not installed (Debian packages latexmk texlive-latex-base texlive-latex-recommended)"
+	fi
+fi
