@@ -8,7 +8,7 @@ GUEST_OUT    := $(BUILD)/guest
 GUEST_KERNEL := $(GUEST_OUT)/kernel.elf
 
 # User programs, each hv-minimal/guest/user/NAME.c, embedded in the kernel by name.
-GUEST_PROGRAMS := hello nanobench usertouch spin
+GUEST_PROGRAMS := hello nanobench usertouch spin true forkwait compute memwalk ptchurn ctxswitch locks tlbshoot
 GUEST_EMPTY :=
 GUEST_SPACE := $(GUEST_EMPTY) $(GUEST_EMPTY)
 
@@ -28,10 +28,13 @@ GUEST_LDFLAGS := -nostdlib -static -no-pie -Wl,--build-id=none -Wl,-z,max-page-s
 
 GUEST_KSRCS := $(wildcard $(GUEST_DIR)/kernel/*.c $(GUEST_DIR)/kernel/*.S)
 GUEST_KOBJS := $(patsubst $(GUEST_DIR)/kernel/%,$(GUEST_OUT)/obj/kernel/%.o,$(basename $(GUEST_KSRCS))) \
-               $(GUEST_OUT)/obj/kcommon/fmt.o $(GUEST_OUT)/obj/kcommon/string.o
+               $(GUEST_OUT)/obj/kcommon/fmt.o $(GUEST_OUT)/obj/kcommon/string.o \
+               $(GUEST_OUT)/obj/kcommon/f64.o
 
 GUEST_ULIB_OBJS := $(addprefix $(GUEST_OUT)/obj/user/,ulib.o probe.o bench.o nbloops.o) \
-                   $(GUEST_OUT)/obj/ucommon/fmt.o $(GUEST_OUT)/obj/ucommon/string.o
+                   $(GUEST_OUT)/obj/ucommon/fmt.o $(GUEST_OUT)/obj/ucommon/string.o \
+                   $(GUEST_OUT)/obj/ucommon/f64.o $(GUEST_OUT)/obj/ucommon/wargs.o \
+                   $(GUEST_OUT)/obj/ucommon/work_compute.o $(GUEST_OUT)/obj/ucommon/work_memwalk.o
 GUEST_ULIB      := $(GUEST_OUT)/user/libu.a
 GUEST_UPROGS    := $(GUEST_PROGRAMS:%=$(GUEST_OUT)/user/%.elf)
 GUEST_UEMBED    := $(GUEST_PROGRAMS:%=$(GUEST_OUT)/user/embed/%.elf)

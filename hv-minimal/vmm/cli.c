@@ -12,7 +12,7 @@
 
 enum opt_id {
 	OPT_ENGINE, OPT_WORKLOAD, OPT_VCPUS, OPT_MEM, OPT_TIMEOUT, OPT_OUT, OPT_KERNEL,
-	OPT_CMDLINE, OPT_REPS, OPT_HELP, OPT_NR
+	OPT_CMDLINE, OPT_REPS, OPT_PIN, OPT_HELP, OPT_NR
 };
 
 struct opt_desc {
@@ -24,20 +24,22 @@ struct opt_desc {
 static const struct opt_desc opts[OPT_NR] = {
 	[OPT_ENGINE] = { "--engine", 1, "NAME", "CPU/memory virtualization engine: hw (KVM); bt is not built yet (default hw)" },
 	[OPT_WORKLOAD] = { "--workload", 1, "NAME[:ARGS]", "guest workload, e.g. nanobench; ARGS reach the guest as wargs=ARGS (required)" },
-	[OPT_VCPUS] = { "--vcpus", 1, "N", "vCPUs, 1-16 (default 1; only vCPU 0 runs for now)" },
+	[OPT_VCPUS] = { "--vcpus", 1, "N", "vCPUs, 1-16, each a host thread; more than the host has is allowed (default 1)" },
 	[OPT_MEM] = { "--mem", 1, "SIZE", "guest memory, 16M-2G in 2 MiB steps, e.g. 64M, 1G (default 256M)" },
 	[OPT_TIMEOUT] = { "--timeout", 1, "S", "watchdog: stop the guest after S seconds (default 60)" },
 	[OPT_OUT] = { "--out", 1, "DIR", "run directory (default results/runs/<experiment>-<date>-<pid>)" },
 	[OPT_KERNEL] = { "--kernel", 1, "FILE", "guest kernel ELF (default: the built image, ../guest/kernel.elf next to bin/)" },
 	[OPT_CMDLINE] = { "--cmdline", 1, "STR", "extra guest command-line words, appended" },
 	[OPT_REPS] = { "--reps", 1, "N", "repetitions of the native baseline, 1-1000 (default: as many as the guest made, at least 3; the guest's own count is a workload argument, e.g. nanobench:reps=9)" },
+	[OPT_PIN] = { "--pin", 1, "CPULIST", "pin every vCPU thread to these host CPUs, e.g. 0, 0-1, 0,2 (default: not pinned)" },
 	[OPT_HELP] = { "--help", 0, NULL, "this text" },
 };
 
 void hvm_cli_usage_run(FILE *f)
 {
 	fprintf(f, "usage: hvm run --workload NAME[:ARGS] [--engine hw] [--vcpus N] [--mem SIZE]\n"
-		   "               [--timeout S] [--out DIR] [--kernel FILE] [--cmdline STR] [--reps N]\n\n"
+		   "               [--timeout S] [--out DIR] [--kernel FILE] [--cmdline STR] [--reps N]\n"
+		   "               [--pin CPULIST]\n\n"
 		   "Boots the guest kernel under the chosen engine, runs one workload, writes its\n"
 		   "results to a run directory and prints a summary.\n\n");
 	for (int i = 0; i < OPT_NR; i++) {
@@ -79,6 +81,56 @@ int hvm_parse_size(const char *s, uint64_t *bytes)
 		return 0;
 	}
 	return hv_err_set("'%s' has an unknown size suffix '%s' (use K, M or G)", s, end);
+}
+
+int hvm_parse_cpulist(const char *list, unsigned *ncpus)
+{
+	uint64_t set[HVM_PIN_MAX_CPU / 64] = { 0 };
+	const char *p = list;
+	unsigned n = 0;
+
+	if (!*p)
+		return hv_err_set("CPU list is empty: give host CPUs like 0, 0-1 or 0,2");
+	for (;;) {
+		const char *item = p;
+		unsigned long lo, hi;
+		char *end;
+
+		if (!isdigit((unsigned char)*p))
+			return hv_err_set("CPU list '%s' is malformed at '%s': use CPU numbers and "
+					  "ranges separated by commas, e.g. 0,2-3", list, item);
+		lo = strtoul(p, &end, 10);
+		hi = lo;
+		p = end;
+		if (*p == '-') {
+			p++;
+			if (!isdigit((unsigned char)*p))
+				return hv_err_set("CPU list '%s' is malformed at '%s': a range needs "
+						  "two numbers, e.g. 0-3", list, item);
+			hi = strtoul(p, &end, 10);
+			p = end;
+		}
+		if (*p && *p != ',')
+			return hv_err_set("CPU list '%s' is malformed at '%s': use CPU numbers and "
+					  "ranges separated by commas, e.g. 0,2-3", list, item);
+		if (hi < lo)
+			return hv_err_set("CPU list '%s': range %lu-%lu runs backwards", list, lo, hi);
+		if (hi >= HVM_PIN_MAX_CPU)
+			return hv_err_set("CPU list '%s': CPU %lu is beyond %d", list, hi,
+					  HVM_PIN_MAX_CPU - 1);
+		for (unsigned long c = lo; c <= hi; c++) {
+			if (!(set[c / 64] & (1ull << (c % 64))))
+				n++;
+			set[c / 64] |= 1ull << (c % 64);
+		}
+		if (!*p)
+			break;
+		p++;
+		if (!*p)
+			return hv_err_set("CPU list '%s' ends with a comma", list);
+	}
+	*ncpus = n;
+	return 0;
 }
 
 static int parse_uint(const char *opt, const char *v, unsigned lo, unsigned hi, unsigned *out)
@@ -212,6 +264,11 @@ static int apply_opt(enum opt_id id, const char *v, struct hvm_options *o)
 	case OPT_REPS:
 		o->reps_given = 1;
 		return parse_uint(name, v, 1, HVM_REPS_MAX, &o->reps);
+	case OPT_PIN:
+		if (hvm_parse_cpulist(v, &o->pin_ncpus))
+			return hv_err_set("option --pin: %s", hv_err_msg());
+		o->pin = v;
+		return 0;
 	case OPT_HELP:
 		o->help = 1;
 		return 0;
@@ -288,9 +345,15 @@ int hvm_cli_parse_run(int argc, char **argv, struct hvm_options *o)
 
 int hvm_build_cmdline(const struct hvm_options *o, const char *gate, char *buf, size_t len)
 {
-	int n = snprintf(buf, len, "workload=%s%s%s sysgate=%s%s%s", o->workload,
-			 o->wargs[0] ? " wargs=" : "", o->wargs, gate, o->cmdline ? " " : "",
-			 o->cmdline ? o->cmdline : "");
+	return hvm_build_cmdline_host(o, gate, NULL, buf, len);
+}
+
+int hvm_build_cmdline_host(const struct hvm_options *o, const char *gate, const char *host,
+			   char *buf, size_t len)
+{
+	int n = snprintf(buf, len, "workload=%s%s%s sysgate=%s%s%s%s%s", o->workload,
+			 o->wargs[0] ? " wargs=" : "", o->wargs, gate, host ? " " : "",
+			 host ? host : "", o->cmdline ? " " : "", o->cmdline ? o->cmdline : "");
 
 	if (n < 0 || (size_t)n >= len || (size_t)n >= HV_CMDLINE_MAX)
 		return hv_err_set("the guest command line would be %d characters; at most %d fit",

@@ -54,6 +54,10 @@ static int record_nanobench(struct hv_recorder *r, const struct hv_result *res)
 
 static int record_value(struct hv_recorder *r, const struct hv_result *res)
 {
+	/* The workload's own figures feed the end-of-run table. */
+	if ((!res->workload[0] || !strcmp(res->workload, r->experiment)) &&
+	    hv_wv_add(&r->wv, res->name, res->unit[0] ? res->unit : "-", res->value))
+		return -1;
 	struct hv_sample s = {
 		.experiment = r->experiment,
 		.workload = res->workload[0] ? res->workload : r->experiment,
@@ -93,5 +97,6 @@ int hv_recorder_add(struct hv_recorder *r, const struct hv_result *res)
 void hv_recorder_free(struct hv_recorder *r)
 {
 	hv_nb_free(&r->nb);
+	hv_wv_free(&r->wv);
 	pthread_mutex_destroy(&r->lock);
 }

@@ -19,6 +19,7 @@
 #include "hvlab/results.h"
 #include "hvlab/tsc.h"
 #include "hvlab/vm.h"
+#include "hvlab/work_report.h"
 
 #ifndef HVLAB_SRCDIR
 #define HVLAB_SRCDIR "."
@@ -138,6 +139,15 @@ static int host_hz_known(struct run_state *s)
 	return 1;
 }
 
+/* Boot options this host needs beyond the gate. Under PVM the guest's kernel code runs
+ * in KVM's instruction emulator (PLATFORM.md): the guest then zeroes and copies pages
+ * at CPL3 (kmem=user), where they run at native speed. The choice lands in the
+ * command line, hence in every result's context (guest_cmdline) and the kmem note. */
+static const char *host_words(const char *memvirt)
+{
+	return !strcmp(memvirt, "shadow-pvm") ? "kmem=user" : NULL;
+}
+
 /* Everything up to a VM ready to boot. Returns an HVM_EXIT_* code, 0 when ready. */
 static int run_setup(struct run_state *s, const struct hvm_invocation *inv)
 {
@@ -179,7 +189,8 @@ static int run_setup(struct run_state *s, const struct hvm_invocation *inv)
 	s->tsc_vm_ready = hv_tsc_begin();
 	snprintf(s->gate, sizeof(s->gate), "%s",
 		 s->ops->guest_syscall_ok(s->vm->eng) ? "syscall" : "ud2");
-	if (hvm_build_cmdline(o, s->gate, s->cmdline, sizeof(s->cmdline))) {
+	if (hvm_build_cmdline_host(o, s->gate, host_words(s->ops->memvirt(s->vm->eng)),
+				   s->cmdline, sizeof(s->cmdline))) {
 		hv_err("%s", hv_err_msg());
 		return HVM_EXIT_USAGE;
 	}
@@ -191,10 +202,12 @@ static int run_setup(struct run_state *s, const struct hvm_invocation *inv)
 	}
 	s->tsc_run_open = hv_tsc_begin();
 	s->vm->run_dir = hv_run_dir(s->run);
+	s->vm->pin = o->pin;
+	/* pcpus: the host CPUs the vCPU threads may run on. */
 	s->mode = (struct hv_mode){
 		.engine = s->ops->name, .memvirt = s->ops->memvirt(s->vm->eng), .flavour = "full",
 		.spinlock = "plain", .iopath = "emul", .vcpus = (int)o->vcpus,
-		.pcpus = hv_pin_ncpus(),
+		.pcpus = o->pin ? (int)o->pin_ncpus : hv_pin_ncpus(),
 	};
 	snprintf(path, sizeof(path), "%s/console.log", hv_run_dir(s->run));
 	if (hv_console_open(&s->vm->console, stderr, path)) {
@@ -218,6 +231,7 @@ static int run_setup(struct run_state *s, const struct hvm_invocation *inv)
 	note_num(s, "guest_mem_bytes", (double)o->mem_bytes);
 	note_num(s, "guest_tsc_khz", (double)s->ops->tsc_khz(s->vm->eng));
 	note_num(s, "timeout_s", o->timeout_s);
+	note(s, "pin", o->pin ? o->pin : "none");
 
 	if (hv_devices_init(s->vm)) {
 		hv_err("setting up the devices: %s", hv_err_msg());
@@ -318,8 +332,12 @@ static void report_run(struct run_state *s, const struct hvm_invocation *inv)
 		return;
 	hv_exitstats_init(&all, 1);
 	for (unsigned i = 0; i < vm->nr_vcpus; i++) {
+		char key[32];
+
 		hv_exitstats_merge(&all, &vm->vcpu[i].stats);
 		nexits += vm->vcpu[i].nexits;
+		snprintf(key, sizeof(key), "exits_vcpu%u", i);
+		note_num(s, key, (double)vm->vcpu[i].nexits);
 	}
 	if (hv_exitstats_report(&all, s->run, &s->mode, s->o.workload, s->o.workload,
 				s->host_hz, stderr))
@@ -330,15 +348,19 @@ static void report_run(struct run_state *s, const struct hvm_invocation *inv)
 	report_startup(s, inv);
 
 	/* A run stopped by the user ends here; anything else gets its baseline. */
-	if (vm->rec.nb.nops && vm->stop_kind != HV_STOP_SIGNAL) {
+	if (vm->stop_kind != HV_STOP_SIGNAL) {
 		struct hv_mode native = {
 			.engine = "native", .memvirt = "native", .vcpus = 1, .pcpus = s->mode.pcpus,
 		};
 
-		if (hv_nb_report(&vm->rec.nb, s->run, &s->mode, &native, s->o.workload,
+		if (vm->rec.nb.nops &&
+		    hv_nb_report(&vm->rec.nb, s->run, &s->mode, &native, s->o.workload,
 				 s->o.reps_given ? s->o.reps : 0,
 				 (uint64_t)(s->host_hz * NATIVE_MIN_SECONDS), s->host_hz, stdout))
 			hv_warn("nanobenchmark table: %s", hv_err_msg());
+		if (hv_work_report(&vm->rec.wv, s->run, &s->mode, &native, s->o.workload,
+				   s->o.wargs, stdout))
+			hv_warn("workload table: %s", hv_err_msg());
 	}
 
 	note(s, "stop_kind", hv_stop_kind_name(vm->stop_kind));
@@ -384,9 +406,6 @@ int hvm_cmd_run(int argc, char **argv, const struct hvm_invocation *inv)
 	}
 	rc = run_setup(&s, inv);
 	if (rc == 0) {
-		if (s.o.vcpus > 1)
-			hv_info("%u vCPUs created; only vCPU 0 runs until the SMP start protocol "
-				"(a later issue)", s.o.vcpus);
 		s.vm->tsc_start = inv->tsc_start;
 		hv_vm_run(s.vm, s.o.timeout_s);
 		hv_console_flush(&s.vm->console);

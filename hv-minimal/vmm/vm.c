@@ -8,6 +8,7 @@
 
 #include "hvlab/err.h"
 #include "hvlab/log.h"
+#include "hvlab/pin.h"
 #include "hvlab/tsc.h"
 #include "hvlab/vm.h"
 #include "hvlab/watchdog.h"
@@ -298,7 +299,11 @@ static void *vcpu_thread(void *arg)
 	c->running = 1;
 	pthread_mutex_unlock(&vm->lock);
 
-	vcpu_loop(c);
+	if (vm->pin && hv_pin_thread(vm->pin))
+		hv_vm_stop(vm, HV_STOP_HOST_ERROR, 0, (int)c->index, "pinning vCPU %u: %s", c->index,
+			   hv_err_msg());
+	else
+		vcpu_loop(c);
 
 	pthread_mutex_lock(&vm->lock);
 	c->running = 0;
@@ -332,14 +337,15 @@ enum hv_stop_kind hv_vm_run(struct hv_vm *vm, double timeout_s)
 		hv_vm_stop(vm, HV_STOP_HOST_ERROR, 0, -1, "%s", hv_err_msg());
 		return vm->stop_kind;
 	}
-	/* Only the bootstrap vCPU runs; the others wait for the SMP start protocol. */
-	err = pthread_create(&vm->vcpu[0].thread, NULL, vcpu_thread, &vm->vcpu[0]);
-	if (err) {
-		errno = err;
-		hv_err_errno("starting the thread of vCPU 0");
-		hv_vm_stop(vm, HV_STOP_HOST_ERROR, 0, -1, "%s", hv_err_msg());
-	} else {
-		vm->vcpu[0].thread_started = 1;
+	for (unsigned i = 0; i < vm->nr_vcpus; i++) {
+		err = pthread_create(&vm->vcpu[i].thread, NULL, vcpu_thread, &vm->vcpu[i]);
+		if (err) {
+			errno = err;
+			hv_err_errno("starting the thread of vCPU %u", i);
+			hv_vm_stop(vm, HV_STOP_HOST_ERROR, 0, -1, "%s", hv_err_msg());
+			break;
+		}
+		vm->vcpu[i].thread_started = 1;
 	}
 	for (unsigned i = 0; i < vm->nr_vcpus; i++)
 		if (vm->vcpu[i].thread_started)

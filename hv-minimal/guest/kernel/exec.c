@@ -7,6 +7,7 @@
 #include "guest/uapi.h"
 #include "kalloc.h"
 #include "kernel.h"
+#include "kmem.h"
 #include "vm.h"
 
 #define MAX_PHDRS 16
@@ -19,18 +20,20 @@ static int within(uint64_t off, uint64_t len, uint64_t size)
 
 /* A read-only segment whose pages are pages of the image is mapped in place, without
  * a copy: under instruction emulation a copy costs one instruction per 8 bytes. */
-static int map_in_place(pte_t *pml4, const uint8_t *image, const struct elf64_phdr *ph,
+static int map_in_place(struct vmspace *vs, const uint8_t *image, const struct elf64_phdr *ph,
 			uint64_t flags)
 {
 	for (uint64_t va = ph->vaddr & PAGE_MASK; va < ph->vaddr + ph->memsz; va += PAGE_SIZE) {
 		uint64_t pa = V2P(image + ph->offset + (va - ph->vaddr));
-		if (uvm_map(pml4, va, pa, flags) < 0)
+		if (uvm_map(vs, va, pa, flags) < 0)
 			return -1;
 	}
 	return 0;
 }
 
-static int load_segment(pte_t *pml4, const uint8_t *image, const struct elf64_phdr *ph)
+/* Other segments get zeroed frames with the file's bytes copied in (kmem batches:
+ * the copies run at exec_load's end). */
+static int load_segment(struct vmspace *vs, const uint8_t *image, const struct elf64_phdr *ph)
 {
 	uint64_t flags = PTE_U;
 
@@ -38,24 +41,22 @@ static int load_segment(pte_t *pml4, const uint8_t *image, const struct elf64_ph
 		flags |= PTE_NX;
 	if (!(ph->flags & PF_W) && ph->filesz == ph->memsz && (uint64_t)image % PAGE_SIZE == 0 &&
 	    ph->offset % PAGE_SIZE == ph->vaddr % PAGE_SIZE)
-		return map_in_place(pml4, image, ph, flags);
+		return map_in_place(vs, image, ph, flags);
 	flags |= PTE_OWNED;
 	if (ph->flags & PF_W)
 		flags |= PTE_W;
 	uint64_t file_end = ph->vaddr + ph->filesz;
 	for (uint64_t va = ph->vaddr & PAGE_MASK; va < ph->vaddr + ph->memsz; va += PAGE_SIZE) {
-		uint64_t f = frame_alloc();
+		uint64_t f = frame_alloc_zeroed();
 		if (!f)
 			return -1;
-		uint8_t *page = P2V(f);
 		/* File bytes in this page: [lo, hi) in virtual addresses. */
 		uint64_t lo = va > ph->vaddr ? va : ph->vaddr;
 		uint64_t hi = va + PAGE_SIZE < file_end ? va + PAGE_SIZE : file_end;
-		if (lo > va || hi < va + PAGE_SIZE)
-			memset(page, 0, PAGE_SIZE);
 		if (hi > lo)
-			memcpy(page + (lo - va), image + ph->offset + (lo - ph->vaddr), hi - lo);
-		if (uvm_map(pml4, va, f, flags) < 0) {
+			kmem_copy(f + (lo - va), V2P(image + ph->offset + (lo - ph->vaddr)), hi - lo);
+		if (uvm_map(vs, va, f, flags) < 0) {
+			kmem_flush();        /* a queued copy must not land in a free frame */
 			frame_free(f);
 			return -1;
 		}
@@ -63,7 +64,8 @@ static int load_segment(pte_t *pml4, const uint8_t *image, const struct elf64_ph
 	return 0;
 }
 
-int exec_load(pte_t *pml4, const uint8_t *image, uint64_t size, uint64_t *entry, const char **why)
+int exec_load(struct vmspace *vs, const uint8_t *image, uint64_t size, uint64_t *entry,
+	      const char **why)
 {
 	const struct elf64_ehdr *eh = (const void *)image;
 
@@ -89,12 +91,15 @@ int exec_load(pte_t *pml4, const uint8_t *image, uint64_t size, uint64_t *entry,
 			    GUEST_USER_IMAGE_END - GUEST_USER_IMAGE_BASE))
 			return -1;
 		*why = "segments overlap or memory is exhausted";
-		if (load_segment(pml4, image, &ph[i]) < 0)
+		if (load_segment(vs, image, &ph[i]) < 0) {
+			kmem_flush();
 			return -1;
+		}
 		if ((ph[i].flags & PF_X) && eh->entry >= ph[i].vaddr &&
 		    eh->entry - ph[i].vaddr < ph[i].memsz)
 			entry_ok = 1;
 	}
+	kmem_flush();
 	*why = "the entry point is not in an executable segment";
 	if (!entry_ok)
 		return -1;

@@ -28,7 +28,9 @@ static int hang(const char *args)
 	if (!strcmp(args, "cpl3")) {
 		const struct program *p = program_find("spin");
 		kprintf("hang: spinning in user mode\n");
-		return p ? proc_run(p, "") : HV_EXIT_FAIL;
+		if (p)
+			proc_run(p, "");
+		return HV_EXIT_FAIL;
 	}
 	kprintf("hang: spinning in the kernel with interrupts off\n");
 	__asm__ volatile("cli\n1:\tjmp 1b");

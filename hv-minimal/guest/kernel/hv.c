@@ -1,4 +1,6 @@
 /* Exit port, hypercall doorbell and result channel. */
+#include "guest/f64.h"
+#include "guest/fmt.h"
 #include "guest/string.h"
 #include "hv.h"
 #include "percpu.h"
@@ -21,15 +23,68 @@ int64_t hv_hypercall(uint64_t nr, uint64_t a0, uint64_t a1)
 	return page->ret;
 }
 
-/* The record the VMM reads: in the kernel image, so its guest-physical address fits the
- * 32-bit port write. One CPU reports at a time. */
-static struct hv_result result_buf;
+/* Appends " key=value" with ' ', '%', '=' and bytes outside printable ASCII written
+ * as %XX, so that every field is one word. */
+static size_t put_str(char *buf, size_t at, size_t size, const char *key, const char *v)
+{
+	static const char hex[] = "0123456789ABCDEF";
+
+	at += (size_t)fmt_snprintf(buf + at, size - at, " %s=", key);
+	for (; *v && at + 4 < size; v++) {
+		unsigned char ch = (unsigned char)*v;
+		if (ch <= ' ' || ch == '%' || ch == '=' || ch > '~') {
+			buf[at++] = '%';
+			buf[at++] = hex[ch >> 4];
+			buf[at++] = hex[ch & 15];
+		} else {
+			buf[at++] = (char)ch;
+		}
+	}
+	buf[at] = 0;
+	return at;
+}
+
+/* The record as one console line, for runs whose VMM has no result port (QEMU):
+ * tools/serial2csv.py turns these lines into the same rows hvm writes. */
+static void result_line(const struct hv_result *r)
+{
+	static const char *const kinds[] = { "?", "nanobench", "value", "info" };
+	char line[320], num[48];
+	size_t at = 0;
+
+	at = put_str(line, at, sizeof(line) - 2, "kind", kinds[r->kind <= 3 ? r->kind : 0]);
+	at = put_str(line, at, sizeof(line) - 2, "workload", r->workload);
+	at = put_str(line, at, sizeof(line) - 2, "name", r->name);
+	if (r->kind == HV_RES_INFO) {
+		at = put_str(line, at, sizeof(line) - 2, "value", r->unit);
+	} else {
+		if (r->kind == HV_RES_NANOBENCH) {
+			at += (size_t)fmt_snprintf(line + at, sizeof(line) - 2 - at,
+						   " iters=%lu cycles=%lu baseline=%lu", r->iters,
+						   r->cycles, r->baseline);
+		} else {
+			uint64_t bits;
+			memcpy(&bits, &r->value, sizeof(bits));
+			f64_format(num, sizeof(num), bits);
+			at += (size_t)fmt_snprintf(line + at, sizeof(line) - 2 - at, " value=%s", num);
+		}
+		at = put_str(line, at, sizeof(line) - 2, "unit", r->unit[0] ? r->unit : "-");
+		at += (size_t)fmt_snprintf(line + at, sizeof(line) - 2 - at, " rep=%u vcpu=%u",
+					   r->rep, r->vcpu);
+	}
+	kprintf("@hvr%s\n", line);
+}
 
 void hv_result_send(const struct hv_result *r)
 {
-	memcpy(&result_buf, r, sizeof(result_buf));
-	result_buf.vcpu = mycpu()->id;
-	outl(HV_PORT_RESULT, (uint32_t)V2P(&result_buf));
+	struct cpu *c = mycpu();
+
+	/* A copy in this CPU's struct: in the kernel image, so its guest-physical
+	 * address fits the 32-bit port write. */
+	memcpy(&c->result, r, sizeof(c->result));
+	c->result.vcpu = c->id;
+	outl(HV_PORT_RESULT, (uint32_t)V2P(&c->result));
+	result_line(&c->result);
 }
 
 void hv_result_init(struct hv_result *r, uint32_t kind, const char *workload, const char *name)

@@ -15,6 +15,11 @@
 #define POST_TABLES  0x03
 #define POST_PAGING  0x04
 #define POST_USER    0x05
+#define POST_SMP     0x06
+
+/* Where application processors start (INIT/SIPI): real-mode code and its page tables,
+ * in the low memory the VMM leaves to the guest (HV_BOOT_AP_GPA in abi.h). */
+#define AP_TRAMP_PA  0x90000
 
 #ifndef __ASSEMBLER__
 #include <stddef.h>
@@ -23,6 +28,7 @@
 
 _Static_assert(KERNBASE == HV_KERNBASE, "KERNBASE");
 _Static_assert(POST_PORT == HV_PORT_POST, "POST_PORT");
+_Static_assert(AP_TRAMP_PA == HV_BOOT_AP_GPA, "AP_TRAMP_PA");
 
 #define PAGE_MASK  (~(uint64_t)(PAGE_SIZE - 1))
 #define P2V(pa) ((void *)((uint64_t)(pa) + KERNBASE))
@@ -37,9 +43,13 @@ struct kconfig {
 	uint64_t hcall_gpa;
 	uint64_t tsc_khz;
 	uint64_t kernel_end_gpa;
-	uint32_t nr_vcpus;
+	uint32_t nr_vcpus;        /* CPUs to start (boot info, or cpus= when fewer) */
 	char engine[16];
 	int gate;                 /* enum guest_gate, from sysgate= */
+	int kmem;                 /* enum guest_kmem, from kmem= */
+	int cow;                  /* fork copy-on-write, from cow= */
+	uint32_t hz;              /* timer interrupts per second, from hz= */
+	const char *spinlock;     /* lock implementation, from spinlock= */
 	const char *workload;     /* workload=, NULL when absent */
 	const char *wargs;        /* wargs=, "" when absent */
 	char cmdline[HV_CMDLINE_MAX];
@@ -52,12 +62,17 @@ void bootinfo_read(uint64_t boot_gpa);
 /* cmdline.c: parses kcfg.cmdline in place into kcfg's options. */
 void cmdline_parse(void);
 
-/* console.c: the 16550 UART at HV_PORT_COM1, polled. */
+/* console.c: the 16550 UART at HV_PORT_COM1, polled. console_write is not locked
+ * (kprintf and the write system call take the console lock around it). */
 void console_init(void);
 void console_write(const char *s, size_t n);
+void console_lock(void);
+void console_unlock(void);
 
 /* printf.c */
 int kprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* kprintf without the console lock, for panics (the failing CPU may hold it). */
+int kprintf_raw(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 NORETURN void panic(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* main.c */

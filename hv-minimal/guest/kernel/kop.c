@@ -7,6 +7,7 @@
 #include "kernel.h"
 #include "kop.h"
 #include "percpu.h"
+#include "proc.h"
 #include "vm.h"
 
 /* n bodies: n / 8 turns of a loop holding 8 copies, then n % 8 turns of one copy.
@@ -52,7 +53,7 @@ long kop_run(struct proc *p, uint64_t op, uint64_t n)
 	}
 	case GUEST_KOP_PTEMOD: {
 		/* The PTE of the program's top stack page: live, and in use by the program. */
-		pte_t *pte = uvm_walk(p->pml4, GUEST_USER_STACK_TOP - PAGE_SIZE, 0);
+		pte_t *pte = uvm_walk(p->vs->pml4, GUEST_USER_STACK_TOP - PAGE_SIZE, 0);
 		if (!pte)
 			return -GUEST_EINVAL;
 		pte_t v = *pte;

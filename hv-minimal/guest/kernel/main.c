@@ -1,17 +1,26 @@
-/* Boot: read what the VMM passed, set up the CPU, memory and gates, run the workload,
- * exit with its status. */
+/* Boot: read what the VMM passed, set up the CPU, memory, interrupts and the other
+ * CPUs, then run the workload as the first process; the VM exits with its status. */
+#include "apic.h"
+#include "guest/fmt.h"
 #include "guest/uapi.h"
 #include "hostile.h"
 #include "hv.h"
 #include "kalloc.h"
+#include "kmem.h"
 #include "percpu.h"
 #include "proc.h"
+#include "smp.h"
 #include "trap.h"
 #include "vm.h"
 
 static const char *gate_name(int gate)
 {
 	return gate == GUEST_GATE_UD2 ? "ud2" : "syscall";
+}
+
+static const char *kmem_name(int kmem)
+{
+	return kmem == GUEST_KMEM_USER ? "user" : "kernel";
 }
 
 static void list_workloads(void)
@@ -23,14 +32,19 @@ static void list_workloads(void)
 		kprintf("  %-12s %s\n", t->name, t->what);
 }
 
-/* A program's exit status as the VMM's exit status. */
-static uint32_t exit_status(int status)
+/* Recorded with the workload's results: how the kernel was configured. */
+static void report_config(const char *name)
 {
-	if (status == 0)
-		return HV_EXIT_PASS;
-	if (status == HV_EXIT_SKIP)
-		return HV_EXIT_SKIP;
-	return HV_EXIT_FAIL;
+	char num[16];
+
+	hv_result_info(name, "sysgate", gate_name(kcfg.gate));
+	hv_result_info(name, "kmem", kmem_name(kcfg.kmem));
+	hv_result_info(name, "fork", kcfg.cow ? "cow" : "copy");
+	hv_result_info(name, "spinlock", lock_ops->name);
+	fmt_snprintf(num, sizeof(num), "%u", ncpus);
+	hv_result_info(name, "cpus_online", num);
+	fmt_snprintf(num, sizeof(num), "%u", kcfg.hz);
+	hv_result_info(name, "hz", num);
 }
 
 static uint32_t run_workload(const char *name, const char *args)
@@ -43,14 +57,12 @@ static uint32_t run_workload(const char *name, const char *args)
 		list_workloads();
 		return HV_EXIT_FAIL;
 	}
-	/* Recorded with the workload's results: how its system calls entered the kernel. */
-	hv_result_info(name, "sysgate", gate_name(kcfg.gate));
+	report_config(name);
 	if (t)
 		return (uint32_t)t->run(args);
 	hv_post(POST_USER);
-	int status = proc_run(p, args);
-	kprintf("%s: exit status %d\n", name, status);
-	return exit_status(status);
+	proc_run(p, args);       /* returns only when the program could not start */
+	return HV_EXIT_FAIL;
 }
 
 void kmain(uint64_t boot_gpa)
@@ -59,18 +71,26 @@ void kmain(uint64_t boot_gpa)
 	hv_post(POST_CONSOLE);
 	bootinfo_read(boot_gpa);
 	cmdline_parse();
-	kprintf("hvlab guest: %lu MiB, %u vCPU(s), engine %s, sysgate %s, workload %s%s%s\n",
+	kprintf("hvlab guest: %lu MiB, %u vCPU(s), engine %s, sysgate %s, kmem %s, fork %s, "
+		"workload %s%s%s\n",
 		kcfg.mem_bytes >> 20, kcfg.nr_vcpus, kcfg.engine[0] ? kcfg.engine : "?",
-		gate_name(kcfg.gate), kcfg.workload ? kcfg.workload : "(none)",
-		kcfg.wargs[0] ? " " : "", kcfg.wargs);
+		gate_name(kcfg.gate), kmem_name(kcfg.kmem), kcfg.cow ? "cow" : "copy",
+		kcfg.workload ? kcfg.workload : "(none)", kcfg.wargs[0] ? " " : "", kcfg.wargs);
 
 	percpu_init(0);
 	idt_init();
 	hv_post(POST_TABLES);
 	vm_init();
 	kalloc_init(kcfg.kernel_end_gpa, kcfg.mem_bytes);
+	kmem_init();
 	syscall_init(kcfg.gate);
 	hv_post(POST_PAGING);
+	if (lapic_setup() < 0)
+		panic("no usable local APIC timer");
+	lapic_init_cpu();
+	smp_boot();
+	hv_post(POST_SMP);
+	kprintf("smp: %u CPU(s) online\n", ncpus);
 
 	if (!kcfg.workload) {
 		kprintf("no workload= on the command line\n");

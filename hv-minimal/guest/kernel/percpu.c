@@ -3,7 +3,8 @@
 #include "percpu.h"
 #include "x86.h"
 
-static struct cpu cpus[HV_MAX_VCPUS];
+struct cpu cpus[HV_MAX_VCPUS];
+uint32_t ncpus = 1;
 
 void percpu_init(uint32_t id)
 {

@@ -20,3 +20,10 @@ swtch:
 	pop	%rbx
 	pop	%rbp
 	ret
+
+/* Where a new process's first switch lands, its trap frame right above: release the
+ * scheduler lock held across the switch, then leave for user mode. */
+	.globl forkret_asm
+forkret_asm:
+	call	forkret
+	jmp	trapret

@@ -3,6 +3,7 @@
 #include "guest/string.h"
 #include "guest/uapi.h"
 #include "hv.h"
+#include "kalloc.h"
 #include "kop.h"
 #include "percpu.h"
 #include "proc.h"
@@ -44,12 +45,14 @@ static void write_piece(void *ctx, const void *p, size_t n)
 static long sys_write(struct trapframe *tf)
 {
 	uint64_t len = tf->rsi;
+	int r;
 
 	if (len > WRITE_MAX)
 		len = WRITE_MAX;
-	if (uvm_each(myproc()->pml4, tf->rdi, len, write_piece, NULL) < 0)
-		return -GUEST_EFAULT;
-	return (long)len;
+	console_lock();
+	r = uvm_each(myproc()->vs->pml4, tf->rdi, len, write_piece, NULL);
+	console_unlock();
+	return r < 0 ? -GUEST_EFAULT : (long)len;
 }
 
 static long sys_getpid(struct trapframe *tf)
@@ -68,7 +71,7 @@ static long sys_result(struct trapframe *tf)
 {
 	struct hv_result r;
 
-	if (copyin(myproc()->pml4, &r, tf->rdi, sizeof(r)) < 0)
+	if (copyin(myproc()->vs, &r, tf->rdi, sizeof(r)) < 0)
 		return -GUEST_EFAULT;
 	if (r.magic != HV_RESULT_MAGIC || r.kind < HV_RES_NANOBENCH || r.kind > HV_RES_INFO ||
 	    strnlen(r.workload, HV_NAME_MAX) == HV_NAME_MAX ||
@@ -108,31 +111,129 @@ static long sys_fault_resume(struct trapframe *tf)
 	return 0;
 }
 
+/* 1 when [va, va+len) lies in [lo, hi). */
+static int range_in(uint64_t va, uint64_t len, uint64_t lo, uint64_t hi)
+{
+	return va >= lo && va <= hi && len <= hi - va;
+}
+
 static long sys_unmap(struct trapframe *tf)
 {
 	uint64_t va = tf->rdi, len = tf->rsi;
 
-	if (va % PAGE_SIZE || len % PAGE_SIZE || va < GUEST_USER_DEMAND_BASE ||
-	    va > GUEST_USER_DEMAND_END || len > GUEST_USER_DEMAND_END - va)
+	if (va % PAGE_SIZE || len % PAGE_SIZE ||
+	    !(range_in(va, len, GUEST_USER_DEMAND_BASE, GUEST_USER_DEMAND_END) ||
+	      range_in(va, len, GUEST_USER_SHARED_BASE, GUEST_USER_SHARED_END)))
 		return -GUEST_EINVAL;
-	uvm_unmap(myproc()->pml4, va, len);
+	uvm_unmap(myproc()->vs, va, len);
 	return 0;
+}
+
+static long sys_populate(struct trapframe *tf)
+{
+	long r = uvm_populate(myproc()->vs, tf->rdi, tf->rsi);
+
+	return r == -1 ? -GUEST_EINVAL : r;
 }
 
 static long sys_map_device(struct trapframe *tf)
 {
-	pte_t *pml4 = myproc()->pml4;
+	struct vmspace *vs = myproc()->vs;
 	uint64_t va = GUEST_USER_DEVICE_BASE;
+	long r = (long)va;
 
 	if (tf->rdi != GUEST_DEV_MMIO_NULL)
 		return -GUEST_EINVAL;
-	pte_t *e = uvm_walk(pml4, va, 0);
-	if (e && (*e & PTE_P))
-		return (long)va;
+	spin_lock(&vs->lock);
+	pte_t *e = uvm_walk(vs->pml4, va, 0);
 	/* Uncached, as a device register must be. */
-	if (uvm_map(pml4, va, HV_MMIO_UNBACKED, PTE_U | PTE_W | PTE_PCD | PTE_PWT | PTE_NX) < 0)
+	if (!(e && (*e & PTE_P)) &&
+	    uvm_map(vs, va, HV_MMIO_UNBACKED, PTE_U | PTE_W | PTE_PCD | PTE_PWT | PTE_NX) < 0)
+		r = -GUEST_EFAULT;
+	spin_unlock(&vs->lock);
+	return r;
+}
+
+static long sys_fork(struct trapframe *tf)
+{
+	(void)tf;
+	return proc_fork();
+}
+
+static long sys_wait(struct trapframe *tf)
+{
+	return proc_wait(tf);
+}
+
+static long sys_exec(struct trapframe *tf)
+{
+	char name[HV_NAME_MAX], args[GUEST_ARGS_MAX];
+	struct vmspace *vs = myproc()->vs;
+
+	if (copyinstr(vs, name, tf->rdi, sizeof(name)) < 0 ||
+	    (tf->rsi && copyinstr(vs, args, tf->rsi, sizeof(args)) < 0))
 		return -GUEST_EFAULT;
-	return (long)va;
+	if (!tf->rsi)
+		args[0] = 0;
+	return proc_exec(tf, name, args);
+}
+
+static long sys_yield(struct trapframe *tf)
+{
+	(void)tf;
+	yield();
+	return 0;
+}
+
+static long sys_sbrk(struct trapframe *tf)
+{
+	return uvm_sbrk(myproc()->vs, (int64_t)tf->rdi);
+}
+
+static long sys_thread(struct trapframe *tf)
+{
+	return proc_thread(tf->rdi, tf->rsi, tf->rdx);
+}
+
+static long sys_setcpu(struct trapframe *tf)
+{
+	return proc_setcpu(tf->rdi);
+}
+
+static long sys_getcpu(struct trapframe *tf)
+{
+	(void)tf;
+	return mycpu()->id;
+}
+
+static long sys_sysinfo(struct trapframe *tf)
+{
+	struct guest_sysinfo si;
+
+	memset(&si, 0, sizeof(si));
+	si.ncpus = ncpus;
+	si.hz = kcfg.hz;
+	si.cow = (uint32_t)kcfg.cow;
+	si.kmem = (uint32_t)kcfg.kmem;
+	si.tsc_khz = kcfg.tsc_khz;
+	for (uint32_t i = 0; i < ncpus; i++) {
+		const struct cpu_stats *st = &cpus[i].st;
+		si.ticks += st->ticks;
+		si.ctxswitches += st->ctxswitches;
+		si.forks += st->forks;
+		si.page_faults += st->page_faults;
+		si.cow_copies += st->cow_copies;
+		si.shootdowns += st->shootdowns;
+		si.shootdown_ipis += st->shootdown_ipis;
+		si.shootdown_resends += st->shootdown_resends;
+		if (st->shootdown_max_cycles > si.shootdown_max_cycles)
+			si.shootdown_max_cycles = st->shootdown_max_cycles;
+		si.ipis_received += st->ipis;
+		si.kmem_calls += st->kmem_calls;
+	}
+	si.frames_used = frames_used();
+	strlcpy(si.spinlock, lock_ops->name, sizeof(si.spinlock));
+	return copyout(myproc()->vs, tf->rdi, &si, sizeof(si)) < 0 ? -GUEST_EFAULT : 0;
 }
 
 static long (*const handlers[SYS_NR])(struct trapframe *) = {
@@ -146,6 +247,16 @@ static long (*const handlers[SYS_NR])(struct trapframe *) = {
 	[SYS_unmap] = sys_unmap,
 	[SYS_map_device] = sys_map_device,
 	[SYS_ioperm] = sys_ioperm,
+	[SYS_fork] = sys_fork,
+	[SYS_wait] = sys_wait,
+	[SYS_exec] = sys_exec,
+	[SYS_yield] = sys_yield,
+	[SYS_sbrk] = sys_sbrk,
+	[SYS_thread] = sys_thread,
+	[SYS_setcpu] = sys_setcpu,
+	[SYS_sysinfo] = sys_sysinfo,
+	[SYS_getcpu] = sys_getcpu,
+	[SYS_populate] = sys_populate,
 };
 
 void syscall_dispatch(struct trapframe *tf)

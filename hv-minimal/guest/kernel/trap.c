@@ -1,9 +1,13 @@
-/* The IDT and trap handling: system calls through #UD, demand paging, faults of user
- * programs, and panics on anything unexpected in the kernel. */
+/* The IDT and trap handling: system calls through #UD, demand paging, interrupts
+ * (timer, IPIs), faults of user programs, and panics on anything unexpected in the
+ * kernel. */
+#include "apic.h"
 #include "guest/uapi.h"
 #include "hv.h"
+#include "kmem.h"
 #include "percpu.h"
 #include "proc.h"
+#include "tlb.h"
 #include "trap.h"
 #include "vm.h"
 
@@ -25,6 +29,12 @@ struct desc_ptr {
 
 static struct gate idt[T_NVEC] __attribute__((aligned(16)));
 
+void idt_load(void)
+{
+	struct desc_ptr p = { sizeof(idt) - 1, (uint64_t)idt };
+	__asm__ volatile("lidt %0" : : "m"(p));
+}
+
 void idt_init(void)
 {
 	for (int i = 0; i < T_NVEC; i++) {
@@ -36,9 +46,7 @@ void idt_init(void)
 	idt[T_DF].ist = 1;
 	idt[T_NMI].ist = 2;
 	idt[T_MC].ist = 3;
-
-	struct desc_ptr p = { sizeof(idt) - 1, (uint64_t)idt };
-	__asm__ volatile("lidt %0" : : "m"(p));
+	idt_load();
 }
 
 static const char *const names[32] = {
@@ -61,35 +69,59 @@ const char *trap_name(uint64_t vector)
 
 static void print_frame(const struct trapframe *tf)
 {
-	kprintf("  vector %lu (%s) error %#lx cr2 %#lx cr3 %#lx\n", tf->vector,
+	kprintf_raw("  vector %lu (%s) error %#lx cr2 %#lx cr3 %#lx\n", tf->vector,
 		trap_name(tf->vector), tf->error, rcr2(), rcr3());
-	kprintf("  rip %016lx cs %04lx rflags %08lx rsp %016lx ss %04lx\n", tf->rip, tf->cs,
+	kprintf_raw("  rip %016lx cs %04lx rflags %08lx rsp %016lx ss %04lx\n", tf->rip, tf->cs,
 		tf->rflags, tf->rsp, tf->ss);
-	kprintf("  rax %016lx rbx %016lx rcx %016lx rdx %016lx\n", tf->rax, tf->rbx, tf->rcx,
+	kprintf_raw("  rax %016lx rbx %016lx rcx %016lx rdx %016lx\n", tf->rax, tf->rbx, tf->rcx,
 		tf->rdx);
-	kprintf("  rsi %016lx rdi %016lx rbp %016lx r8  %016lx\n", tf->rsi, tf->rdi, tf->rbp,
+	kprintf_raw("  rsi %016lx rdi %016lx rbp %016lx r8  %016lx\n", tf->rsi, tf->rdi, tf->rbp,
 		tf->r8);
-	kprintf("  r9  %016lx r10 %016lx r11 %016lx r12 %016lx\n", tf->r9, tf->r10, tf->r11,
+	kprintf_raw("  r9  %016lx r10 %016lx r11 %016lx r12 %016lx\n", tf->r9, tf->r10, tf->r11,
 		tf->r12);
-	kprintf("  r13 %016lx r14 %016lx r15 %016lx\n", tf->r13, tf->r14, tf->r15);
+	kprintf_raw("  r13 %016lx r14 %016lx r15 %016lx\n", tf->r13, tf->r14, tf->r15);
 }
 
 void trap_panic(const struct trapframe *tf, const char *why)
 {
 	cli();
-	kprintf("panic: %s: %s at %#lx\n", why, trap_name(tf->vector), tf->rip);
+	kprintf_raw("panic: %s: %s at %#lx\n", why, trap_name(tf->vector), tf->rip);
 	print_frame(tf);
 	hv_exit(HV_EXIT_PANIC);
 }
 
-/* No interrupt source is programmed: one that arrives anyway is counted and dropped. */
+/* An interrupt vector nothing is programmed for: counted and dropped. */
 static void spurious(const struct trapframe *tf)
 {
 	struct cpu *c = mycpu();
 
 	if (c->spurious++ == 0)
-		kprintf("trap: unexpected interrupt vector %lu (further ones not shown)\n",
-			tf->vector);
+		kprintf("trap: unexpected interrupt vector %lu on CPU %u (further ones not shown)\n",
+			tf->vector, c->id);
+}
+
+/* Interrupts, from user mode or the idle loop. Every one also serves this CPU's
+ * pending TLB shootdown requests, so a lost IPI costs at most a timer period. */
+static void irq(const struct trapframe *tf)
+{
+	struct cpu *c = mycpu();
+
+	switch (tf->vector) {
+	case T_TIMER:
+		c->st.ticks++;
+		break;
+	case T_IPI:
+		c->st.ipis++;
+		break;
+	case T_SPURIOUS:
+		c->spurious++;        /* no EOI for the spurious vector */
+		return;
+	default:
+		spurious(tf);
+		break;
+	}
+	lapic_eoi();
+	tlb_poll();
 }
 
 /* A `ud2` at the faulting address. The CPU has just fetched it from a mapped user page
@@ -125,13 +157,16 @@ static __attribute__((noinline)) void user_trap(struct trapframe *tf)
 {
 	uint64_t cr2 = 0;
 
+	/* The kernel's own CPL3 copy routine (kmem.c) coming back. */
+	if (mycpu()->helper_rsp)
+		kmem_user_trap(tf->vector);
 	switch (tf->vector) {
 	case T_SYSCALL:
 		syscall_dispatch(tf);
 		return;
 	case T_PF:
 		cr2 = rcr2();
-		if (uvm_fault(myproc()->pml4, cr2, tf->error) == 0)
+		if (uvm_fault(myproc()->vs, cr2, tf->error) == 0)
 			return;
 		break;
 	case T_GP:
@@ -143,7 +178,9 @@ static __attribute__((noinline)) void user_trap(struct trapframe *tf)
 		break;
 	default:
 		if (tf->vector >= T_IRQ0) {
-			spurious(tf);
+			/* Preemption: round robin among this CPU's runnable processes. */
+			irq(tf);
+			yield();
 			return;
 		}
 		break;
@@ -165,8 +202,9 @@ void trap(struct trapframe *tf)
 		user_trap(tf);
 		return;
 	}
+	/* The idle loop halts with interrupts on; nothing else in the kernel does. */
 	if (tf->vector >= T_IRQ0 && tf->vector < T_NVEC) {
-		spurious(tf);
+		irq(tf);
 		return;
 	}
 	trap_panic(tf, "kernel trap");

@@ -37,7 +37,8 @@ _Static_assert(__builtin_offsetof(struct trapframe, ss) == TF_SS, "TF_SS");
 _Static_assert(sizeof(struct trapframe) == TF_SIZE, "TF_SIZE");
 
 /* trap.c */
-void idt_init(void);
+void idt_init(void);       /* builds the IDT and loads it (boot CPU) */
+void idt_load(void);       /* loads it (other CPUs) */
 void trap(struct trapframe *tf);
 const char *trap_name(uint64_t vector);
 /* Prints a frame and exits the VM with HV_EXIT_PANIC. */

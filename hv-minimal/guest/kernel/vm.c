@@ -1,17 +1,22 @@
-/* Page tables: the kernel's direct map and user address spaces. */
+/* Page tables: the kernel's direct map, user address spaces, demand paging, fork. */
 #include "guest/string.h"
 #include "guest/uapi.h"
 #include "kalloc.h"
 #include "kernel.h"
+#include "kmem.h"
+#include "percpu.h"
+#include "tlb.h"
 #include "vm.h"
 #include "x86.h"
 
 #define PT_ENTRIES 512
 #define PML4_KERNEL_SLOT 511
+#define PML4_USER_SLOTS 256
 #define PDPT_DIRECT_SLOT 510   /* KERNBASE = PML4 511, PDPT 510 */
 #define PDPT_DEVICE_SLOT 509   /* device window: the GiB below KERNBASE */
 #define KDEV_BASE (KERNBASE - (1ull << 30))
 #define KDEV_PAGES 512         /* one page table's worth */
+#define NVMSPACE 64
 
 /* The kernel's tables live in .bss, which the loader zeroes (ELF semantics). */
 static pte_t kpml4[PT_ENTRIES] __attribute__((aligned(PAGE_SIZE)));
@@ -20,6 +25,22 @@ static pte_t kpd[HV_MAX_GUEST_MEM >> 30][PT_ENTRIES] __attribute__((aligned(PAGE
 
 /* The shared frame behind read faults in demand-zero areas; allocated on first use. */
 static uint64_t zero_frame;
+static struct spinlock zero_lock;
+
+static struct {
+	struct spinlock lock;
+	struct vmspace all[NVMSPACE];
+	struct vmspace *free;
+	int init;
+} vspool;
+
+void vm_init_cpu(void)
+{
+	lcr0(rcr0() | CR0_WP);   /* the kernel honours read-only user pages too */
+	/* No SMAP: the #UD system-call gate reads the faulting instruction in place. */
+	lcr4((rcr4() | CR4_PGE | CR4_OSFXSR | CR4_OSXMMEXCPT) & ~CR4_SMAP);
+	lcr3(V2P(kpml4));
+}
 
 void vm_init(void)
 {
@@ -32,11 +53,7 @@ void vm_init(void)
 	for (uint64_t g = 0; g * PT_ENTRIES < n; g++)
 		kpdpt[PDPT_DIRECT_SLOT + g] = V2P(kpd[g]) | PTE_P | PTE_W;
 	kpml4[PML4_KERNEL_SLOT] = V2P(kpdpt) | PTE_P | PTE_W;
-
-	lcr0(rcr0() | CR0_WP);   /* the kernel honours read-only user pages too */
-	/* No SMAP: the #UD system-call gate reads the faulting instruction in place. */
-	lcr4((rcr4() | CR4_PGE | CR4_OSFXSR | CR4_OSXMMEXCPT) & ~CR4_SMAP);
-	lcr3(V2P(kpml4));
+	vm_init_cpu();
 }
 
 void *vm_map_device(uint64_t pa)
@@ -65,15 +82,126 @@ uint64_t vm_kernel_root(void)
 	return V2P(kpml4);
 }
 
-pte_t *uvm_create(void)
+/* ---- entry ranges of page-table pages ---- */
+
+static inline void ext_note(pte_t *table, unsigned idx)
 {
-	uint64_t f = frame_alloc_zeroed();
+	struct pageinfo *pi = pinfo(V2P(table));
+
+	if (idx < pi->lo)
+		pi->lo = (uint16_t)idx;
+	if (idx >= pi->hi)
+		pi->hi = (uint16_t)(idx + 1);
+}
+
+/* ---- address spaces ---- */
+
+struct vmspace *vs_create(void)
+{
+	struct vmspace *vs;
+	uint64_t f = pt_alloc();
 
 	if (!f)
 		return NULL;
-	pte_t *pml4 = P2V(f);
-	pml4[PML4_KERNEL_SLOT] = kpml4[PML4_KERNEL_SLOT];
-	return pml4;
+	spin_lock(&vspool.lock);
+	if (!vspool.init) {
+		for (int i = NVMSPACE - 1; i >= 0; i--) {
+			vspool.all[i].next_free = vspool.free;
+			vspool.free = &vspool.all[i];
+		}
+		vspool.init = 1;
+	}
+	vs = vspool.free;
+	if (vs)
+		vspool.free = vs->next_free;
+	spin_unlock(&vspool.lock);
+	if (!vs) {
+		pt_free(f);
+		return NULL;
+	}
+	vs->pml4 = P2V(f);
+	vs->root = f;
+	vs->cpumask = 0;
+	vs->refs = 1;
+	vs->brk = GUEST_USER_HEAP_BASE;
+	vs->pml4[PML4_KERNEL_SLOT] = kpml4[PML4_KERNEL_SLOT];
+	return vs;
+}
+
+void vs_get(struct vmspace *vs)
+{
+	__atomic_add_fetch(&vs->refs, 1, __ATOMIC_RELAXED);
+}
+
+/* Frees the user half of a table tree: frames at the leaves, then the tables, each
+ * emptied for reuse as a table (kalloc.h). Only the entries in each table's range
+ * are looked at. */
+static void free_leaves(pte_t *t)
+{
+	const struct pageinfo *pi = pinfo(V2P(t));
+
+	for (unsigned i = pi->lo, hi = pi->hi; i < hi; i++) {
+		pte_t e = t[i];
+		if (!e)
+			continue;
+		t[i] = 0;
+		if (e & PTE_OWNED)
+			frame_put(PTE_ADDR(e));
+	}
+	pt_free(V2P(t));
+}
+
+static void free_dir(pte_t *t, int level)
+{
+	const struct pageinfo *pi = pinfo(V2P(t));
+	unsigned hi = level == 4 && pi->hi > PML4_USER_SLOTS ? PML4_USER_SLOTS : pi->hi;
+
+	for (unsigned i = pi->lo; i < hi; i++) {
+		pte_t e = t[i];
+		if (!e)
+			continue;
+		t[i] = 0;
+		if (!(e & PTE_P))
+			continue;
+		if (level == 2)
+			free_leaves(P2V(PTE_ADDR(e)));
+		else
+			free_dir(P2V(PTE_ADDR(e)), level - 1);
+	}
+	if (level == 4)
+		t[PML4_KERNEL_SLOT] = 0;
+	pt_free(V2P(t));
+}
+
+void vs_put(struct vmspace *vs)
+{
+	if (__atomic_sub_fetch(&vs->refs, 1, __ATOMIC_ACQ_REL))
+		return;
+	free_dir(vs->pml4, 4);
+	spin_lock(&vspool.lock);
+	vs->next_free = vspool.free;
+	vspool.free = vs;
+	spin_unlock(&vspool.lock);
+}
+
+void vs_switch(struct cpu *c, struct vmspace *vs)
+{
+	struct vmspace *old = c->vs;
+	uint32_t bit = 1u << c->id;
+
+	if (old == vs)
+		return;
+	/* Into the mask before CR3 holds it, out of it after CR3 stops: a CPU changing
+	 * vs's page tables then sees every CPU whose TLB may hold them (tlb.c). */
+	if (vs) {
+		__atomic_or_fetch(&vs->cpumask, bit, __ATOMIC_SEQ_CST);
+		lcr3(vs->root);
+	} else {
+		lcr3(V2P(kpml4));
+	}
+	if (old)
+		__atomic_and_fetch(&old->cpumask, ~bit, __ATOMIC_SEQ_CST);
+	c->vs = vs;
 }
 
 pte_t *uvm_walk(pte_t *pml4, uint64_t va, int alloc)
@@ -83,24 +211,29 @@ pte_t *uvm_walk(pte_t *pml4, uint64_t va, int alloc)
 	if (va >= HV_USER_TOP)
 		return NULL;
 	for (int shift = 39; shift > 12; shift -= 9) {
-		pte_t *e = &t[(va >> shift) & (PT_ENTRIES - 1)];
+		unsigned idx = (va >> shift) & (PT_ENTRIES - 1);
+		pte_t *e = &t[idx];
 		if (!(*e & PTE_P)) {
 			if (!alloc)
 				return NULL;
-			uint64_t f = frame_alloc_zeroed();
+			uint64_t f = pt_alloc();
 			if (!f)
 				return NULL;
 			/* Permissions are decided at the leaf; the upper levels allow all. */
 			*e = f | PTE_P | PTE_W | PTE_U;
+			ext_note(t, idx);
 		}
 		t = P2V(PTE_ADDR(*e));
 	}
-	return &t[(va >> 12) & (PT_ENTRIES - 1)];
+	unsigned idx = (va >> 12) & (PT_ENTRIES - 1);
+	if (alloc)
+		ext_note(t, idx);
+	return &t[idx];
 }
 
-int uvm_map(pte_t *pml4, uint64_t va, uint64_t pa, uint64_t flags)
+int uvm_map(struct vmspace *vs, uint64_t va, uint64_t pa, uint64_t flags)
 {
-	pte_t *e = uvm_walk(pml4, va, 1);
+	pte_t *e = uvm_walk(vs->pml4, va, 1);
 
 	if (!e || (*e & PTE_P))
 		return -1;
@@ -108,77 +241,289 @@ int uvm_map(pte_t *pml4, uint64_t va, uint64_t pa, uint64_t flags)
 	return 0;
 }
 
-void uvm_unmap(pte_t *pml4, uint64_t va, uint64_t len)
+void uvm_unmap(struct vmspace *vs, uint64_t va, uint64_t len)
 {
+	int dropped = 0;
+
+	spin_lock(&vs->lock);
 	for (uint64_t a = va; a - va < len; a += PAGE_SIZE) {
-		pte_t *e = uvm_walk(pml4, a, 0);
+		pte_t *e = uvm_walk(vs->pml4, a, 0);
 		if (!e || !(*e & PTE_P))
 			continue;
-		if (*e & PTE_OWNED)
-			frame_free(PTE_ADDR(*e));
+		pte_t old = *e;
 		*e = 0;
-		invlpg(a);
+		if (old & PTE_OWNED)
+			frame_put(PTE_ADDR(old));
+		if (mycpu()->vs == vs)
+			invlpg(a);
+		dropped = 1;
 	}
+	/* Other CPUs running this address space (threads) flush before the frames can be
+	 * reused by anyone: they are on this CPU's free list until this returns. */
+	if (dropped)
+		tlb_shootdown_remote(vs);
+	spin_unlock(&vs->lock);
 }
 
-static void free_table(pte_t *t, int level)
+/* ---- page faults ---- */
+
+static int in_shared_area(uint64_t va)
 {
-	/* The user half of the root is slots 0-255; lower tables are all user. */
-	int n = level == 4 ? PT_ENTRIES / 2 : PT_ENTRIES;
-
-	for (int i = 0; i < n; i++) {
-		pte_t e = t[i];
-		if (!(e & PTE_P))
-			continue;
-		if (level > 1)
-			free_table(P2V(PTE_ADDR(e)), level - 1);
-		else if (e & PTE_OWNED)
-			frame_free(PTE_ADDR(e));
-	}
-	frame_free(V2P(t));
+	return va >= GUEST_USER_SHARED_BASE && va < GUEST_USER_SHARED_END;
 }
 
-void uvm_free(pte_t *pml4)
-{
-	free_table(pml4, 4);
-}
-
-static int in_demand_area(uint64_t va)
+static int in_demand_area(const struct vmspace *vs, uint64_t va)
 {
 	return (va >= GUEST_USER_DEMAND_BASE && va < GUEST_USER_DEMAND_END) ||
+	       (va >= GUEST_USER_HEAP_BASE && va < vs->brk) || in_shared_area(va) ||
 	       (va >= GUEST_USER_STACK_TOP - GUEST_USER_STACK_MAX && va < GUEST_USER_STACK_TOP);
 }
 
-int uvm_fault(pte_t *pml4, uint64_t va, uint64_t err)
+static uint64_t get_zero_frame(void)
 {
-	if (!in_demand_area(va) || (err & (PF_RSVD | PF_FETCH)))
-		return -1;
-	va &= PAGE_MASK;
-	pte_t *e = uvm_walk(pml4, va, 1);
-	if (!e)
-		return -1;
+	uint64_t z = __atomic_load_n(&zero_frame, __ATOMIC_ACQUIRE);
 
-	if (!(err & PF_WRITE)) {
+	if (z)
+		return z;
+	spin_lock(&zero_lock);
+	if (!zero_frame)
+		__atomic_store_n(&zero_frame, frame_alloc_zeroed(), __ATOMIC_RELEASE);
+	spin_unlock(&zero_lock);
+	return zero_frame;
+}
+
+#define USER_DATA (PTE_P | PTE_W | PTE_U | PTE_NX | PTE_OWNED)
+
+/* A write to a copy-on-write page: the last sharer takes the frame back writable,
+ * the others get a copy. */
+static int cow_break(struct vmspace *vs, pte_t *e, uint64_t va)
+{
+	pte_t old = *e;
+	uint64_t pa = PTE_ADDR(old);
+
+	if (__atomic_load_n(&pinfo(pa)->ref, __ATOMIC_ACQUIRE) == 1) {
+		*e = (old | PTE_W) & ~PTE_COW;
+	} else {
+		uint64_t f = frame_alloc();
+		if (!f)
+			return -1;
+		kmem_copy(f, pa, PAGE_SIZE);
+		kmem_flush();
+		*e = f | (old & PTE_NX) | USER_DATA;
+		frame_put(pa);
+		mycpu()->st.cow_copies++;
+	}
+	invlpg(va);
+	tlb_shootdown_remote(vs);
+	return 0;
+}
+
+/* Under vs->lock. */
+static int fault_locked(struct vmspace *vs, uint64_t va, uint64_t err)
+{
+	pte_t *e = uvm_walk(vs->pml4, va, 0);
+
+	if (e && (*e & PTE_P)) {
+		pte_t v = *e;
+		/* Another thread resolved it first, or a stale TLB entry faulted. */
+		if ((v & PTE_U) && (!(err & PF_WRITE) || (v & PTE_W)) && !(err & PF_FETCH))
+			return 0;
+		if ((err & PF_WRITE) && (v & PTE_COW))
+			return cow_break(vs, e, va);
+		/* A write to the zero frame of a demand area: a private frame instead. */
+		if (!(err & PF_WRITE) || (v & PTE_W) || PTE_ADDR(v) != zero_frame ||
+		    !in_demand_area(vs, va))
+			return -1;
+	} else if (!in_demand_area(vs, va)) {
+		return -1;
+	}
+	if (!e && !(e = uvm_walk(vs->pml4, va, 1)))
+		return -1;
+	int was_present = (*e & PTE_P) != 0;
+	if (!(err & PF_WRITE) && !in_shared_area(va)) {
 		/* A read of an untouched page: share the zero frame, read-only. */
-		if (*e & PTE_P)
+		uint64_t z = get_zero_frame();
+		if (!z)
 			return -1;
-		if (!zero_frame && !(zero_frame = frame_alloc_zeroed()))
-			return -1;
-		*e = zero_frame | PTE_P | PTE_U | PTE_NX;
+		*e = z | PTE_P | PTE_U | PTE_NX;
 		return 0;
 	}
-	/* A write: a private zeroed frame, replacing the zero frame if it was there. */
-	if ((*e & PTE_P) && ((*e & PTE_W) || PTE_ADDR(*e) != zero_frame))
-		return -1;
 	uint64_t f = frame_alloc_zeroed();
 	if (!f)
 		return -1;
-	int was_present = (*e & PTE_P) != 0;
-	*e = f | PTE_P | PTE_W | PTE_U | PTE_NX | PTE_OWNED;
-	if (was_present)
+	*e = f | USER_DATA;
+	if (was_present) {
 		invlpg(va);
+		tlb_shootdown_remote(vs);
+	}
 	return 0;
 }
+
+int uvm_fault(struct vmspace *vs, uint64_t va, uint64_t err)
+{
+	if (err & PF_RSVD)
+		return -1;
+	spin_lock(&vs->lock);
+	int r = fault_locked(vs, va & PAGE_MASK, err);
+	spin_unlock(&vs->lock);
+	if (r == 0)
+		mycpu()->st.page_faults++;
+	return r;
+}
+
+long uvm_populate(struct vmspace *vs, uint64_t va, uint64_t len)
+{
+	long r = 0;
+
+	if (va % PAGE_SIZE || len % PAGE_SIZE || va >= HV_USER_TOP || len > HV_USER_TOP - va)
+		return -1;
+	spin_lock(&vs->lock);
+	/* Demand areas are contiguous ranges: both ends in one means all of it is. */
+	if (len && (!in_demand_area(vs, va) || !in_demand_area(vs, va + len - PAGE_SIZE)))
+		r = -1;
+	for (uint64_t a = va; a < va + len && r == 0;) {
+		/* One walk per page table, then its entries in a row. */
+		pte_t *e = uvm_walk(vs->pml4, a, 1);
+		if (!e) {
+			r = -GUEST_ENOMEM;
+			break;
+		}
+		pte_t *pt = (pte_t *)((uint64_t)e & PAGE_MASK);
+		unsigned i = (a >> 12) & (PT_ENTRIES - 1);
+		unsigned n = PT_ENTRIES - i;
+		if (n > (va + len - a) / PAGE_SIZE)
+			n = (unsigned)((va + len - a) / PAGE_SIZE);
+		ext_note(pt, i + n - 1);
+		for (unsigned k = 0; k < n; k++, a += PAGE_SIZE) {
+			pte_t v = pt[i + k];
+			if ((v & PTE_P) && PTE_ADDR(v) != zero_frame)
+				continue;
+			uint64_t f = frame_alloc_zeroed();
+			if (!f) {
+				r = -GUEST_ENOMEM;
+				goto out;
+			}
+			pt[i + k] = f | USER_DATA;
+			if (v & PTE_P)
+				invlpg(a);
+		}
+	}
+out:
+	tlb_shootdown_remote(vs);
+	spin_unlock(&vs->lock);
+	return r;
+}
+
+long uvm_sbrk(struct vmspace *vs, int64_t delta)
+{
+	spin_lock(&vs->lock);
+	uint64_t old = vs->brk, nb = old + (uint64_t)delta;
+	if ((delta < 0 && nb > old) || (delta > 0 && nb < old) || nb < GUEST_USER_HEAP_BASE ||
+	    nb > GUEST_USER_HEAP_END) {
+		spin_unlock(&vs->lock);
+		return -GUEST_ENOMEM;
+	}
+	vs->brk = nb;
+	spin_unlock(&vs->lock);
+	if (nb < old) {
+		uint64_t from = (nb + PAGE_SIZE - 1) & PAGE_MASK;
+		uint64_t to = (old + PAGE_SIZE - 1) & PAGE_MASK;
+		if (to > from)
+			uvm_unmap(vs, from, to - from);
+	}
+	return (long)old;
+}
+
+/* ---- fork ---- */
+
+/* Copies the leaf table p (at user address va) into the child's c: the parent's
+ * entries in p's range, copying owned frames (or sharing them copy-on-write, when the
+ * parent's entry loses its write permission and *wp is set), sharing everything else.
+ * The child's range is the parent's. Written for few instructions per entry: under
+ * instruction emulation each one costs about a microsecond. */
+static int fork_leaves(pte_t *p, pte_t *c, uint64_t va, int cow, int *wp)
+{
+	const struct pageinfo *pi = pinfo(V2P(p));
+	struct pageinfo *ci = pinfo(V2P(c));
+	unsigned lo = pi->lo, hi = pi->hi;
+
+	ci->lo = (uint16_t)lo;
+	ci->hi = (uint16_t)hi;
+	for (unsigned i = lo; i < hi; i++) {
+		pte_t e = p[i];
+		if (!(e & PTE_OWNED)) {
+			if (e)
+				c[i] = e;      /* image pages, the zero frame, device pages */
+			continue;
+		}
+		uint64_t pa = PTE_ADDR(e);
+		if (cow || in_shared_area(va + ((uint64_t)i << 12))) {
+			if (cow && (e & PTE_W) && !in_shared_area(va + ((uint64_t)i << 12))) {
+				e = (e & ~PTE_W) | PTE_COW;
+				p[i] = e;
+				*wp = 1;
+			}
+			frame_get(pa);
+			c[i] = e;
+			continue;
+		}
+		uint64_t f = frame_alloc();
+		if (!f)
+			return -1;
+		kmem_copy(f, pa, PAGE_SIZE);
+		c[i] = f | (e & PTE_NX) | USER_DATA;
+	}
+	return 0;
+}
+
+/* Copies directory p (level 4..2, at user address va) into the child's c: a new table
+ * for each present entry, filled by the level below. */
+static int fork_dir(pte_t *p, pte_t *c, int level, uint64_t va, int cow, int *wp)
+{
+	const struct pageinfo *pi = pinfo(V2P(p));
+	struct pageinfo *ci = pinfo(V2P(c));
+	unsigned lo = pi->lo, hi = level == 4 && pi->hi > PML4_USER_SLOTS ? PML4_USER_SLOTS : pi->hi;
+	int shift = 12 + 9 * (level - 1);
+
+	ci->lo = (uint16_t)lo;
+	ci->hi = (uint16_t)hi;
+	for (unsigned i = lo; i < hi; i++) {
+		pte_t e = p[i];
+		if (!(e & PTE_P))
+			continue;
+		uint64_t f = pt_alloc(), a = va + ((uint64_t)i << shift);
+		if (!f)
+			return -1;
+		c[i] = f | (e & (PTE_P | PTE_W | PTE_U));
+		pte_t *pc = P2V(PTE_ADDR(e)), *cc = P2V(f);
+		if (level == 2 ? fork_leaves(pc, cc, a, cow, wp) : fork_dir(pc, cc, level - 1, a, cow, wp))
+			return -1;
+	}
+	return 0;
+}
+
+struct vmspace *vs_fork(struct vmspace *parent, int cow)
+{
+	struct vmspace *child = vs_create();
+	int wp = 0, r;
+
+	if (!child)
+		return NULL;
+	spin_lock(&parent->lock);
+	child->brk = parent->brk;
+	r = fork_dir(parent->pml4, child->pml4, 4, 0, cow, &wp);
+	if (wp)
+		tlb_shootdown(parent, TLB_ALL);
+	spin_unlock(&parent->lock);
+	kmem_flush();            /* the copies, before the child can run */
+	if (r < 0) {
+		vs_put(child);
+		return NULL;
+	}
+	return child;
+}
+
+/* ---- user memory access ---- */
 
 int uvm_each(pte_t *pml4, uint64_t uva, size_t n, void (*fn)(void *ctx, const void *p, size_t n),
 	     void *ctx)
@@ -208,9 +553,46 @@ static void copy_piece(void *ctx, const void *p, size_t n)
 	*dst += n;
 }
 
-int copyin(pte_t *pml4, void *dst, uint64_t uva, size_t n)
+int copyin(struct vmspace *vs, void *dst, uint64_t uva, size_t n)
 {
 	char *d = dst;
 
-	return uvm_each(pml4, uva, n, copy_piece, &d);
+	return uvm_each(vs->pml4, uva, n, copy_piece, &d);
+}
+
+int copyinstr(struct vmspace *vs, char *dst, uint64_t uva, size_t max)
+{
+	for (size_t i = 0; i < max; i++) {
+		if (copyin(vs, &dst[i], uva + i, 1) < 0)
+			return -1;
+		if (!dst[i])
+			return 0;
+	}
+	return -1;
+}
+
+int copyout(struct vmspace *vs, uint64_t uva, const void *src, size_t n)
+{
+	const char *s = src;
+
+	if (uva >= HV_USER_TOP || n > HV_USER_TOP - uva)
+		return -1;
+	while (n) {
+		pte_t *e = uvm_walk(vs->pml4, uva, 0);
+		pte_t v = e ? *e : 0;
+		if ((v & (PTE_P | PTE_U | PTE_W)) != (PTE_P | PTE_U | PTE_W)) {
+			if (uvm_fault(vs, uva, PF_WRITE | PF_USER | (v & PTE_P ? PF_PRESENT : 0)) < 0)
+				return -1;
+			continue;
+		}
+		if (PTE_ADDR(v) >= kcfg.mem_bytes)
+			return -1;
+		uint64_t off = uva & (PAGE_SIZE - 1);
+		size_t k = PAGE_SIZE - off < n ? PAGE_SIZE - off : n;
+		memcpy((char *)P2V(PTE_ADDR(v)) + off, s, k);
+		s += k;
+		uva += k;
+		n -= k;
+	}
+	return 0;
 }

@@ -25,6 +25,9 @@
 #define RFLAGS_AC    (1ull << 18)
 
 #define CR0_WP        (1ull << 16)
+#define CR0_PE        (1ull << 0)
+#define CR0_PG        (1ull << 31)
+#define CR4_PAE       (1ull << 5)
 #define CR4_PGE       (1ull << 7)
 #define CR4_OSFXSR    (1ull << 9)
 #define CR4_OSXMMEXCPT (1ull << 10)
@@ -38,6 +41,7 @@
 #define MSR_GS_BASE        0xc0000101u
 #define MSR_KERNEL_GS_BASE 0xc0000102u
 #define EFER_SCE (1ull << 0)
+#define EFER_LME (1ull << 8)
 #define EFER_NXE (1ull << 11)
 
 /* Exception vectors. */
@@ -51,6 +55,9 @@
 #define T_PF   14
 #define T_MC   18
 #define T_IRQ0 32        /* first external interrupt vector */
+#define T_TIMER 32       /* local APIC timer */
+#define T_IPI   33       /* inter-processor: reschedule, TLB shootdown */
+#define T_SPURIOUS 47    /* local APIC spurious vector (low nibble all ones) */
 #define T_NVEC 48        /* IDT entries: exceptions and 16 interrupt vectors */
 #define T_SYSCALL 0x100  /* pseudo-vector of the `syscall` instruction path */
 
@@ -143,6 +150,24 @@ static inline void invlpg(uint64_t va)
 static inline void cli(void)
 {
 	__asm__ volatile("cli" : : : "memory");
+}
+
+/* Enables interrupts and halts until one arrives: the one-instruction interrupt
+ * shadow after sti means an interrupt already pending wakes the hlt, never slips in
+ * between. Interrupts are on when this returns. */
+static inline void sti_hlt(void)
+{
+	__asm__ volatile("sti\n\thlt" : : : "memory");
+}
+
+static inline void pause(void)
+{
+	__asm__ volatile("pause" : : : "memory");
+}
+
+static inline void cpuid(uint32_t leaf, uint32_t *a, uint32_t *b, uint32_t *c, uint32_t *d)
+{
+	__asm__ volatile("cpuid" : "=a"(*a), "=b"(*b), "=c"(*c), "=d"(*d) : "a"(leaf), "c"(0));
 }
 
 static inline uint64_t rdtsc(void)

@@ -334,15 +334,6 @@ static void result_header(struct hv_result *r, uint32_t kind, const char *name)
 	strlcpy(r->name, name, sizeof(r->name));
 }
 
-static void report_info(const char *key, const char *value)
-{
-	struct hv_result r;
-
-	result_header(&r, HV_RES_INFO, key);
-	strlcpy(r.unit, value, sizeof(r.unit));
-	report(&r);
-}
-
 static void report_samples(const char *name, const struct bench_sample *s, unsigned reps)
 {
 	struct hv_result r;
@@ -400,7 +391,7 @@ int main(const char *args)
 	printf("nanobench: %u reps, at least %lu cycles per run, TSC %lu kHz, gate %s\n", p.reps,
 	       p.min_cycles, ustart->tsc_khz, ustart->gate == GUEST_GATE_UD2 ? "ud2" : "syscall");
 	setup_ports();
-	report_info("port_io", port_io);
+	report_info("nanobench", "port_io", port_io);
 
 	int failed = 0;
 	for (size_t i = 0; i < sizeof(ops) / sizeof(ops[0]); i++) {

@@ -63,6 +63,151 @@ long map_device(enum guest_device which)
 	return sys_call(SYS_map_device, which, 0, 0);
 }
 
+long fork(void)
+{
+	return sys_call(SYS_fork, 0, 0, 0);
+}
+
+long wait(int *status)
+{
+	uint64_t st;
+	long pid = sys_call_rdx(SYS_wait, 0, &st);
+
+	if (pid >= 0 && status)
+		*status = (int)st;
+	return pid;
+}
+
+long exec(const char *name, const char *args)
+{
+	return sys_call(SYS_exec, (long)name, (long)args, 0);
+}
+
+long yield(void)
+{
+	return sys_call(SYS_yield, 0, 0, 0);
+}
+
+void *sbrk(long delta)
+{
+	long r = sys_call(SYS_sbrk, delta, 0, 0);
+
+	return r < 0 ? (void *)-1 : (void *)r;
+}
+
+struct thread_start {
+	void (*fn)(void *);
+	void *arg;
+};
+
+static __attribute__((noreturn)) void thread_main(struct thread_start *ts)
+{
+	ts->fn(ts->arg);
+	exit(0);
+}
+
+long thread_create(void (*fn)(void *), void *arg, uint64_t stack_bytes)
+{
+	char *stack = malloc(stack_bytes);
+
+	if (!stack || stack_bytes < 256)
+		return -GUEST_ENOMEM;
+	/* The start record sits at the top; the stack grows down from below it. */
+	uint64_t top = ((uint64_t)stack + stack_bytes - sizeof(struct thread_start)) & ~15ull;
+	struct thread_start *ts = (struct thread_start *)top;
+	ts->fn = fn;
+	ts->arg = arg;
+	return sys_call(SYS_thread, (long)thread_main, (long)top, (long)ts);
+}
+
+long setcpu(unsigned cpu)
+{
+	return sys_call(SYS_setcpu, cpu, 0, 0);
+}
+
+long getcpu(void)
+{
+	return sys_call(SYS_getcpu, 0, 0, 0);
+}
+
+long sysinfo(struct guest_sysinfo *si)
+{
+	return sys_call(SYS_sysinfo, (long)si, 0, 0);
+}
+
+long populate(void *addr, uint64_t len)
+{
+	return sys_call(SYS_populate, (long)addr, (long)len, 0);
+}
+
+void *malloc(size_t n)
+{
+	uint64_t cur = (uint64_t)sbrk(0);
+	uint64_t start = (cur + 63) & ~63ull;
+
+	if (cur == (uint64_t)-1 || n > (1ull << 40))
+		return NULL;
+	if (sbrk((long)(start - cur + n)) == (void *)-1)
+		return NULL;
+	return (void *)start;
+}
+
+static void result_header(struct hv_result *r, uint32_t kind, const char *workload,
+			  const char *name)
+{
+	memset(r, 0, sizeof(*r));
+	r->magic = HV_RESULT_MAGIC;
+	r->kind = kind;
+	strlcpy(r->workload, workload, sizeof(r->workload));
+	strlcpy(r->name, name, sizeof(r->name));
+}
+
+static void report_bits(const char *workload, const char *name, uint64_t bits,
+			const char *unit, unsigned rep)
+{
+	struct hv_result r;
+
+	result_header(&r, HV_RES_VALUE, workload, name);
+	strlcpy(r.unit, unit, sizeof(r.unit));
+	memcpy(&r.value, &bits, sizeof(bits));
+	r.rep = rep;
+	report(&r);
+}
+
+void report_u64(const char *workload, const char *name, uint64_t v, const char *unit,
+		unsigned rep)
+{
+	report_bits(workload, name, f64_from_u64(v), unit, rep);
+}
+
+void report_ratio(const char *workload, const char *name, uint64_t num, uint64_t den,
+		  const char *unit, unsigned rep)
+{
+	report_bits(workload, name, f64_from_ratio(num, den), unit, rep);
+}
+
+void report_info(const char *workload, const char *key, const char *value)
+{
+	struct hv_result r;
+
+	result_header(&r, HV_RES_INFO, workload, key);
+	strlcpy(r.unit, value, sizeof(r.unit));
+	report(&r);
+}
+
+void report_work(const char *workload, unsigned rep, uint64_t cycles, uint64_t ops,
+		 uint32_t checksum)
+{
+	uint64_t x10 = ops ? cycles * 10 / ops : 0;
+
+	report_ratio(workload, "cycles_per_op", cycles, ops, "cycles", rep);
+	report_u64(workload, "elapsed", cycles, "cycles", rep);
+	report_u64(workload, "ops", ops, "ops", rep);
+	report_u64(workload, "checksum", checksum, "-", rep);
+	printf("%s: rep %u: %lu cycles, %lu ops, %lu.%lu cycles/op, checksum %#x\n", workload,
+	       rep, cycles, ops, x10 / 10, x10 % 10, checksum);
+}
+
 /* printf collects output in a buffer and writes it with as few calls as possible: each
  * system call is a trip through the kernel. */
 struct outbuf {

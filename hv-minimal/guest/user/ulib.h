@@ -4,6 +4,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include "guest/f64.h"
 #include "guest/fmt.h"
 #include "guest/string.h"
 #include "guest/uapi.h"
@@ -27,6 +28,20 @@ static inline long sys_call(long nr, long a0, long a1, long a2)
 	return ret;
 }
 
+/* Two results: rax, and rdx in *rdx (SYS_wait). */
+static inline long sys_call_rdx(long nr, long a0, uint64_t *rdx)
+{
+	long ret = nr;
+	uint64_t d = 0;
+
+	if (ustart->gate == GUEST_GATE_UD2)
+		__asm__ volatile("ud2" : "+a"(ret), "+d"(d) : "D"(a0) : "rcx", "r11", "rsi", "memory");
+	else
+		__asm__ volatile("syscall" : "+a"(ret), "+d"(d) : "D"(a0) : "rcx", "r11", "rsi", "memory");
+	*rdx = d;
+	return ret;
+}
+
 __attribute__((noreturn)) void exit(int status);
 long write(const void *buf, size_t len);
 long getpid(void);
@@ -37,12 +52,43 @@ long ioperm(uint16_t from, uint16_t num, int on);
 long fault_resume(const void *addr);
 long unmap(uint64_t addr, uint64_t len);
 long map_device(enum guest_device which);
+/* Processes: fork returns the child's pid (0 in the child); wait the pid of an exited
+ * child and its status in *status (may be NULL), -GUEST_ECHILD when there is none. */
+long fork(void);
+long wait(int *status);
+long exec(const char *name, const char *args);
+long yield(void);
+/* Moves the heap break; returns the old break, or (void *)-1 when out of room. */
+void *sbrk(long delta);
+/* A thread: a process sharing this address space, running fn(arg) on a stack of
+ * stack_bytes from the heap, ending with exit(0). Returns its pid (wait for it). */
+long thread_create(void (*fn)(void *), void *arg, uint64_t stack_bytes);
+long setcpu(unsigned cpu);
+long getcpu(void);
+long sysinfo(struct guest_sysinfo *si);
+/* Maps [addr, addr+len) of a demand area now (page aligned). */
+long populate(void *addr, uint64_t len);
+/* Memory from the heap, 64-byte aligned, never freed; NULL when out of room. */
+void *malloc(size_t n);
 
 int printf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 int puts(const char *s);
 
 /* Parses a decimal (or 0x-prefixed hex) number; returns the character after it in *end. */
 uint64_t strtou64(const char *s, const char **end);
+
+/* Result records (abi.h) for the VMM: a value (as the double nearest to the integer,
+ * or to num/den), an info string. The first value record a workload sends is its
+ * headline figure. */
+void report_u64(const char *workload, const char *name, uint64_t v, const char *unit,
+		unsigned rep);
+void report_ratio(const char *workload, const char *name, uint64_t num, uint64_t den,
+		  const char *unit, unsigned rep);
+void report_info(const char *workload, const char *key, const char *value);
+/* The records of one repetition of a macro workload, headline first: cycles_per_op,
+ * elapsed (cycles), ops, checksum; and a console line saying the same. */
+void report_work(const char *workload, unsigned rep, uint64_t cycles, uint64_t ops,
+		 uint32_t checksum);
 
 /* TSC reads ordered against the code around them (lfence on both sides of the read). */
 static inline uint64_t tsc_read(void)

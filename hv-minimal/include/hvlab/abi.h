@@ -25,13 +25,21 @@
  *   - RDI = guest-physical address of struct hv_boot_info, RSP = HV_KERNBASE +
  *     HV_BOOT_STACK_TOP, RFLAGS = 0x2 (interrupts off).
  * The kernel must build its own GDT, IDT, TSS and page tables; the boot tables are
- * scratch it may reuse or drop. Low memory below HV_BOOT_RESERVED_END is the VMM's. */
+ * scratch it may reuse or drop. Low memory below HV_BOOT_RESERVED_END is the VMM's,
+ * but for HV_BOOT_AP_GPA.
+ *
+ * Application processors (nr_vcpus > 1) are started by the guest the way firmware
+ * would: INIT and SIPI IPIs through the local APIC (the VMM creates an in-kernel
+ * interrupt controller and runs every vCPU, the others waiting for their SIPI). */
 #define HV_BOOT_INFO_GPA      0x1000ull
 #define HV_BOOT_CMDLINE_GPA   0x2000ull   /* NUL-terminated, at most HV_CMDLINE_MAX */
 #define HV_BOOT_GDT_GPA       0x3000ull
 #define HV_BOOT_HCALL_GPA     0x4000ull   /* one 4 KiB hypercall page per vCPU, up to HV_MAX_VCPUS */
 #define HV_BOOT_PT_GPA        0x20000ull  /* PML4, PDPTs, PDs (VMM scratch) */
 #define HV_BOOT_STACK_TOP     0x80000ull  /* boot stack grows down from here */
+#define HV_BOOT_AP_GPA        0x90000ull  /* [0x90000, 0x98000) is left to the guest: the
+                                           * real-mode start of application processors
+                                           * (INIT/SIPI vector 0x90) */
 #define HV_BOOT_RESERVED_END  0x100000ull /* the kernel is loaded at or above 1 MiB */
 #define HV_CMDLINE_MAX        4096
 #define HV_MAX_VCPUS          16

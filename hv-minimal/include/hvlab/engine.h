@@ -146,6 +146,12 @@ struct hv_engine_ops {
 	int (*guest_syscall_ok)(struct hv_engine_vm *vm);
 	void (*vcpu_destroy)(struct hv_engine_vcpu *vcpu);
 	void (*vm_destroy)(struct hv_engine_vm *vm);
+	/* Optional (may be NULL): the engine's own counters for this vCPU since it was
+	 * created, one call of emit per counter (name: a stable lower_snake identifier,
+	 * e.g. "bt_blocks_translated"; value: a count or a byte total). Called from the
+	 * vCPU's thread or after it stopped. */
+	void (*stats)(struct hv_engine_vcpu *vcpu,
+		      void (*emit)(void *arg, const char *name, uint64_t value), void *arg);
 };
 
 /* The engine table (engines/engines.c). */

@@ -28,6 +28,8 @@ struct hvm_options {
 	const char *out_dir;             /* NULL: under the results root */
 	const char *kernel;              /* NULL: the built guest image */
 	const char *cmdline;             /* NULL: none */
+	const char *pin;                 /* --pin CPULIST: host CPUs for the vCPU threads, or NULL */
+	unsigned pin_ncpus;              /* how many CPUs that list names */
 	unsigned reps;                   /* native baseline repetitions */
 	int reps_given;                  /* else: as many as the guest made */
 	int help;                        /* --help/-h was given */
@@ -38,12 +40,23 @@ struct hvm_options {
  * set and the other options are not required. */
 int hvm_cli_parse_run(int argc, char **argv, struct hvm_options *o);
 
+/* Checks the form of a host CPU list ("0", "0-1", "0,2-3"; CPU numbers below
+ * HVM_PIN_MAX_CPU) and counts the CPUs it names. Returns 0, or -1 with hv_err_msg()
+ * naming the list. Whether the CPUs exist is checked when the threads are pinned. */
+int hvm_parse_cpulist(const char *list, unsigned *ncpus);
+#define HVM_PIN_MAX_CPU 4096
+
 /* "64M", "1G", "512MiB", "16777216" -> bytes. Returns 0, or -1 with hv_err_msg(). */
 int hvm_parse_size(const char *s, uint64_t *bytes);
 
 /* The guest command line: "workload=NAME[ wargs=ARGS] sysgate=GATE[ USER]". Returns
  * 0, or -1 with hv_err_msg() when it would not fit in HV_CMDLINE_MAX. */
 int hvm_build_cmdline(const struct hvm_options *o, const char *gate, char *buf, size_t len);
+/* The same with further words the VMM chose for this host (e.g. "kmem=user", or NULL)
+ * before the user's, which therefore win: "workload=NAME[ wargs=ARGS] sysgate=GATE[
+ * HOST][ USER]". */
+int hvm_build_cmdline_host(const struct hvm_options *o, const char *gate, const char *host,
+			   char *buf, size_t len);
 
 void hvm_cli_usage_run(FILE *f);
 

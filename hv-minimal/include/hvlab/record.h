@@ -8,6 +8,7 @@
 #include "hvlab/abi.h"
 #include "hvlab/nanobench_report.h"
 #include "hvlab/results.h"
+#include "hvlab/work_report.h"
 
 struct hv_recorder {
 	pthread_mutex_t lock;
@@ -16,6 +17,7 @@ struct hv_recorder {
 	const char *experiment;
 	double guest_hz;             /* guest TSC ticks per second, for ns */
 	struct hv_nb_table nb;
+	struct hv_wv_table wv;       /* value records of the workload itself */
 	unsigned nrecords;
 };
 

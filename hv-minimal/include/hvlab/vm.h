@@ -64,6 +64,7 @@ struct hv_vm {
 	struct hv_console console;
 	struct hv_recorder rec;
 	const char *run_dir;     /* where regdump.txt goes; NULL: nowhere */
+	const char *pin;         /* host CPU list every vCPU thread is bound to; NULL: none */
 
 	pthread_mutex_t lock;
 	int stopped;             /* read without the lock by the run loops */
@@ -87,9 +88,10 @@ void hv_vm_destroy(struct hv_vm *vm);
 int hv_vm_boot(struct hv_vm *vm, const char *name, const void *elf, size_t elf_len,
 	       const char *cmdline);
 
-/* Runs vCPU 0 on its own thread (secondary vCPUs wait for the SMP start protocol of
- * a later issue) under a watchdog of timeout_s seconds, until the VM stops. Returns
- * the stop kind. */
+/* Runs every vCPU on its own thread (bound to vm->pin when set) under a watchdog of
+ * timeout_s seconds, until the VM stops. vCPU 0 starts at the boot state; the others
+ * wait inside the engine until the guest starts them (INIT/SIPI through the in-kernel
+ * interrupt controller). Returns the stop kind. */
 enum hv_stop_kind hv_vm_run(struct hv_vm *vm, double timeout_s);
 
 /* Records why the VM stops (the first call wins) and breaks every vCPU out of its

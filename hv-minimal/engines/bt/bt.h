@@ -1,0 +1,405 @@
+/* The binary translation engine's own types, shared by its files and nowhere else: the
+ * VMM core sees only struct hv_engine_vm / hv_engine_vcpu through hvlab/engine.h.
+ *
+ * How guest code runs (DESIGN.md, "The BT engine"):
+ *   - guest basic blocks are translated into a per-vCPU code cache; innocuous
+ *     instructions are copied, memory operands are rewritten to %gs: + addr32 so that
+ *     they land in the current window, privileged ones become call-outs (exits to C);
+ *   - the guest's 16 GPRs and arithmetic flags live in the host's while translated code
+ *     runs (guest RSP included: translated code never uses the host stack);
+ *   - GS base = the window of the current view, FS base = the vCPU's context block;
+ *   - a window is a reserved 4 GiB host range (+ guards) in which guest virtual pages
+ *     are mapped on demand onto the guest-physical memfd: shadow paging done with mmap.
+ * Guest addresses are meaningful in their low 32 bits (the layout of abi.h): a window
+ * offset o stands for the guest virtual address sign-extend(o). */
+#ifndef HVLAB_BT_H
+#define HVLAB_BT_H
+#include <pthread.h>
+#include <signal.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <Zydis/Zydis.h>
+
+#include "ctx.h"
+#include "hvlab/engine.h"
+
+struct bt_vm;
+struct bt_vcpu;
+
+#define BT_PAGE       4096ull
+#define BT_WIN_SIZE   (1ull << 32)
+#define BT_WIN_GUARD  (64ull << 10)
+#define BT_MAX_SLOTS  8
+
+/* ---- the context block (layout in ctx.h) ---- */
+struct bt_ctx {
+	uint64_t self, magic, host_fs, host_gs, host_rsp;
+	struct bt_vcpu *vcpu;
+	uint64_t exit_fn, target, jmp, winbase, negwin, gfsbase, ggsbase, rflags;
+	const struct bt_exit_info *exit_info;
+	uint64_t pad0;
+	uint64_t regs[16];
+	uint64_t spill[16];
+	uint64_t delta[16];
+	uint8_t guest_fx[512] __attribute__((aligned(16)));
+	uint8_t host_fx[512] __attribute__((aligned(16)));
+	uint8_t pad1[CTX_POLL - CTX_HOST_FX - 512];
+	uint8_t poll[4096];
+	struct bt_htab_entry { uint64_t guest, host; } htab[BT_HTAB_SIZE];
+};
+
+/* ---- exits from translated code ----
+ * Translated code leaves through `call *%fs:CTX_EXIT_FN`, followed in the code cache
+ * by this record (the call's return address points at it). */
+enum bt_exit_kind {
+	BT_EXIT_BRANCH = 1,      /* direct branch to rip, not chained yet; patch = site */
+	BT_EXIT_LOOKUP,          /* indirect branch missed the table; target in ctx */
+	BT_EXIT_CALLOUT,         /* a sensitive instruction at rip; op says which */
+};
+
+enum bt_callout {
+	BT_CO_UD = 1,            /* raise #UD (invalid, or unsupported by the translator) */
+	BT_CO_GP0,               /* raise #GP(0) */
+	BT_CO_CLI, BT_CO_STI, BT_CO_PUSHF, BT_CO_POPF, BT_CO_HLT, BT_CO_CPUID,
+	BT_CO_RDMSR, BT_CO_WRMSR, BT_CO_IN, BT_CO_OUT, BT_CO_INS, BT_CO_OUTS,
+	BT_CO_MOV_TO_CR, BT_CO_MOV_FROM_CR, BT_CO_MOV_DR,
+	BT_CO_LGDT, BT_CO_LIDT, BT_CO_LTR, BT_CO_LLDT, BT_CO_SGDT, BT_CO_SIDT, BT_CO_STR,
+	BT_CO_SLDT, BT_CO_SMSW, BT_CO_LMSW, BT_CO_CLTS, BT_CO_INVLPG, BT_CO_SWAPGS,
+	BT_CO_SYSCALL, BT_CO_SYSRET, BT_CO_IRETQ, BT_CO_INT, BT_CO_INT3, BT_CO_INT1,
+	BT_CO_RDTSCP, BT_CO_RDPID, BT_CO_MOV_TO_SREG, BT_CO_MOV_FROM_SREG, BT_CO_PUSH_SREG,
+	BT_CO_POP_SREG, BT_CO_RDFSBASE, BT_CO_RDGSBASE, BT_CO_WRFSBASE, BT_CO_WRGSBASE,
+	BT_CO_WBINVD, BT_CO_XGETBV, BT_CO_RDPMC, BT_CO_LAR_LSL, BT_CO_FAR, BT_CO_ENTER,
+	BT_CO_NR
+};
+
+struct bt_exit_info {
+	uint8_t kind;            /* enum bt_exit_kind */
+	uint8_t op;              /* enum bt_callout */
+	uint8_t len;             /* length of the guest instruction */
+	uint8_t a, b, c;         /* operand details, per op (register numbers, sizes) */
+	uint16_t pad;
+	uint32_t imm;            /* immediate operand, per op */
+	uint32_t patch;          /* BRANCH: code-cache offset of the rel32 to patch */
+	uint64_t rip;            /* guest address of the instruction, or branch target */
+} __attribute__((packed));     /* it sits in the code cache at any alignment */
+
+/* ---- guest-physical memory ---- */
+struct bt_memslot {
+	uint64_t gpa, size;
+	uint8_t *host;
+	int fd;
+	off_t offset;
+};
+
+/* ---- windows (window.c) ---- */
+struct bt_window {
+	uint8_t *reserve;        /* guard + 4 GiB + guard */
+	uint8_t *base;           /* offset 0 of the window */
+	uint64_t fills, flushes;
+	int upper_nonglobal;     /* the kernel half holds non-global pages (CR3 drops them) */
+	/* 2 MiB regions of the window filled from guest large pages: invlpg in one of them
+	 * drops the whole region. */
+	uint64_t large[BT_WIN_SIZE / (2u << 20) / 64];
+};
+
+int bt_window_init(struct bt_window *w);
+void bt_window_destroy(struct bt_window *w);
+/* Maps the guest page at window offset off (page aligned) onto the memfd. */
+int bt_window_map(struct bt_window *w, uint64_t off, int fd, off_t foff, int writable);
+/* Drops [off, off + len) (page aligned) from the window. */
+int bt_window_unmap(struct bt_window *w, uint64_t off, uint64_t len);
+
+/* ---- guest page tables (mmu.c) ---- */
+#define BT_ACC_WRITE 1u
+#define BT_ACC_USER  2u          /* the access is made at CPL3 */
+#define BT_ACC_FETCH 4u
+#define BT_ACC_IMPLICIT 8u       /* a supervisor access whatever the CPL (IDT, GDT, TSS) */
+
+#define BT_PF_P    1u
+#define BT_PF_W    2u
+#define BT_PF_U    4u
+#define BT_PF_RSVD 8u
+#define BT_PF_I    16u
+
+struct bt_walk {
+	uint64_t gpa;            /* of the byte */
+	int writable, user, nx, large, dirty, global;
+	uint32_t pf_error;       /* when the walk failed: the #PF error code */
+	int noncanonical;        /* when the walk failed: #GP, not #PF */
+};
+
+/* Walks the guest's page tables for va; sets accessed (and dirty for a write) bits.
+ * Returns 0, or 1 for a guest page fault (w->pf_error), or -1 with hv_err_msg() set
+ * when the tables themselves are unusable (outside memory). */
+int bt_walk(struct bt_vcpu *v, uint64_t va, unsigned access, struct bt_walk *w);
+/* Host pointer to guest-physical [gpa, gpa + len) when it lies in one slot. */
+void *bt_gpa_ptr(struct bt_vm *vm, uint64_t gpa, uint64_t len);
+const struct bt_memslot *bt_gpa_slot(struct bt_vm *vm, uint64_t gpa);
+/* Copies between guest virtual memory and the host, at the current CPL's rights;
+ * returns 0, 1 with a #PF raised in v (vector, error, cr2 set), or -1. */
+int bt_vread(struct bt_vcpu *v, uint64_t va, void *dst, size_t len, unsigned access);
+int bt_vwrite(struct bt_vcpu *v, uint64_t va, const void *src, size_t len, unsigned access);
+/* Handles a host fault at window offset off: maps the page, or reports a guest #PF.
+ * Returns 0 (mapped: retry), 1 (guest #PF: v->fault set), 2 (device memory at
+ * v->mmio.gpa: emulate the instruction), -1 (host error). */
+int bt_shadow_fill(struct bt_vcpu *v, uint64_t off, int write);
+/* Forgets every mapping of the windows for guest virtual [va, va + len), or all user
+ * mappings (flush_user) / everything (flush_all). */
+void bt_shadow_invlpg(struct bt_vcpu *v, uint64_t va);
+void bt_shadow_flush(struct bt_vcpu *v, int kernel_too);
+
+/* ---- the code cache (cache.c) ---- */
+/* Per translated guest instruction (or part of one): where its host code starts and
+ * how to recover the guest state if that code faults. */
+struct bt_imap {
+	uint32_t host_off;       /* from the block's host start */
+	uint16_t guest_off;      /* from the block's guest start */
+	uint16_t spill;          /* GPRs whose guest value is in their spill slot */
+	uint8_t delta;           /* GPRs that hold host pointers (guest = reg + delta slot) */
+	int8_t rsp_adj;          /* guest RSP = RSP + rsp_adj */
+	uint16_t pad;
+};
+
+struct bt_tb {
+	uint64_t rip;            /* guest virtual address of the first instruction */
+	uint64_t gpa;            /* its guest-physical address (the key with rip) */
+	uint32_t host_off;       /* in the code cache */
+	uint32_t host_len;
+	uint32_t guest_len;
+	uint32_t ninsn;
+	uint32_t imap_first, imap_count;
+	struct bt_tb *hnext;     /* C-side lookup chain */
+};
+
+struct bt_cache {
+	uint8_t *code;           /* RWX, below 2 GiB (rel32 reach, imm32 addresses) */
+	size_t code_size, code_used;
+	struct bt_tb *tbs;
+	size_t ntb, max_tb;
+	struct bt_imap *imap;
+	size_t nimap, max_imap;
+	struct bt_tb **hash;     /* C-side: by (rip, gpa) */
+	unsigned hash_bits;
+	uint32_t gen;            /* incremented by every flush */
+	/* user-half entries of the indirect table, cleared on an address-space change */
+	uint32_t *uslots;
+	size_t nuslots, max_uslots;
+};
+
+int bt_cache_init(struct bt_cache *c);
+void bt_cache_destroy(struct bt_cache *c);
+void bt_cache_flush(struct bt_vcpu *v);
+struct bt_tb *bt_cache_find(struct bt_cache *c, uint64_t rip, uint64_t gpa);
+struct bt_tb *bt_cache_find_host(struct bt_cache *c, uintptr_t host_pc);
+const struct bt_imap *bt_cache_imap(struct bt_cache *c, const struct bt_tb *tb,
+				    uintptr_t host_pc);
+void bt_htab_insert(struct bt_vcpu *v, uint64_t guest, const struct bt_tb *tb);
+void bt_htab_flush_user(struct bt_vcpu *v);
+void bt_htab_flush_all(struct bt_vcpu *v);
+void bt_cache_commit(struct bt_cache *c, struct bt_tb *tb);
+/* Points the rel32 at code offset patch to tb's entry. */
+void bt_chain(struct bt_vcpu *v, uint32_t patch, const struct bt_tb *tb);
+
+/* ---- the translator (translate.c) ---- */
+/* Returns the block for the vCPU's rip (translating it when needed), NULL with a guest
+ * exception raised (a fetch fault), or NULL with v->host_error set. */
+struct bt_tb *bt_translate(struct bt_vcpu *v, uint64_t rip);
+int bt_decoder_init(ZydisDecoder *d);
+
+/* ---- trampolines (trampoline.c) ---- */
+const struct bt_exit_info *bt_enter(struct bt_ctx *ctx, const void *host_pc);
+void bt_exit_stub(void);
+void bt_exit_common(void);
+void bt_sig_entry(int sig, siginfo_t *si, void *uc);
+
+/* ---- counters ---- */
+enum bt_trap { BT_TRAP_PF_FILL, BT_TRAP_PF_GUEST, BT_TRAP_MMIO, BT_TRAP_DE, BT_TRAP_UD,
+	       BT_TRAP_GP, BT_TRAP_POLL, BT_TRAP_OTHER, BT_TRAP_NR };
+
+struct bt_stats {
+	uint64_t blocks, guest_insns, code_bytes, chains, lookups_missed, flushes;
+	uint64_t callouts[BT_CO_NR];
+	uint64_t traps[BT_TRAP_NR];
+	uint64_t exceptions[32], interrupts;
+	uint64_t shadow_fills, pt_write_traps, window_flushes, unsupported;
+};
+
+/* ---- the virtual CPU ---- */
+enum { BT_SEG_ES, BT_SEG_CS, BT_SEG_SS, BT_SEG_DS, BT_SEG_FS, BT_SEG_GS, BT_SEG_NR };
+
+struct bt_cpu {
+	uint64_t rip;
+	uint64_t vflags;         /* IF, IOPL, TF, AC, NT, ID...: never in the host's RFLAGS */
+	unsigned cpl;
+	uint64_t cr0, cr2, cr3, cr4, cr8, efer;
+	struct hv_segment seg[BT_SEG_NR], tr, ldt;
+	struct hv_dtable gdt, idt;
+	uint64_t kernel_gs_base, star, lstar, cstar, fmask, tsc_aux, apic_base, pat;
+	uint64_t sysenter_cs, sysenter_esp, sysenter_eip;
+	int shadow;              /* interrupt shadow after sti / mov ss: one instruction */
+	int halted;
+};
+
+/* An exception raised while emulating (walks, call-outs), delivered by the run loop. */
+struct bt_fault {
+	int pending;
+	uint8_t vector;
+	int has_error;
+	uint32_t error;
+	uint64_t cr2;
+};
+
+/* The local APIC, and what KVM's in-kernel irqchip provides under the hw engine (the
+ * legacy PIC and PIT ports): the engine emulates them itself (platform.c). */
+struct bt_lapic {
+	uint32_t id, tpr, svr, ldr, dfr, esr, icr_lo, icr_hi;
+	uint32_t lvt[6];                 /* timer, thermal, perf, LINT0, LINT1, error */
+	uint32_t timer_init, timer_dcr;
+	uint64_t timer_start;            /* host TSC when the count was written */
+	uint64_t timer_ns;               /* one period in ns (0: stopped) */
+	uint32_t irr[8];                 /* set by any thread (atomic), cleared by the vCPU */
+	uint32_t isr[8];
+	int timer_fd, stop_fd;           /* timerfd and the timer thread's stop eventfd */
+	pthread_t timer_thread;
+	int timer_thread_up;
+	int timer_fired;                 /* atomic: the timer thread saw an expiry */
+	uint8_t pic_mask[2];
+	uint8_t port61;
+	int sipi_vector;                 /* -1, or the vector of a SIPI to this vCPU */
+	int init_received;
+};
+
+struct bt_vm {
+	struct bt_memslot slot[BT_MAX_SLOTS];
+	unsigned nslots;
+	unsigned nr_vcpus;
+	uint64_t tsc_khz;
+	struct bt_vcpu *vcpus[16];
+	struct { uint16_t port; uint32_t len; int fd; } ioev[8];
+	unsigned nioev;
+	struct { uint32_t leaf, sub, r[4]; } cpuid[32];   /* the host's, read once */
+	unsigned ncpuid;
+};
+
+struct bt_vcpu {
+	struct bt_vm *vm;
+	unsigned index;
+	struct bt_ctx *ctx;
+	struct bt_cpu cpu;
+	struct bt_window win[2];         /* 0: kernel view, 1: user view */
+	struct bt_cache cache;
+	struct bt_stats stats;
+	struct bt_fault fault;
+	ZydisDecoder dec;
+	int host_error;                  /* hv_err_msg() says what */
+	int shutdown;                    /* a triple fault ended the guest */
+	int exit_request;                /* request_exit(): atomic */
+	int poll_armed;                  /* the poll page is read-only */
+	void *altstack;
+	size_t altstack_size;
+	/* a port I/O exit in progress: completed by the next run */
+	struct {
+		int active;
+		uint16_t port;
+		uint8_t size, dir, reg, rep, string;
+		uint32_t count;
+		uint64_t next_rip;
+	} io;
+	uint8_t iobuf[4096];
+	/* an MMIO access in progress: found by a fault, emulated by the run loop */
+	struct {
+		int pending;             /* the guest instruction at cpu.rip touched gpa */
+		int active;              /* a read exit to the core: complete it next run */
+		uint64_t gpa;
+		uint8_t reg, size, sext;
+		uint32_t dst_bytes;
+		ZydisRegister dst;
+		uint64_t next_rip;
+	} mmio;
+	struct bt_lapic lapic;
+	int wake_fd;                     /* eventfd: wakes a halted vCPU */
+	int wait_sipi;                   /* an application processor before its SIPI */
+	pthread_t thread;
+	int thread_set;
+};
+
+/* The view (window) the CPL selects. */
+static inline struct bt_window *bt_cur_window(struct bt_vcpu *v)
+{
+	return &v->win[v->cpu.cpl == 3];
+}
+
+/* ---- run loop, events, call-outs ---- */
+int bt_vcpu_run(struct bt_vcpu *v, struct hv_exit *exit);
+void bt_set_view(struct bt_vcpu *v);
+void bt_raise(struct bt_vcpu *v, uint8_t vector, int has_error, uint32_t error);
+void bt_raise_pf(struct bt_vcpu *v, uint64_t cr2, uint32_t error);
+/* Delivers v->fault (or an interrupt) through the guest IDT. Returns 0, or 1 when the
+ * vCPU shut down (triple fault; why in v->shutdown_why). */
+int bt_deliver(struct bt_vcpu *v, uint8_t vector, int has_error, uint32_t error, int soft);
+/* Returns 0: go on at the next instruction (inline), 1: go on at cpu.rip (dispatch),
+ * 2: an exit to the core is in *exit, -1: host error. */
+int bt_callout(struct bt_vcpu *v, const struct bt_exit_info *info, struct hv_exit *exit);
+uint64_t bt_get_rflags(const struct bt_vcpu *v);
+void bt_set_rflags(struct bt_vcpu *v, uint64_t rflags);
+
+/* platform.c */
+int bt_platform_init(struct bt_vcpu *v);
+void bt_platform_destroy(struct bt_vcpu *v);
+/* Port I/O the engine serves itself (PIC, PIT, ioeventfd ports): 1 handled, 0 not. */
+int bt_platform_pio(struct bt_vcpu *v, uint16_t port, uint8_t size, int is_write,
+		    uint8_t *data);
+int bt_lapic_mmio(struct bt_vcpu *v, uint64_t offset, uint32_t len, int is_write,
+		  uint8_t *data);
+int bt_is_lapic(const struct bt_vcpu *v, uint64_t gpa);
+/* The highest interrupt vector that may be delivered now, or -1. */
+int bt_irq_pending(struct bt_vcpu *v);
+void bt_irq_ack(struct bt_vcpu *v, int vector);
+void bt_irq_set(struct bt_vcpu *v, int vector);
+void bt_timer_poll(struct bt_vcpu *v);
+/* Makes translated code leave at its next block entry (async-signal-safe). */
+void bt_arm_poll(struct bt_vcpu *v);
+void bt_wake(struct bt_vcpu *v);
+int bt_halt_wait(struct bt_vcpu *v);
+
+int bt_io_complete(struct bt_vcpu *v);
+void bt_cpuid_init(struct bt_vm *vm);
+void bt_cpuid(struct bt_vcpu *v, uint32_t leaf, uint32_t sub, uint32_t r[4]);
+
+/* mmio.c */
+int bt_mmio_emulate(struct bt_vcpu *v, struct hv_exit *exit);
+int bt_mmio_complete(struct bt_vcpu *v);
+
+/* callout.c: operands of an instruction decoded again */
+struct bt_decoded {
+	ZydisDecodedInstruction in;
+	ZydisDecodedOperand op[ZYDIS_MAX_OPERAND_COUNT];
+};
+int bt_decode_at(struct bt_vcpu *v, uint64_t rip, unsigned len, struct bt_decoded *d);
+uint64_t bt_effective_address(struct bt_vcpu *v, const struct bt_decoded *d,
+			      const ZydisDecodedOperand *op);
+uint64_t bt_reg_read(struct bt_vcpu *v, ZydisRegister r);
+void bt_reg_write(struct bt_vcpu *v, ZydisRegister r, uint64_t val);
+
+int bt_iret(struct bt_vcpu *v, unsigned opsize);
+int bt_syscall(struct bt_vcpu *v, uint64_t next);
+int bt_sysret(struct bt_vcpu *v);
+
+void bt_stats(struct hv_engine_vcpu *hv, void (*emit)(void *arg, const char *name,
+						      uint64_t value), void *arg);
+void bt_stats_print(struct hv_engine_vcpu *hv);
+
+int bt_signals_install(void);
+int bt_altstack_ensure(struct bt_vcpu *v);
+void bt_altstack_release(struct bt_vcpu *v);
+
+#define BT_RFLAGS_HOST (0x1u | 0x4u | 0x10u | 0x40u | 0x80u | 0x400u | 0x800u) /* CPAZSDO */
+#define BT_RFLAGS_IF   0x200u
+
+static inline int64_t bt_sext32(uint64_t off)
+{
+	return (int64_t)(int32_t)(uint32_t)off;
+}
+
+#endif

@@ -1,0 +1,55 @@
+/* The per-vCPU context block: the memory that translated code reaches through the FS
+ * segment (FS base = the block while guest code runs). It holds the guest registers
+ * while the engine's C code runs, scratch slots for rewritten sequences, the host
+ * state to return to, the poll page and the indirect-branch table.
+ *
+ * The offsets are plain numbers because the trampolines (trampoline.c, file-scope
+ * assembly) and the code emitter use them as displacements; struct bt_ctx in bt.h
+ * checks each one with a static assertion. */
+#ifndef HVLAB_BT_CTX_H
+#define HVLAB_BT_CTX_H
+
+#define BT_CTX_MAGIC_VALUE 0x8000425443545821 /* non-canonical: never a glibc pointer */
+
+#define CTX_SELF      0x000   /* the block's own address (as glibc's TCB keeps its own) */
+#define CTX_MAGIC     0x008   /* BT_CTX_MAGIC_VALUE: tells a signal that FS is ours */
+#define CTX_HOST_FS   0x010   /* glibc's FS base, restored before any C code runs */
+#define CTX_HOST_GS   0x018
+#define CTX_HOST_RSP  0x020   /* host stack of bt_enter(), below its saved registers */
+#define CTX_VCPU      0x028   /* struct bt_vcpu * of the owner */
+#define CTX_EXIT_FN   0x030   /* address of the exit stub (translated code calls it) */
+#define CTX_TARGET    0x038   /* host entry on bt_enter; guest target of a lookup */
+#define CTX_JMP       0x040   /* host address of a lookup hit */
+#define CTX_WINBASE   0x048   /* host base of the current window (= GS base) */
+#define CTX_NEGWIN    0x050   /* -CTX_WINBASE, for flag-free pointer conversion */
+#define CTX_GFSBASE   0x058   /* the guest's own FS base (virtual) */
+#define CTX_GGSBASE   0x060   /* the guest's own GS base (virtual) */
+#define CTX_RFLAGS    0x068   /* guest arithmetic flags and DF, as the host holds them */
+#define CTX_EXIT_INFO 0x070   /* struct bt_exit_info * of the last exit, 0 for a signal */
+#define CTX_REGS      0x080   /* 16 guest GPRs in x86 encoding order */
+#define CTX_SPILL     0x100   /* one spill slot per GPR, for rewritten sequences */
+#define CTX_DELTA     0x180   /* guest - host pointer deltas of string operations */
+#define CTX_GUEST_FX  0x200   /* fxsave64 area of the guest (512 bytes) */
+#define CTX_HOST_FX   0x400   /* fxsave64 area of the host (512 bytes) */
+#define CTX_POLL      0x1000  /* one page: made read-only to stop translated code */
+#define CTX_HTAB      0x2000  /* indirect-branch table: BT_HTAB_SIZE x {guest, host} */
+
+#define BT_HTAB_BITS  16
+#define BT_HTAB_SIZE  (1 << BT_HTAB_BITS)
+#define CTX_SIZE      (CTX_HTAB + BT_HTAB_SIZE * 16)
+
+/* x86 register numbers (ModRM encoding order). */
+#define BT_RAX 0
+#define BT_RCX 1
+#define BT_RDX 2
+#define BT_RBX 3
+#define BT_RSP 4
+#define BT_RBP 5
+#define BT_RSI 6
+#define BT_RDI 7
+
+#define CTX_REG(r)   (CTX_REGS + 8 * (r))
+#define CTX_SPILLR(r) (CTX_SPILL + 8 * (r))
+#define CTX_DELTAR(r) (CTX_DELTA + 8 * (r))
+
+#endif

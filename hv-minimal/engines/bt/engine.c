@@ -1,0 +1,347 @@
+/* The "bt" engine: struct hv_engine_ops for the binary translator. The VM is guest
+ * memory (the core's memfd slots) and the host TSC; a vCPU is a context block, two
+ * windows (kernel and user views), a code cache and the virtual CPU state. */
+#include <cpuid.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/auxv.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "bt.h"
+#include "hvlab/err.h"
+#include "hvlab/tsc.h"
+
+#ifndef HWCAP2_FSGSBASE
+#define HWCAP2_FSGSBASE (1 << 1)
+#endif
+
+/* The translator relies on user-mode FSGSBASE (rd/wr fs/gs base) and on BMI2 (rorx,
+ * a rotate that leaves the flags alone). */
+static int host_supported(void)
+{
+	unsigned a, b, c, d;
+
+	if (!(getauxval(AT_HWCAP2) & HWCAP2_FSGSBASE))
+		return hv_err_set("the binary translator needs user-mode FSGSBASE (Linux 5.9 or "
+				  "later on a CPU with fsgsbase), which this host does not offer");
+	if (!__get_cpuid_count(7, 0, &a, &b, &c, &d) || !(b & (1u << 8)))
+		return hv_err_set("the binary translator needs BMI2, which this host CPU lacks");
+	return 0;
+}
+
+static int bt_vm_create(const struct hv_vm_config *cfg, struct hv_engine_vm **out)
+{
+	struct bt_vm *vm;
+	struct hv_tsc tsc;
+
+	*out = NULL;
+	if (host_supported() || bt_signals_install())
+		return -1;
+	vm = calloc(1, sizeof(*vm));
+	if (!vm)
+		return hv_err_errno("allocating the binary translator's VM");
+	vm->nr_vcpus = cfg->nr_vcpus;
+	bt_cpuid_init(vm);
+	/* The guest reads the host's TSC directly (rdtsc is not translated). */
+	if (hv_tsc_init(&tsc) == 0 && tsc.hz > 0)
+		vm->tsc_khz = (uint64_t)(tsc.hz / 1e3 + 0.5);
+	*out = (struct hv_engine_vm *)vm;
+	return 0;
+}
+
+static void bt_vm_destroy(struct hv_engine_vm *hvm)
+{
+	struct bt_vm *vm = (struct bt_vm *)hvm;
+
+	if (!vm)
+		return;
+	free(vm);
+}
+
+static int bt_mem_add(struct hv_engine_vm *hvm, uint32_t slot, uint64_t gpa, uint64_t size,
+		      void *host, int fd, off_t offset)
+{
+	struct bt_vm *vm = (struct bt_vm *)hvm;
+
+	if (fd < 0)
+		return hv_err_set("the binary translator maps guest memory from its file: slot %u "
+				  "at %#llx has none", slot, (unsigned long long)gpa);
+	if (vm->nslots >= BT_MAX_SLOTS)
+		return hv_err_set("guest memory slot %u: at most %d slots", slot, BT_MAX_SLOTS);
+	if ((gpa | size | (uint64_t)offset) & (BT_PAGE - 1))
+		return hv_err_set("guest memory slot %u (%#llx+%#llx) is not page aligned", slot,
+				  (unsigned long long)gpa, (unsigned long long)size);
+	vm->slot[vm->nslots++] = (struct bt_memslot){
+		.gpa = gpa, .size = size, .host = host, .fd = fd, .offset = offset,
+	};
+	return 0;
+}
+
+static void bt_vcpu_destroy(struct hv_engine_vcpu *hv)
+{
+	struct bt_vcpu *v = (struct bt_vcpu *)hv;
+
+	if (!v)
+		return;
+	bt_platform_destroy(v);
+	if (v->vm->vcpus[v->index] == v)
+		v->vm->vcpus[v->index] = NULL;
+	bt_cache_destroy(&v->cache);
+	bt_window_destroy(&v->win[0]);
+	bt_window_destroy(&v->win[1]);
+	bt_altstack_release(v);
+	if (v->ctx)
+		munmap(v->ctx, sizeof(*v->ctx));
+	free(v);
+}
+
+static void reset_state(struct bt_vcpu *v)
+{
+	struct bt_ctx *ctx = v->ctx;
+	struct bt_cpu *c = &v->cpu;
+	uint16_t fcw = 0x37f;
+	uint32_t mxcsr = 0x1f80;
+
+	memcpy(ctx->guest_fx, &fcw, 2);
+	memcpy(ctx->guest_fx + 24, &mxcsr, 4);
+	ctx->rflags = 0x202;
+	c->vflags = 0;
+	c->cr0 = 0x80000011;        /* PE | ET | PG: the engine runs long mode only */
+	c->cr4 = 0x20;              /* PAE */
+	c->efer = 0x500;            /* LME | LMA */
+	c->pat = 0x0007040600070406ull;
+	c->apic_base = 0xfee00000ull | (1ull << 11) | (v->index == 0 ? 1ull << 8 : 0);
+	for (int i = 0; i < BT_SEG_NR; i++)
+		c->seg[i] = (struct hv_segment){ .limit = 0xffffffff, .present = 1, .s = 1,
+						 .type = 3, .g = 1, .db = 1 };
+	c->seg[BT_SEG_CS] = (struct hv_segment){ .limit = 0xffffffff, .present = 1, .s = 1,
+						 .type = 0xb, .g = 1, .l = 1 };
+	c->tr = (struct hv_segment){ .limit = 0x67, .type = 0xb, .present = 1 };
+	c->ldt = (struct hv_segment){ .type = 2, .unusable = 1 };
+}
+
+static int bt_vcpu_create(struct hv_engine_vm *hvm, unsigned index,
+			  struct hv_engine_vcpu **out)
+{
+	struct bt_vm *vm = (struct bt_vm *)hvm;
+	struct bt_vcpu *v = calloc(1, sizeof(*v));
+	void *ctx;
+
+	*out = NULL;
+	if (!v)
+		return hv_err_errno("allocating vCPU %u", index);
+	if (index >= 16) {
+		free(v);
+		return hv_err_set("vCPU %u: the binary translator runs at most 16 vCPUs", index);
+	}
+	if (bt_signals_install()) {
+		free(v);
+		return -1;
+	}
+	v->vm = vm;
+	v->index = index;
+	v->wake_fd = v->lapic.timer_fd = v->lapic.stop_fd = -1;
+	ctx = mmap(NULL, sizeof(struct bt_ctx), PROT_READ | PROT_WRITE,
+		   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (ctx == MAP_FAILED) {
+		hv_err_errno("mapping the context block of vCPU %u", index);
+		goto fail;
+	}
+	v->ctx = ctx;
+	v->ctx->self = (uint64_t)(uintptr_t)ctx;
+	v->ctx->magic = BT_CTX_MAGIC_VALUE;
+	v->ctx->vcpu = v;
+	v->ctx->exit_fn = (uint64_t)(uintptr_t)bt_exit_stub;
+	if (bt_platform_init(v) || bt_window_init(&v->win[0]) || bt_window_init(&v->win[1]) ||
+	    bt_cache_init(&v->cache) || bt_decoder_init(&v->dec))
+		goto fail;
+	/* application processors wait for INIT and SIPI, as on hardware */
+	v->wait_sipi = index != 0;
+	vm->vcpus[index] = v;
+	bt_htab_flush_all(v);
+	reset_state(v);
+	bt_set_view(v);
+	*out = (struct hv_engine_vcpu *)v;
+	return 0;
+fail:
+	bt_vcpu_destroy((struct hv_engine_vcpu *)v);
+	return -1;
+}
+
+static int bt_run(struct hv_engine_vcpu *hv, struct hv_exit *exit)
+{
+	return bt_vcpu_run((struct bt_vcpu *)hv, exit);
+}
+
+/* Async-signal-safe: an atomic store and an mprotect. The poll page turns read-only,
+ * so translated code faults at its next block entry and the run returns. */
+static void bt_request_exit(struct hv_engine_vcpu *hv)
+{
+	struct bt_vcpu *v = (struct bt_vcpu *)hv;
+
+	__atomic_store_n(&v->exit_request, 1, __ATOMIC_RELEASE);
+	bt_arm_poll(v);
+	bt_wake(v);
+}
+
+static int bt_get_regs(struct hv_engine_vcpu *hv, struct hv_regs *r)
+{
+	struct bt_vcpu *v = (struct bt_vcpu *)hv;
+	const uint64_t *g = v->ctx->regs;
+
+	*r = (struct hv_regs){
+		.rax = g[0], .rcx = g[1], .rdx = g[2], .rbx = g[3], .rsp = g[4], .rbp = g[5],
+		.rsi = g[6], .rdi = g[7], .r8 = g[8], .r9 = g[9], .r10 = g[10], .r11 = g[11],
+		.r12 = g[12], .r13 = g[13], .r14 = g[14], .r15 = g[15],
+		.rip = v->cpu.rip, .rflags = bt_get_rflags(v),
+	};
+	return 0;
+}
+
+static int bt_set_regs(struct hv_engine_vcpu *hv, const struct hv_regs *r)
+{
+	struct bt_vcpu *v = (struct bt_vcpu *)hv;
+	uint64_t *g = v->ctx->regs;
+
+	g[0] = r->rax; g[1] = r->rcx; g[2] = r->rdx; g[3] = r->rbx;
+	g[4] = r->rsp; g[5] = r->rbp; g[6] = r->rsi; g[7] = r->rdi;
+	g[8] = r->r8; g[9] = r->r9; g[10] = r->r10; g[11] = r->r11;
+	g[12] = r->r12; g[13] = r->r13; g[14] = r->r14; g[15] = r->r15;
+	v->cpu.rip = r->rip;
+	bt_set_rflags(v, r->rflags);
+	return 0;
+}
+
+static int bt_get_sregs(struct hv_engine_vcpu *hv, struct hv_sregs *s)
+{
+	struct bt_vcpu *v = (struct bt_vcpu *)hv;
+	const struct bt_cpu *c = &v->cpu;
+
+	memset(s, 0, sizeof(*s));
+	s->es = c->seg[BT_SEG_ES];
+	s->cs = c->seg[BT_SEG_CS];
+	s->ss = c->seg[BT_SEG_SS];
+	s->ds = c->seg[BT_SEG_DS];
+	s->fs = c->seg[BT_SEG_FS];
+	s->gs = c->seg[BT_SEG_GS];
+	s->fs.base = v->ctx->gfsbase;
+	s->gs.base = v->ctx->ggsbase;
+	s->tr = c->tr;
+	s->ldt = c->ldt;
+	s->gdt = c->gdt;
+	s->idt = c->idt;
+	s->cr0 = c->cr0;
+	s->cr2 = c->cr2;
+	s->cr3 = c->cr3;
+	s->cr4 = c->cr4;
+	s->cr8 = c->cr8;
+	s->efer = c->efer;
+	s->apic_base = c->apic_base;
+	return 0;
+}
+
+static int bt_set_sregs(struct hv_engine_vcpu *hv, const struct hv_sregs *s)
+{
+	struct bt_vcpu *v = (struct bt_vcpu *)hv;
+	struct bt_cpu *c = &v->cpu;
+
+	if (!(s->cr0 & 1) || !(s->cr0 & (1ull << 31)) || !(s->cr4 & (1ull << 5)) ||
+	    !(s->efer & (1ull << 10)) || !s->cs.l)
+		return hv_err_set("the binary translator runs 64-bit long mode only: CR0 %#llx, "
+				  "CR4 %#llx, EFER %#llx, CS.L %u ask for something else",
+				  (unsigned long long)s->cr0, (unsigned long long)s->cr4,
+				  (unsigned long long)s->efer, s->cs.l);
+	c->seg[BT_SEG_ES] = s->es;
+	c->seg[BT_SEG_CS] = s->cs;
+	c->seg[BT_SEG_SS] = s->ss;
+	c->seg[BT_SEG_DS] = s->ds;
+	c->seg[BT_SEG_FS] = s->fs;
+	c->seg[BT_SEG_GS] = s->gs;
+	v->ctx->gfsbase = s->fs.base;
+	v->ctx->ggsbase = s->gs.base;
+	c->tr = s->tr;
+	c->ldt = s->ldt;
+	c->gdt = s->gdt;
+	c->idt = s->idt;
+	c->cr0 = s->cr0;
+	c->cr2 = s->cr2;
+	c->cr3 = s->cr3 & 0x000ffffffffff000ull;
+	c->cr4 = s->cr4;
+	c->cr8 = s->cr8;
+	c->efer = s->efer;
+	c->apic_base = s->apic_base;
+	c->cpl = s->cs.dpl & 3;
+	/* anything cached for the old state is stale */
+	bt_shadow_flush(v, 1);
+	bt_cache_flush(v);
+	bt_set_view(v);
+	return 0;
+}
+
+/* A fixed interrupt into the vCPU's local APIC, as an MSI would put it there. */
+static int bt_inject_irq(struct hv_engine_vcpu *hv, uint8_t vector)
+{
+	struct bt_vcpu *v = (struct bt_vcpu *)hv;
+
+	if (vector < 16)
+		return hv_err_set("interrupt vector %u to vCPU %u: vectors below 16 are "
+				  "reserved", vector, v->index);
+	bt_irq_set(v, vector);
+	return 0;
+}
+
+/* A write of len bytes to the port signals the eventfd from the call-out: no exit. */
+static int bt_ioeventfd_add(struct hv_engine_vm *hvm, uint16_t port, uint32_t len, int fd)
+{
+	struct bt_vm *vm = (struct bt_vm *)hvm;
+
+	if (vm->nioev >= sizeof(vm->ioev) / sizeof(vm->ioev[0]))
+		return hv_err_set("port %#x: at most %zu ioeventfds", port,
+				  sizeof(vm->ioev) / sizeof(vm->ioev[0]));
+	vm->ioev[vm->nioev].port = port;
+	vm->ioev[vm->nioev].len = len;
+	vm->ioev[vm->nioev].fd = fd;
+	vm->nioev++;
+	return 0;
+}
+
+static uint64_t bt_tsc_khz(struct hv_engine_vm *hvm)
+{
+	return ((struct bt_vm *)hvm)->tsc_khz;
+}
+
+static const char *bt_memvirt(struct hv_engine_vm *hvm)
+{
+	(void)hvm;
+	return "shadow-bt";
+}
+
+/* syscall and sysret are call-outs: they work as on bare metal. */
+static int bt_guest_syscall_ok(struct hv_engine_vm *hvm)
+{
+	(void)hvm;
+	return 1;
+}
+
+const struct hv_engine_ops hv_bt_engine_ops = {
+	.name = "bt",
+	.description = "hvlab's binary translator (shadow paging through host mappings)",
+	.vm_create = bt_vm_create,
+	.mem_add = bt_mem_add,
+	.vcpu_create = bt_vcpu_create,
+	.vcpu_run = bt_run,
+	.request_exit = bt_request_exit,
+	.get_regs = bt_get_regs,
+	.set_regs = bt_set_regs,
+	.get_sregs = bt_get_sregs,
+	.set_sregs = bt_set_sregs,
+	.inject_irq = bt_inject_irq,
+	.ioeventfd_add = bt_ioeventfd_add,
+	.tsc_khz = bt_tsc_khz,
+	.memvirt = bt_memvirt,
+	.guest_syscall_ok = bt_guest_syscall_ok,
+	.vcpu_destroy = bt_vcpu_destroy,
+	.vm_destroy = bt_vm_destroy,
+	.stats = bt_stats,
+};

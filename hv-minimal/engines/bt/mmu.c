@@ -1,0 +1,266 @@
+/* Guest memory as the guest's own page tables describe it: the 4-level walk (with
+ * accessed/dirty bits, U/S, R/W with CR0.WP, NX, SMEP/SMAP), copies to and from guest
+ * virtual memory for the call-outs, and the shadow side: filling a window page after
+ * a host fault, and dropping window pages on invlpg and CR3 loads. */
+#include <string.h>
+
+#include "bt.h"
+#include "hvlab/err.h"
+
+#define PTE_P   (1ull << 0)
+#define PTE_W   (1ull << 1)
+#define PTE_U   (1ull << 2)
+#define PTE_A   (1ull << 5)
+#define PTE_D   (1ull << 6)
+#define PTE_PS  (1ull << 7)
+#define PTE_G   (1ull << 8)
+#define PTE_NX  (1ull << 63)
+#define PTE_ADDR 0x000ffffffffff000ull
+
+#define CR0_PG  (1ull << 31)
+#define CR0_WP  (1ull << 16)
+#define CR4_SMEP (1ull << 20)
+#define CR4_SMAP (1ull << 21)
+#define EFER_NXE (1ull << 11)
+#define RFLAGS_AC (1ull << 18)
+
+const struct bt_memslot *bt_gpa_slot(struct bt_vm *vm, uint64_t gpa)
+{
+	for (unsigned i = 0; i < vm->nslots; i++) {
+		const struct bt_memslot *s = &vm->slot[i];
+
+		if (gpa >= s->gpa && gpa - s->gpa < s->size)
+			return s;
+	}
+	return NULL;
+}
+
+void *bt_gpa_ptr(struct bt_vm *vm, uint64_t gpa, uint64_t len)
+{
+	const struct bt_memslot *s = bt_gpa_slot(vm, gpa);
+
+	if (!s || len > s->size - (gpa - s->gpa))
+		return NULL;
+	return s->host + (gpa - s->gpa);
+}
+
+static int walk_fault(struct bt_walk *w, unsigned access, int present, uint32_t extra,
+		      int nx_enabled)
+{
+	w->pf_error = (present ? BT_PF_P : 0) | ((access & BT_ACC_WRITE) ? BT_PF_W : 0) |
+		      ((access & BT_ACC_USER) ? BT_PF_U : 0) | extra;
+	if ((access & BT_ACC_FETCH) && nx_enabled)
+		w->pf_error |= BT_PF_I;
+	return 1;
+}
+
+int bt_walk(struct bt_vcpu *v, uint64_t va, unsigned access, struct bt_walk *w)
+{
+	const struct bt_cpu *c = &v->cpu;
+	int nxe = (c->efer & EFER_NXE) != 0;
+	int smep = (c->cr4 & CR4_SMEP) != 0;
+	uint64_t table = c->cr3 & PTE_ADDR, *ptes[4];
+	int rw = 1, us = 1, nx = 0, n = 0;
+	uint64_t pte = 0, gpa = 0;
+
+	memset(w, 0, sizeof(*w));
+	if (!(c->cr0 & CR0_PG)) {
+		w->gpa = va;
+		w->writable = w->user = w->dirty = 1;
+		return 0;
+	}
+	if ((int64_t)va >> 47 != 0 && (int64_t)va >> 47 != -1) {
+		w->noncanonical = 1;
+		return 1;
+	}
+	for (int shift = 39; shift >= 12; shift -= 9) {
+		uint64_t *p = bt_gpa_ptr(v->vm, table + ((va >> shift) & 511) * 8, 8);
+
+		if (!p) {
+			hv_err_set("the guest page table at guest-physical %#llx (for address "
+				   "%#llx, CR3 %#llx) lies outside guest memory",
+				   (unsigned long long)table, (unsigned long long)va,
+				   (unsigned long long)c->cr3);
+			return -1;
+		}
+		pte = __atomic_load_n(p, __ATOMIC_RELAXED);
+		if (!(pte & PTE_P))
+			return walk_fault(w, access, 0, 0, nxe || smep);
+		if ((pte & PTE_NX) && !nxe)
+			return walk_fault(w, access, 1, BT_PF_RSVD, nxe || smep);
+		ptes[n++] = p;
+		rw &= (pte & PTE_W) != 0;
+		us &= (pte & PTE_U) != 0;
+		nx |= nxe && (pte & PTE_NX);
+		if (shift == 39 && (pte & PTE_PS))
+			return walk_fault(w, access, 1, BT_PF_RSVD, nxe || smep);
+		if ((shift == 30 || shift == 21) && (pte & PTE_PS)) {
+			uint64_t size = 1ull << shift;
+
+			gpa = (pte & PTE_ADDR & ~(size - 1)) | (va & (size - 1));
+			w->large = 1;
+			break;
+		}
+		table = pte & PTE_ADDR;
+		if (shift == 12)
+			gpa = table | (va & 0xfff);
+	}
+	if ((access & BT_ACC_USER) && !us)
+		return walk_fault(w, access, 1, 0, nxe || smep);
+	if ((access & BT_ACC_WRITE) && !rw && ((access & BT_ACC_USER) || (c->cr0 & CR0_WP)))
+		return walk_fault(w, access, 1, 0, nxe || smep);
+	if ((access & BT_ACC_FETCH) && (nx || (!(access & BT_ACC_USER) && us && smep)))
+		return walk_fault(w, access, 1, 0, nxe || smep);
+	if (!(access & (BT_ACC_USER | BT_ACC_FETCH)) && us && (c->cr4 & CR4_SMAP) &&
+	    !(c->vflags & RFLAGS_AC))
+		return walk_fault(w, access, 1, 0, nxe || smep);
+	/* The walk succeeded: accessed bits on every level, dirty on the leaf for a write,
+	 * as the hardware sets them. */
+	for (int i = 0; i < n; i++)
+		if (!(__atomic_load_n(ptes[i], __ATOMIC_RELAXED) & PTE_A))
+			__atomic_fetch_or(ptes[i], PTE_A, __ATOMIC_RELAXED);
+	if ((access & BT_ACC_WRITE) && !(pte & PTE_D)) {
+		__atomic_fetch_or(ptes[n - 1], PTE_D, __ATOMIC_RELAXED);
+		pte |= PTE_D;
+	}
+	w->gpa = gpa;
+	w->writable = rw || (!(access & BT_ACC_USER) && !(c->cr0 & CR0_WP));
+	w->user = us;
+	w->nx = nx;
+	w->dirty = (pte & PTE_D) != 0;
+	w->global = (pte & PTE_G) != 0;
+	return 0;
+}
+
+static unsigned cpl_access(const struct bt_vcpu *v, unsigned access)
+{
+	if (access & BT_ACC_IMPLICIT)
+		return access & ~(BT_ACC_IMPLICIT | BT_ACC_USER);
+	return access | (v->cpu.cpl == 3 ? BT_ACC_USER : 0);
+}
+
+/* Copies len bytes between guest virtual va and buf, page by page. */
+static int vcopy(struct bt_vcpu *v, uint64_t va, void *buf, size_t len, unsigned access,
+		 int write)
+{
+	uint8_t *b = buf;
+
+	access = cpl_access(v, access | (write ? BT_ACC_WRITE : 0));
+	while (len) {
+		struct bt_walk w;
+		size_t chunk = BT_PAGE - (va & (BT_PAGE - 1));
+		uint8_t *p;
+		int r;
+
+		if (chunk > len)
+			chunk = len;
+		r = bt_walk(v, va, access, &w);
+		if (r < 0)
+			return -1;
+		if (r > 0) {
+			if (w.noncanonical)
+				bt_raise(v, 13, 1, 0);
+			else
+				bt_raise_pf(v, va, w.pf_error);
+			return 1;
+		}
+		p = bt_gpa_ptr(v->vm, w.gpa, chunk);
+		if (!p)
+			return hv_err_set("a call-out accessed guest address %#llx, which maps "
+					  "guest-physical %#llx outside memory (device memory is "
+					  "not reachable from this instruction)",
+					  (unsigned long long)va, (unsigned long long)w.gpa);
+		if (write)
+			memcpy(p, b, chunk);
+		else
+			memcpy(b, p, chunk);
+		b += chunk;
+		va += chunk;
+		len -= chunk;
+	}
+	return 0;
+}
+
+int bt_vread(struct bt_vcpu *v, uint64_t va, void *dst, size_t len, unsigned access)
+{
+	return vcopy(v, va, dst, len, access, 0);
+}
+
+int bt_vwrite(struct bt_vcpu *v, uint64_t va, const void *src, size_t len, unsigned access)
+{
+	return vcopy(v, va, (void *)src, len, access, 1);
+}
+
+static void mark_large(struct bt_window *w, uint64_t off)
+{
+	uint64_t r = off >> 21;
+
+	w->large[r / 64] |= 1ull << (r % 64);
+}
+
+int bt_shadow_fill(struct bt_vcpu *v, uint64_t off, int write)
+{
+	struct bt_window *win = bt_cur_window(v);
+	uint64_t va = (uint64_t)bt_sext32(off), page = off & ~(BT_PAGE - 1);
+	const struct bt_memslot *s;
+	struct bt_walk w;
+	int r = bt_walk(v, va, cpl_access(v, write ? BT_ACC_WRITE : 0), &w);
+
+	if (r < 0)
+		return -1;
+	if (r > 0) {
+		bt_raise_pf(v, va, w.pf_error);
+		return 1;
+	}
+	s = bt_gpa_slot(v->vm, w.gpa);
+	if (!s) {
+		/* device memory: never mapped, the instruction is emulated */
+		v->mmio.gpa = w.gpa;
+		return 2;
+	}
+	/* A clean page is mapped read-only so that its first write sets the dirty bit. */
+	if (bt_window_map(win, page, s->fd,
+			  s->offset + (off_t)((w.gpa & ~(BT_PAGE - 1)) - s->gpa),
+			  w.writable && w.dirty))
+		return -1;
+	if (w.large)
+		mark_large(win, page);
+	if (page >= (1ull << 31) && !w.global)
+		win->upper_nonglobal = 1;
+	v->stats.shadow_fills++;
+	return 0;
+}
+
+void bt_shadow_invlpg(struct bt_vcpu *v, uint64_t va)
+{
+	uint64_t off = (uint32_t)va & ~(BT_PAGE - 1), r = off >> 21;
+
+	for (int i = 0; i < 2; i++) {
+		struct bt_window *w = &v->win[i];
+
+		if (w->large[r / 64] & (1ull << (r % 64))) {
+			w->large[r / 64] &= ~(1ull << (r % 64));
+			bt_window_unmap(w, r << 21, 2u << 20);
+		} else {
+			bt_window_unmap(w, off, BT_PAGE);
+		}
+	}
+	v->stats.window_flushes++;
+}
+
+void bt_shadow_flush(struct bt_vcpu *v, int kernel_too)
+{
+	for (int i = 0; i < 2; i++) {
+		struct bt_window *w = &v->win[i];
+		int all = kernel_too || w->upper_nonglobal;
+
+		bt_window_unmap(w, 0, all ? BT_WIN_SIZE : (1ull << 31));
+		if (all) {
+			memset(w->large, 0, sizeof(w->large));
+			w->upper_nonglobal = 0;
+		} else {
+			memset(w->large, 0, sizeof(w->large) / 2);
+		}
+	}
+	v->stats.window_flushes++;
+}

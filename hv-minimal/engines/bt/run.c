@@ -1,0 +1,256 @@
+/* The run loop of a vCPU: find or translate the block at the guest's RIP, run
+ * translated code until it leaves, and act on why it left (chain a branch, fill the
+ * indirect table, emulate a call-out, deliver an exception) until something needs the
+ * core: port I/O, a halt with nothing to wake it, a shutdown, a stop request. */
+#include <inttypes.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#include "bt.h"
+#include "hvlab/err.h"
+
+#define RFLAGS_IF (1ull << 9)
+
+static void exit_internal(struct bt_vcpu *v, struct hv_exit *exit, const char *what)
+{
+	memset(exit, 0, sizeof(*exit));
+	exit->kind = HV_VMEXIT_INTERNAL;
+	exit->u.internal.ndata = 2;
+	exit->u.internal.data[0] = v->cpu.rip;
+	exit->u.internal.data[1] = v->cpu.cpl;
+	snprintf(exit->u.internal.what, sizeof(exit->u.internal.what), "%s", what);
+}
+
+static void exit_shutdown(struct hv_exit *exit, const char *what)
+{
+	memset(exit, 0, sizeof(*exit));
+	exit->kind = HV_VMEXIT_SHUTDOWN;
+	snprintf(exit->u.shutdown.what, sizeof(exit->u.shutdown.what), "%s", what);
+}
+
+/* The poll page goes back to writable before the events are looked at: one that
+ * comes after arms it again. */
+static void disarm_poll(struct bt_vcpu *v)
+{
+	if (__atomic_exchange_n(&v->poll_armed, 0, __ATOMIC_ACQ_REL))
+		mprotect(v->ctx->poll, sizeof(v->ctx->poll), PROT_READ | PROT_WRITE);
+}
+
+static const uint8_t *block_code(struct bt_vcpu *v, const struct bt_tb *tb)
+{
+	return v->cache.code + tb->host_off;
+}
+
+/* Host code to run for the guest's current RIP, or NULL (a fetch fault is pending or
+ * a host error is set). */
+static const uint8_t *dispatch(struct bt_vcpu *v)
+{
+	struct bt_tb *tb = bt_translate(v, v->cpu.rip);
+
+	if (!tb)
+		return NULL;
+	bt_htab_insert(v, v->cpu.rip, tb);
+	return block_code(v, tb);
+}
+
+static void exit_interrupted(struct hv_exit *exit)
+{
+	memset(exit, 0, sizeof(*exit));
+	exit->kind = HV_VMEXIT_INTERRUPTED;
+}
+
+/* Events between two runs of translated code, in priority order: a stop request, a
+ * host error, an exception, the end of an access to device memory, an interrupt, a
+ * halt.
+ * Returns 0 to run translated code, 1 to look again, 2 with *exit filled. */
+static int events(struct bt_vcpu *v, struct hv_exit *exit, const uint8_t **resume)
+{
+	int r, vec;
+
+	disarm_poll(v);
+	if (__atomic_load_n(&v->exit_request, __ATOMIC_ACQUIRE)) {
+		__atomic_store_n(&v->exit_request, 0, __ATOMIC_RELEASE);
+		exit_interrupted(exit);
+		return 2;
+	}
+	if (v->host_error) {
+		v->host_error = 0;
+		exit_internal(v, exit, hv_err_msg());
+		return 2;
+	}
+	if (v->fault.pending) {
+		*resume = NULL;
+		if (v->fault.vector == 14)
+			v->cpu.cr2 = v->fault.cr2;
+		r = bt_deliver(v, v->fault.vector, v->fault.has_error, v->fault.error, 0);
+		if (r < 0) {
+			exit_internal(v, exit, hv_err_msg());
+			return 2;
+		}
+		if (r > 0) {
+			exit_shutdown(exit, "shutdown (triple fault)");
+			return 2;
+		}
+		return 1;
+	}
+	/* an access to device memory is the rest of the instruction that faulted */
+	if (v->mmio.pending) {
+		*resume = NULL;
+		r = bt_mmio_emulate(v, exit);
+		if (r < 0) {
+			exit_internal(v, exit, hv_err_msg());
+			return 2;
+		}
+		return r == 2 ? 2 : 1;
+	}
+	vec = bt_irq_pending(v);
+	if (vec >= 0) {
+		*resume = NULL;
+		v->cpu.halted = 0;
+		bt_irq_ack(v, vec);
+		r = bt_deliver(v, (uint8_t)vec, 0, 0, 0);
+		if (r < 0) {
+			exit_internal(v, exit, hv_err_msg());
+			return 2;
+		}
+		if (r > 0) {
+			exit_shutdown(exit, "shutdown (triple fault)");
+			return 2;
+		}
+		return 1;
+	}
+	if (v->cpu.halted) {
+		if (!(v->cpu.vflags & RFLAGS_IF)) {
+			/* interrupts off: nothing can wake it (as KVM without an irqchip) */
+			v->cpu.halted = 0;
+			memset(exit, 0, sizeof(*exit));
+			exit->kind = HV_VMEXIT_HLT;
+			return 2;
+		}
+		if (bt_halt_wait(v)) {
+			exit_internal(v, exit, hv_err_msg());
+			return 2;
+		}
+		return 1;
+	}
+	return 0;
+}
+
+/* An application processor waits for INIT and SIPI without spinning. */
+static int wait_for_sipi(struct bt_vcpu *v, struct hv_exit *exit)
+{
+	for (;;) {
+		disarm_poll(v);
+		if (__atomic_load_n(&v->exit_request, __ATOMIC_ACQUIRE)) {
+			__atomic_store_n(&v->exit_request, 0, __ATOMIC_RELEASE);
+			exit_interrupted(exit);
+			return 2;
+		}
+		if (__atomic_load_n(&v->lapic.sipi_vector, __ATOMIC_ACQUIRE) >= 0) {
+			hv_err_set("vCPU %u was started by INIT/SIPI at guest-physical %#x in real "
+				   "mode, which the binary translator does not run (it runs 64-bit "
+				   "code only)", v->index, v->lapic.sipi_vector << 12);
+			exit_internal(v, exit, hv_err_msg());
+			return 2;
+		}
+		if (bt_halt_wait(v)) {
+			exit_internal(v, exit, hv_err_msg());
+			return 2;
+		}
+	}
+}
+
+static int run_loop(struct bt_vcpu *v, struct hv_exit *exit)
+{
+	const uint8_t *resume = NULL;
+
+	if (v->wait_sipi)
+		return wait_for_sipi(v, exit) == 2 ? 0 : -1;
+	if (bt_io_complete(v) < 0 || bt_mmio_complete(v) < 0) {
+		exit_internal(v, exit, hv_err_msg());
+		return 0;
+	}
+	for (;;) {
+		const struct bt_exit_info *info;
+		int r = events(v, exit, &resume);
+
+		if (r == 2)
+			return 0;
+		if (r == 1)
+			continue;
+		if (!resume) {
+			resume = dispatch(v);
+			if (!resume)
+				continue;     /* a fetch fault, or a host error: seen above */
+		}
+		info = bt_enter(v->ctx, resume);
+		resume = NULL;
+		if (!info)
+			continue;             /* a signal: fault, poll, device memory, host error */
+		switch (info->kind) {
+		case BT_EXIT_BRANCH: {
+			uint32_t gen = v->cache.gen, patch = info->patch;
+			struct bt_tb *tb;
+
+			v->cpu.rip = info->rip;
+			tb = bt_translate(v, v->cpu.rip);
+			if (!tb)
+				break;
+			if (gen == v->cache.gen)
+				bt_chain(v, patch, tb);
+			resume = block_code(v, tb);
+			break;
+		}
+		case BT_EXIT_LOOKUP:
+			v->stats.lookups_missed++;
+			v->cpu.rip = v->ctx->target;
+			resume = dispatch(v);
+			break;
+		case BT_EXIT_CALLOUT:
+			r = bt_callout(v, info, exit);
+			if (r < 0) {
+				exit_internal(v, exit, hv_err_msg());
+				return 0;
+			}
+			if (r == 2)
+				return 0;
+			if (v->shutdown) {
+				v->shutdown = 0;
+				exit_shutdown(exit, "shutdown (triple fault)");
+				return 0;
+			}
+			if (r == 0)
+				resume = (const uint8_t *)(info + 1);
+			break;
+		default:
+			hv_err_set("translated code left with an unknown exit record %u at guest %#"
+				   PRIx64, info->kind, v->cpu.rip);
+			exit_internal(v, exit, hv_err_msg());
+			return 0;
+		}
+	}
+}
+
+int bt_vcpu_run(struct bt_vcpu *v, struct hv_exit *exit)
+{
+	sigset_t block, old;
+	int r;
+
+	if (bt_altstack_ensure(v))
+		return -1;
+	/* Asynchronous signals must not arrive while the host stack pointer is the
+	 * guest's: they wait until the run returns. */
+	sigfillset(&block);
+	sigdelset(&block, SIGSEGV);
+	sigdelset(&block, SIGBUS);
+	sigdelset(&block, SIGFPE);
+	sigdelset(&block, SIGILL);
+	sigdelset(&block, SIGTRAP);
+	pthread_sigmask(SIG_BLOCK, &block, &old);
+	r = run_loop(v, exit);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	return r;
+}

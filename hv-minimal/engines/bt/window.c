@@ -1,0 +1,61 @@
+/* Windows: a reserved host range of 4 GiB with a guard on each side, in which guest
+ * virtual pages are mapped on demand (MAP_FIXED | MAP_SHARED onto the guest-physical
+ * memfd). Translated code reaches it through GS with 32-bit addresses, so no guest
+ * address can leave it; an empty page is PROT_NONE and a touch of it is a SIGSEGV
+ * that the engine turns into a shadow fill or a guest #PF. */
+#include <errno.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#include "bt.h"
+#include "hvlab/err.h"
+
+#define RESERVE_FLAGS (MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE)
+
+int bt_window_init(struct bt_window *w)
+{
+	size_t len = BT_WIN_SIZE + 2 * BT_WIN_GUARD;
+	void *p = mmap(NULL, len, PROT_NONE, RESERVE_FLAGS, -1, 0);
+
+	memset(w, 0, sizeof(*w));
+	if (p == MAP_FAILED)
+		return hv_err_errno("reserving a 4 GiB window of host address space for the "
+				    "binary translator (is the address space limited? see ulimit -v)");
+	w->reserve = p;
+	w->base = w->reserve + BT_WIN_GUARD;
+	return 0;
+}
+
+void bt_window_destroy(struct bt_window *w)
+{
+	if (w->reserve)
+		munmap(w->reserve, BT_WIN_SIZE + 2 * BT_WIN_GUARD);
+	w->reserve = w->base = NULL;
+}
+
+int bt_window_map(struct bt_window *w, uint64_t off, int fd, off_t foff, int writable)
+{
+	int prot = PROT_READ | (writable ? PROT_WRITE : 0);
+
+	if (off >= BT_WIN_SIZE || (off & (BT_PAGE - 1)))
+		return hv_err_set("window offset %#llx is not a page inside the window",
+				  (unsigned long long)off);
+	if (mmap(w->base + off, BT_PAGE, prot, MAP_SHARED | MAP_FIXED, fd, foff) == MAP_FAILED)
+		return hv_err_errno("mapping guest-physical offset %#llx at window offset %#llx "
+				    "(too many mappings? see /proc/sys/vm/max_map_count)",
+				    (unsigned long long)foff, (unsigned long long)off);
+	w->fills++;
+	return 0;
+}
+
+int bt_window_unmap(struct bt_window *w, uint64_t off, uint64_t len)
+{
+	if (off >= BT_WIN_SIZE || len > BT_WIN_SIZE - off)
+		return hv_err_set("window range %#llx+%#llx lies outside the window",
+				  (unsigned long long)off, (unsigned long long)len);
+	if (mmap(w->base + off, len, PROT_NONE, RESERVE_FLAGS | MAP_FIXED, -1, 0) == MAP_FAILED)
+		return hv_err_errno("dropping window range %#llx+%#llx", (unsigned long long)off,
+				    (unsigned long long)len);
+	w->flushes++;
+	return 0;
+}
