@@ -29,12 +29,6 @@ $(BUILD)/obj/hv-minimal/guest/native/%.o: $(GUEST_DIR)/common/%.c
 $(BUILD)/obj/hv-minimal/vmm/native_work.o: HOST_CFLAGS += -I$(GUEST_DIR)/include
 $(BUILD)/obj/tests/unit/test_guestlib.o: HOST_CFLAGS += -I$(GUEST_DIR)/include
 
-NATIVE_WORKLOADS := $(BIN)/native-compute $(BIN)/native-memwalk
-$(BIN)/native-%: $(BUILD)/obj/hv-minimal/guest/native/native_%.o $(LIBHVM) $(LIBHVLAB)
-	@mkdir -p $(dir $@)
-	@echo "  LD      $@"
-	$(Q)$(CC) $(HOST_LDFLAGS) -o $@ $< $(LIBHVM) $(LIBHVLAB) $(HVM_LDLIBS) $(LIBHVLAB_LDLIBS)
-$(BUILD)/obj/hv-minimal/guest/native/native_%.o: HOST_CFLAGS += -I$(GUEST_DIR)/include
 
 LIBHVM     := $(BUILD)/lib/libhvm.a
 HVM_LDLIBS := -lpthread
@@ -56,6 +50,14 @@ $(HVM): $(BUILD)/obj/hv-minimal/vmm/main.o $(LIBHVM) $(NATIVEOPS_LIB) $(LIBHVLAB
 	@mkdir -p $(dir $@)
 	@echo "  LD      $@"
 	$(Q)$(CC) $(HOST_LDFLAGS) -o $@ $< $(LIBHVM) $(NATIVEOPS_LIB) $(LIBHVLAB) $(HVM_LDLIBS) $(LIBHVLAB_LDLIBS)
+
+# native-compute, native-memwalk: the workload cores as host programs (thin mains).
+NATIVE_WORKLOADS := $(BIN)/native-compute $(BIN)/native-memwalk
+$(BIN)/native-%: $(BUILD)/obj/hv-minimal/guest/native/native_%.o $(LIBHVM) $(LIBHVLAB)
+	@mkdir -p $(dir $@)
+	@echo "  LD      $@"
+	$(Q)$(CC) $(HOST_LDFLAGS) -o $@ $< $(LIBHVM) $(LIBHVLAB) $(HVM_LDLIBS) $(LIBHVLAB_LDLIBS)
+$(BUILD)/obj/hv-minimal/guest/native/native_%.o: HOST_CFLAGS += -I$(GUEST_DIR)/include
 
 # A bare KVM_RUN loop, the reference for hvm's port-I/O round trip.
 $(PIO_BARE): $(BUILD)/obj/hv-minimal/tools/pio_bare.o $(LIBHVLAB)

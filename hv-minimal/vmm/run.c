@@ -320,6 +320,47 @@ static void report_startup(struct run_state *s, const struct hvm_invocation *inv
 		tsc_us(s, s->tsc_booted, vm->tsc_first_exit));
 }
 
+/* The engine's own counters (optional engine op), summed over vCPUs into notes
+ * "engine_NAME". */
+struct engine_counters {
+	unsigned n;
+	char name[32][48];
+	uint64_t value[32];
+};
+
+static void engine_counter(void *arg, const char *name, uint64_t value)
+{
+	struct engine_counters *ec = arg;
+	unsigned i;
+
+	for (i = 0; i < ec->n && strcmp(ec->name[i], name); i++)
+		;
+	if (i == ec->n) {
+		if (ec->n == sizeof(ec->value) / sizeof(ec->value[0]))
+			return;
+		snprintf(ec->name[i], sizeof(ec->name[i]), "%s", name);
+		ec->value[ec->n++] = 0;
+	}
+	ec->value[i] += value;
+}
+
+static void report_engine_counters(struct run_state *s)
+{
+	struct engine_counters ec = { .n = 0 };
+
+	if (!s->ops->stats)
+		return;
+	for (unsigned i = 0; i < s->vm->nr_vcpus; i++)
+		if (s->vm->vcpu[i].eng)
+			s->ops->stats(s->vm->vcpu[i].eng, engine_counter, &ec);
+	for (unsigned i = 0; i < ec.n; i++) {
+		char key[64];
+
+		snprintf(key, sizeof(key), "engine_%s", ec.name[i]);
+		note_num(s, key, (double)ec.value[i]);
+	}
+}
+
 static void report_run(struct run_state *s, const struct hvm_invocation *inv)
 {
 	struct hv_vm *vm = s->vm;
@@ -344,6 +385,7 @@ static void report_run(struct run_state *s, const struct hvm_invocation *inv)
 		hv_warn("writing the exit statistics: %s", hv_err_msg());
 	hv_exitstats_free(&all);
 	note_num(s, "exits_total", (double)nexits);
+	report_engine_counters(s);
 	note_num(s, "ioeventfd_signals", (double)hv_ioev_signals(vm));
 	report_startup(s, inv);
 

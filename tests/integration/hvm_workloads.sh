@@ -75,6 +75,20 @@ for w in forkwait ctxswitch; do
 		bad "$w with cow=1" "exit $RC, checksum '$CK' vs '$(eval echo \$CK_$w)'"
 done
 
+# fork+exec+wait: the exec'd program exits with the status the child would have.
+run_hvm forkexec 120 run --engine hw --workload "forkwait:${ARGS[forkwait]},exec=1" --out "$TMPDIR_IT/forkexec"
+ck=$(col "$TMPDIR_IT/forkexec/samples.csv" hw checksum | sort -u)
+[ "$RC" -eq 0 ] && [ -n "$ck" ] && [ "$ck" = "$CK_forkwait" ] && ok "forkwait with exec: same checksum" ||
+	bad "forkwait exec=1" "exit $RC, checksum '$ck' vs '$CK_forkwait'"
+
+# The process layer: fork (copied and copy-on-write) keeps every page of stack, heap
+# and shared area right through page-table recycling; exec, wait, threads, sbrk, setcpu.
+for c in 0 1; do
+	run_hvm "forktest$c" 120 run --engine hw --vcpus 2 --workload forktest --cmdline cow=$c --out "$TMPDIR_IT/forktest$c"
+	[ "$RC" -eq 0 ] && grep -q "forktest: PASS" "$OUT" && ok "process layer checks pass (cow=$c, 2 vCPUs)" ||
+		bad "forktest cow=$c" "exit $RC: $(grep -E 'FAIL|panic|killed' "$OUT" | head -n2 | tr '\n' ' ')"
+done
+
 # 1, 2 and 4 vCPUs on this machine: every CPU starts, and a lock workload with one
 # process per CPU keeps mutual exclusion (its checksum is the acquisition count).
 for v in 1 2 4; do

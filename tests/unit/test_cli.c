@@ -206,9 +206,56 @@ static void guest_cmdline(void **state)
 	assert_int_equal(hvm_build_cmdline(&o, "ud2", buf, 16), -1);
 }
 
+static void pin_lists(void **state)
+{
+	char *a1[] = { "run", "--workload", "x", "--pin", "0" };
+	char *a2[] = { "run", "--workload", "x", "--pin=0-3,2,8" };
+	struct hvm_options o;
+	unsigned n;
+
+	(void)state;
+	assert_int_equal(hvm_cli_parse_run(ARGC(a1), a1, &o), 0);
+	assert_string_equal(o.pin, "0");
+	assert_int_equal(o.pin_ncpus, 1);
+	assert_int_equal(hvm_cli_parse_run(ARGC(a2), a2, &o), 0);
+	assert_int_equal(o.pin_ncpus, 5);          /* 0,1,2,3,8: the repeated 2 counted once */
+	assert_int_equal(hvm_parse_cpulist("1,0", &n), 0);
+	assert_int_equal(n, 2);
+	char *defaults[] = { "run", "--workload", "x" };
+	assert_int_equal(hvm_cli_parse_run(ARGC(defaults), defaults, &o), 0);
+	assert_null(o.pin);
+
+	const char *bad[] = { "x", "0-", "-1", "1-0", "0,", ",0", "0,,1", "0 1", "1-2-3", "0x1",
+			      "4096", "99999999999999999999" };
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		char *argv[] = { "run", "--workload", "x", "--pin", (char *)bad[i] };
+
+		expect_refused(ARGC(argv), argv, "--pin");
+		if (!strstr(hv_err_msg(), bad[i]))
+			fail_msg("message '%s' does not name the list '%s'", hv_err_msg(), bad[i]);
+	}
+}
+
+static void host_words(void **state)
+{
+	char *a[] = { "run", "--workload", "compute:size=1M", "--cmdline", "kmem=kernel" };
+	struct hvm_options o;
+	char buf[HV_CMDLINE_MAX];
+
+	(void)state;
+	assert_int_equal(hvm_cli_parse_run(ARGC(a), a, &o), 0);
+	/* The VMM's choice first, the user's after it (the guest takes the last). */
+	assert_int_equal(hvm_build_cmdline_host(&o, "ud2", "kmem=user", buf, sizeof(buf)), 0);
+	assert_string_equal(buf, "workload=compute wargs=size=1M sysgate=ud2 kmem=user kmem=kernel");
+	assert_int_equal(hvm_build_cmdline_host(&o, "ud2", NULL, buf, sizeof(buf)), 0);
+	assert_string_equal(buf, "workload=compute wargs=size=1M sysgate=ud2 kmem=kernel");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(pin_lists),
+		cmocka_unit_test(host_words),
 		cmocka_unit_test(all_options),
 		cmocka_unit_test(defaults),
 		cmocka_unit_test(help),

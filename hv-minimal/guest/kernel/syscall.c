@@ -144,13 +144,13 @@ static long sys_map_device(struct trapframe *tf)
 
 	if (tf->rdi != GUEST_DEV_MMIO_NULL)
 		return -GUEST_EINVAL;
-	spin_lock(&vs->lock);
+	int locked = vs_lock(vs);
 	pte_t *e = uvm_walk(vs->pml4, va, 0);
 	/* Uncached, as a device register must be. */
 	if (!(e && (*e & PTE_P)) &&
 	    uvm_map(vs, va, HV_MMIO_UNBACKED, PTE_U | PTE_W | PTE_PCD | PTE_PWT | PTE_NX) < 0)
 		r = -GUEST_EFAULT;
-	spin_unlock(&vs->lock);
+	vs_unlock(vs, locked);
 	return r;
 }
 

@@ -94,6 +94,12 @@ static inline void ext_note(pte_t *table, unsigned idx)
 		pi->hi = (uint16_t)(idx + 1);
 }
 
+/* The same for the table holding entry e. */
+static inline void ext_note_pte(pte_t *e)
+{
+	ext_note((pte_t *)((uint64_t)e & PAGE_MASK), (unsigned)(((uint64_t)e & (PAGE_SIZE - 1)) / 8));
+}
+
 /* ---- address spaces ---- */
 
 struct vmspace *vs_create(void)
@@ -243,26 +249,36 @@ int uvm_map(struct vmspace *vs, uint64_t va, uint64_t pa, uint64_t flags)
 
 void uvm_unmap(struct vmspace *vs, uint64_t va, uint64_t len)
 {
-	int dropped = 0;
+	int dropped = 0, here = mycpu()->vs == vs;
+	uint64_t end = va + len;
+	int locked = vs_lock(vs);
 
-	spin_lock(&vs->lock);
-	for (uint64_t a = va; a - va < len; a += PAGE_SIZE) {
+	for (uint64_t a = va; a < end;) {
+		/* One walk per page table, then its entries in a row. */
+		uint64_t chunk_end = (a | (HUGE_SIZE - 1)) + 1;
+		uint64_t stop = chunk_end < end ? chunk_end : end;
 		pte_t *e = uvm_walk(vs->pml4, a, 0);
-		if (!e || !(*e & PTE_P))
+		if (!e) {
+			a = stop;
 			continue;
-		pte_t old = *e;
-		*e = 0;
-		if (old & PTE_OWNED)
-			frame_put(PTE_ADDR(old));
-		if (mycpu()->vs == vs)
-			invlpg(a);
-		dropped = 1;
+		}
+		for (; a < stop; a += PAGE_SIZE, e++) {
+			pte_t old = *e;
+			if (!(old & PTE_P))
+				continue;
+			*e = 0;
+			if (old & PTE_OWNED)
+				frame_put(PTE_ADDR(old));
+			if (here)
+				invlpg(a);
+			dropped = 1;
+		}
 	}
 	/* Other CPUs running this address space (threads) flush before the frames can be
 	 * reused by anyone: they are on this CPU's free list until this returns. */
 	if (dropped)
 		tlb_shootdown_remote(vs);
-	spin_unlock(&vs->lock);
+	vs_unlock(vs, locked);
 }
 
 /* ---- page faults ---- */
@@ -339,6 +355,7 @@ static int fault_locked(struct vmspace *vs, uint64_t va, uint64_t err)
 	}
 	if (!e && !(e = uvm_walk(vs->pml4, va, 1)))
 		return -1;
+	ext_note_pte(e);         /* the table may exist with this entry outside its range */
 	int was_present = (*e & PTE_P) != 0;
 	if (!(err & PF_WRITE) && !in_shared_area(va)) {
 		/* A read of an untouched page: share the zero frame, read-only. */
@@ -363,9 +380,9 @@ int uvm_fault(struct vmspace *vs, uint64_t va, uint64_t err)
 {
 	if (err & PF_RSVD)
 		return -1;
-	spin_lock(&vs->lock);
+	int locked = vs_lock(vs);
 	int r = fault_locked(vs, va & PAGE_MASK, err);
-	spin_unlock(&vs->lock);
+	vs_unlock(vs, locked);
 	if (r == 0)
 		mycpu()->st.page_faults++;
 	return r;
@@ -377,7 +394,7 @@ long uvm_populate(struct vmspace *vs, uint64_t va, uint64_t len)
 
 	if (va % PAGE_SIZE || len % PAGE_SIZE || va >= HV_USER_TOP || len > HV_USER_TOP - va)
 		return -1;
-	spin_lock(&vs->lock);
+	int locked = vs_lock(vs);
 	/* Demand areas are contiguous ranges: both ends in one means all of it is. */
 	if (len && (!in_demand_area(vs, va) || !in_demand_area(vs, va + len - PAGE_SIZE)))
 		r = -1;
@@ -393,6 +410,7 @@ long uvm_populate(struct vmspace *vs, uint64_t va, uint64_t len)
 		unsigned n = PT_ENTRIES - i;
 		if (n > (va + len - a) / PAGE_SIZE)
 			n = (unsigned)((va + len - a) / PAGE_SIZE);
+		ext_note(pt, i);
 		ext_note(pt, i + n - 1);
 		for (unsigned k = 0; k < n; k++, a += PAGE_SIZE) {
 			pte_t v = pt[i + k];
@@ -410,21 +428,21 @@ long uvm_populate(struct vmspace *vs, uint64_t va, uint64_t len)
 	}
 out:
 	tlb_shootdown_remote(vs);
-	spin_unlock(&vs->lock);
+	vs_unlock(vs, locked);
 	return r;
 }
 
 long uvm_sbrk(struct vmspace *vs, int64_t delta)
 {
-	spin_lock(&vs->lock);
+	int locked = vs_lock(vs);
 	uint64_t old = vs->brk, nb = old + (uint64_t)delta;
 	if ((delta < 0 && nb > old) || (delta > 0 && nb < old) || nb < GUEST_USER_HEAP_BASE ||
 	    nb > GUEST_USER_HEAP_END) {
-		spin_unlock(&vs->lock);
+		vs_unlock(vs, locked);
 		return -GUEST_ENOMEM;
 	}
 	vs->brk = nb;
-	spin_unlock(&vs->lock);
+	vs_unlock(vs, locked);
 	if (nb < old) {
 		uint64_t from = (nb + PAGE_SIZE - 1) & PAGE_MASK;
 		uint64_t to = (old + PAGE_SIZE - 1) & PAGE_MASK;
@@ -509,12 +527,12 @@ struct vmspace *vs_fork(struct vmspace *parent, int cow)
 
 	if (!child)
 		return NULL;
-	spin_lock(&parent->lock);
+	int locked = vs_lock(parent);
 	child->brk = parent->brk;
 	r = fork_dir(parent->pml4, child->pml4, 4, 0, cow, &wp);
 	if (wp)
 		tlb_shootdown(parent, TLB_ALL);
-	spin_unlock(&parent->lock);
+	vs_unlock(parent, locked);
 	kmem_flush();            /* the copies, before the child can run */
 	if (r < 0) {
 		vs_put(child);

@@ -46,6 +46,24 @@ static inline uint64_t vs_root(const struct vmspace *vs)
 	return vs->root;
 }
 
+/* Takes vs->lock when threads share vs: an address space with one process is only
+ * ever changed by that process, on one CPU at a time, and skips the lock (every
+ * instruction counts where kernel code is emulated). Returns what vs_unlock needs. */
+static inline int vs_lock(struct vmspace *vs)
+{
+	int locked = __atomic_load_n(&vs->refs, __ATOMIC_ACQUIRE) > 1;
+
+	if (locked)
+		spin_lock(&vs->lock);
+	return locked;
+}
+
+static inline void vs_unlock(struct vmspace *vs, int locked)
+{
+	if (locked)
+		spin_unlock(&vs->lock);
+}
+
 /* Builds the kernel's page table and switches to it (boot CPU). */
 void vm_init(void);
 /* Control registers and the kernel's page table on this CPU (every CPU). */
