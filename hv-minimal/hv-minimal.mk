@@ -8,6 +8,10 @@ HVM_CORE_SRCS := $(filter-out hv-minimal/vmm/main.c,$(wildcard hv-minimal/vmm/*.
                  $(wildcard hv-minimal/engines/kvm/*.c)
 HVM_CORE_OBJS := $(HVM_CORE_SRCS:%.c=$(BUILD)/obj/%.o)
 
+# The binary translator (engines/bt/bt.mk: BT_OBJS, BT_LDLIBS) lives in libhvm too.
+include hv-minimal/engines/bt/bt.mk
+HVM_CORE_OBJS += $(BT_OBJS)
+
 # The cores of the workloads with a native column (guest/include/guest/work.h), built
 # for the host by the guest's compiler with the guest's code-generation flags: the
 # native figure then runs the same machine code as the guest, and a ratio measures
@@ -31,7 +35,7 @@ $(BUILD)/obj/tests/unit/test_guestlib.o: HOST_CFLAGS += -I$(GUEST_DIR)/include
 
 
 LIBHVM     := $(BUILD)/lib/libhvm.a
-HVM_LDLIBS := -lpthread
+HVM_LDLIBS := -lpthread $(BT_LDLIBS)
 HVM        := $(BIN)/hvm
 PIO_BARE   := $(BIN)/pio-bare
 

@@ -7,10 +7,11 @@
 #include "hvlab/err.h"
 
 extern const struct hv_engine_ops hv_kvm_engine_ops;
+extern const struct hv_engine_ops hv_bt_engine_ops;
 
 static const struct hv_engine_entry engine_table[] = {
 	{ "hw", &hv_kvm_engine_ops, "KVM, hardware-assisted (VT-x/AMD-V, or PVM)" },
-	{ "bt", NULL, "binary translator (a later issue)" },
+	{ "bt", &hv_bt_engine_ops, "binary translator with shadow paging (hvlab's own)" },
 };
 
 const struct hv_engine_entry *hv_engines(size_t *n)

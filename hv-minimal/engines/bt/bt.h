@@ -26,6 +26,7 @@
 
 struct bt_vm;
 struct bt_vcpu;
+struct bt_rmap_slot;
 
 #define BT_PAGE       4096ull
 #define BT_WIN_SIZE   (1ull << 32)
@@ -38,13 +39,13 @@ struct bt_ctx {
 	struct bt_vcpu *vcpu;
 	uint64_t exit_fn, target, jmp, winbase, negwin, gfsbase, ggsbase, rflags;
 	const struct bt_exit_info *exit_info;
-	uint64_t pad0;
+	uint8_t fpu_hw, fpu_dirty, fpu_restore, pad0;
+	uint32_t host_mxcsr;
 	uint64_t regs[16];
 	uint64_t spill[16];
 	uint64_t delta[16];
 	uint8_t guest_fx[512] __attribute__((aligned(16)));
-	uint8_t host_fx[512] __attribute__((aligned(16)));
-	uint8_t pad1[CTX_POLL - CTX_HOST_FX - 512];
+	uint8_t pad1[CTX_POLL - CTX_GUEST_FX - 512];
 	uint8_t poll[4096];
 	struct bt_htab_entry { uint64_t guest, host; } htab[BT_HTAB_SIZE];
 };
@@ -56,6 +57,7 @@ enum bt_exit_kind {
 	BT_EXIT_BRANCH = 1,      /* direct branch to rip, not chained yet; patch = site */
 	BT_EXIT_LOOKUP,          /* indirect branch missed the table; target in ctx */
 	BT_EXIT_CALLOUT,         /* a sensitive instruction at rip; op says which */
+	BT_EXIT_FPU,             /* code that uses the FPU: load the guest's state */
 };
 
 enum bt_callout {
@@ -70,6 +72,7 @@ enum bt_callout {
 	BT_CO_RDTSCP, BT_CO_RDPID, BT_CO_MOV_TO_SREG, BT_CO_MOV_FROM_SREG, BT_CO_PUSH_SREG,
 	BT_CO_POP_SREG, BT_CO_RDFSBASE, BT_CO_RDGSBASE, BT_CO_WRFSBASE, BT_CO_WRGSBASE,
 	BT_CO_WBINVD, BT_CO_XGETBV, BT_CO_RDPMC, BT_CO_LAR_LSL, BT_CO_FAR, BT_CO_ENTER,
+	BT_CO_EMULATE,           /* a hot instruction's memory access, done in C */
 	BT_CO_NR
 };
 
@@ -97,6 +100,7 @@ struct bt_window {
 	uint8_t *reserve;        /* guard + 4 GiB + guard */
 	uint8_t *base;           /* offset 0 of the window */
 	uint64_t fills, flushes;
+	uint64_t map_cycles, unmap_cycles;   /* host TSC spent in mmap for them */
 	int upper_nonglobal;     /* the kernel half holds non-global pages (CR3 drops them) */
 	/* 2 MiB regions of the window filled from guest large pages: invlpg in one of them
 	 * drops the whole region. */
@@ -164,6 +168,8 @@ struct bt_imap {
 struct bt_tb {
 	uint64_t rip;            /* guest virtual address of the first instruction */
 	uint64_t gpa;            /* its guest-physical address (the key with rip) */
+	uint64_t gpa_last;       /* guest-physical address of its last byte */
+	int dead;                /* invalidated: its entry is an exit now */
 	uint32_t host_off;       /* in the code cache */
 	uint32_t host_len;
 	uint32_t guest_len;
@@ -182,6 +188,7 @@ struct bt_cache {
 	struct bt_tb **hash;     /* C-side: by (rip, gpa) */
 	unsigned hash_bits;
 	uint32_t gen;            /* incremented by every flush */
+	uint32_t epoch;          /* incremented by every flush and every block taken out */
 	/* user-half entries of the indirect table, cleared on an address-space change */
 	uint32_t *uslots;
 	size_t nuslots, max_uslots;
@@ -192,6 +199,9 @@ void bt_cache_destroy(struct bt_cache *c);
 void bt_cache_flush(struct bt_vcpu *v);
 struct bt_tb *bt_cache_find(struct bt_cache *c, uint64_t rip, uint64_t gpa);
 struct bt_tb *bt_cache_find_host(struct bt_cache *c, uintptr_t host_pc);
+/* Takes tb out: lookups miss it and its entry leaves to the run loop. -1: no room. */
+int bt_cache_kill(struct bt_vcpu *v, struct bt_tb *tb);
+void bt_cache_kill_range(struct bt_vcpu *v, uint64_t va, uint64_t len);
 const struct bt_imap *bt_cache_imap(struct bt_cache *c, const struct bt_tb *tb,
 				    uintptr_t host_pc);
 void bt_htab_insert(struct bt_vcpu *v, uint64_t guest, const struct bt_tb *tb);
@@ -205,6 +215,9 @@ void bt_chain(struct bt_vcpu *v, uint32_t patch, const struct bt_tb *tb);
 /* Returns the block for the vCPU's rip (translating it when needed), NULL with a guest
  * exception raised (a fetch fault), or NULL with v->host_error set. */
 struct bt_tb *bt_translate(struct bt_vcpu *v, uint64_t rip);
+struct bt_emit;
+/* An exit to the run loop at e, followed by its record (returned, to fill in). */
+struct bt_exit_info *bt_emit_exit(struct bt_emit *e, uint8_t kind);
 int bt_decoder_init(ZydisDecoder *d);
 
 /* ---- trampolines (trampoline.c) ---- */
@@ -214,15 +227,17 @@ void bt_exit_common(void);
 void bt_sig_entry(int sig, siginfo_t *si, void *uc);
 
 /* ---- counters ---- */
-enum bt_trap { BT_TRAP_PF_FILL, BT_TRAP_PF_GUEST, BT_TRAP_MMIO, BT_TRAP_DE, BT_TRAP_UD,
-	       BT_TRAP_GP, BT_TRAP_POLL, BT_TRAP_OTHER, BT_TRAP_NR };
+enum bt_trap { BT_TRAP_PF_FILL, BT_TRAP_PF_GUEST, BT_TRAP_MMIO, BT_TRAP_PROTECTED, BT_TRAP_DE,
+	       BT_TRAP_UD, BT_TRAP_GP, BT_TRAP_POLL, BT_TRAP_OTHER, BT_TRAP_NR };
 
 struct bt_stats {
 	uint64_t blocks, guest_insns, code_bytes, chains, lookups_missed, flushes;
 	uint64_t callouts[BT_CO_NR];
 	uint64_t traps[BT_TRAP_NR];
 	uint64_t exceptions[32], interrupts;
-	uint64_t shadow_fills, pt_write_traps, window_flushes, unsupported;
+	uint64_t shadow_fills, pt_write_traps, pt_write_callouts, window_flushes, unsupported;
+	uint64_t smc_invalidations, hot_retranslations, pt_unshadowed, fpu_loads;
+	uint64_t budget_flushes;         /* windows emptied for vm.max_map_count */
 };
 
 /* ---- the virtual CPU ---- */
@@ -270,7 +285,21 @@ struct bt_lapic {
 	int init_received;
 };
 
+/* What the engine knows of one guest-physical page (protect.c). */
+#define BT_PG_CODE 1u            /* translated code comes from it */
+#define BT_PG_PT   2u            /* a page table of a walk */
+struct bt_pinfo {
+	uint8_t flags;
+	uint8_t level;           /* PT: 4 (PML4) .. 1 (PT) */
+	uint8_t multi;           /* PT: seen at more than one place (level, address) */
+	uint64_t va_base;        /* PT: first guest address its entries map */
+	uint64_t root;           /* PT: the CR3 of its walks, or BT_ROOT_SHARED */
+};
+#define BT_ROOT_SHARED 1ull
+
 struct bt_vm {
+	struct bt_pinfo *pinfo;          /* one per guest-physical page */
+	uint64_t npages;
 	struct bt_memslot slot[BT_MAX_SLOTS];
 	unsigned nslots;
 	unsigned nr_vcpus;
@@ -280,6 +309,7 @@ struct bt_vm {
 	unsigned nioev;
 	struct { uint32_t leaf, sub, r[4]; } cpuid[32];   /* the host's, read once */
 	unsigned ncpuid;
+	uint64_t map_budget;             /* window pages one vCPU may keep mapped */
 };
 
 struct bt_vcpu {
@@ -318,6 +348,22 @@ struct bt_vcpu {
 		uint64_t next_rip;
 	} mmio;
 	struct bt_lapic lapic;
+	struct bt_rmap_slot *rmap;       /* guest page -> window pages mapping it writable */
+	unsigned rmap_used;
+	int rmap_lost;                   /* entries were dropped: protect by flushing */
+	uint64_t live_maps;              /* window pages mapped since the windows were empty */
+	int single_insn;                 /* translate one instruction, unprotected (SMC) */
+	/* guest instructions that trapped on protected pages, by address: after a few,
+	 * they are translated as call-outs (adaptive translation) */
+	struct { uint64_t rip; uint32_t traps; } hot[256];
+	/* requests from other vCPUs about code pages: served before the next run */
+	struct {
+		pthread_mutex_t lock;
+		int pending;             /* atomic: something is queued */
+		unsigned nprot, ninval;
+		int overflow;            /* too many: flush everything instead */
+		uint64_t prot[32], inval[32];
+	} xreq;
 	int wake_fd;                     /* eventfd: wakes a halted vCPU */
 	int wait_sipi;                   /* an application processor before its SIPI */
 	pthread_t thread;
@@ -367,9 +413,35 @@ int bt_io_complete(struct bt_vcpu *v);
 void bt_cpuid_init(struct bt_vm *vm);
 void bt_cpuid(struct bt_vcpu *v, uint32_t leaf, uint32_t sub, uint32_t r[4]);
 
-/* mmio.c */
+/* bootmode.c: the real- and protected-mode start-up code of an application processor */
+void bt_sipi_reset(struct bt_vcpu *v, int vector);
+int bt_boot_to_long_mode(struct bt_vcpu *v);
+int bt_in_long_mode(const struct bt_vcpu *v);
+
+/* emulate.c: one instruction's memory access done in C (device memory, protected
+ * pages, addresses outside the layout, hot instructions) */
 int bt_mmio_emulate(struct bt_vcpu *v, struct hv_exit *exit);
 int bt_mmio_complete(struct bt_vcpu *v);
+int bt_is_hot(struct bt_vcpu *v, uint64_t rip);
+int bt_emulate_callout(struct bt_vcpu *v, struct hv_exit *exit);
+void bt_note_trap(struct bt_vcpu *v, uint64_t rip);
+
+/* protect.c */
+int bt_protect_init(struct bt_vm *vm, uint64_t mem_end);
+struct bt_pinfo *bt_pinfo(struct bt_vm *vm, uint64_t gpa);
+int bt_rmap_init(struct bt_vcpu *v);
+void bt_rmap_destroy(struct bt_vcpu *v);
+void bt_rmap_clear(struct bt_vcpu *v);
+void bt_rmap_add(struct bt_vcpu *v, uint64_t gpa, int win, uint64_t off);
+void bt_protect_page(struct bt_vcpu *v, uint64_t gpa);
+void bt_code_page(struct bt_vcpu *v, uint64_t gpa);
+int bt_code_invalidate(struct bt_vcpu *v, uint64_t gpa, uintptr_t host_pc);
+void bt_xreq_init(struct bt_vcpu *v);
+void bt_xreq_destroy(struct bt_vcpu *v);
+void bt_xreq_serve(struct bt_vcpu *v);
+/* A page-table entry at gpa changed from old: drops what the windows mapped from it. */
+void bt_pt_written(struct bt_vcpu *v, uint64_t gpa, uint64_t old, uint64_t new);
+void bt_pt_unshadow(struct bt_vcpu *v, uint64_t gpa);
 
 /* callout.c: operands of an instruction decoded again */
 struct bt_decoded {

@@ -104,6 +104,7 @@ void bt_cache_flush(struct bt_vcpu *v)
 	c->ntb = 0;
 	c->nimap = 0;
 	c->gen++;
+	c->epoch++;
 	memset(c->hash, 0, (sizeof(*c->hash)) << c->hash_bits);
 	bt_htab_flush_all(v);
 	v->stats.flushes++;
@@ -163,6 +164,57 @@ void bt_cache_commit(struct bt_cache *c, struct bt_tb *tb)
 	tb->hnext = c->hash[h];
 	c->hash[h] = tb;
 	c->code_used = tb->host_off + tb->host_len;
+}
+
+int bt_cache_kill(struct bt_vcpu *v, struct bt_tb *tb)
+{
+	struct bt_cache *c = &v->cache;
+	uint8_t *entry = c->code + tb->host_off, *stub = c->code + c->code_used;
+	struct bt_emit e = { .p = stub, .start = stub, .end = stub + 64 };
+	struct bt_exit_info *info;
+	unsigned i = tb->rip & (BT_HTAB_SIZE - 1);
+
+	if (tb->dead)
+		return 0;
+	if (c->code_size - c->code_used < 64)
+		return -1;
+	for (struct bt_tb **pp = &c->hash[tb_hash(c, tb->rip, tb->gpa)]; *pp; pp = &(*pp)->hnext)
+		if (*pp == tb) {
+			*pp = tb->hnext;
+			break;
+		}
+	if (v->ctx->htab[i].host == (uint64_t)(uintptr_t)entry)
+		v->ctx->htab[i].guest = HTAB_EMPTY;
+	/* The entry jumps to an exit that asks for the block again, unchained: whoever
+	 * comes here (a chained jump, a stale table entry) finds the new translation. */
+	info = bt_emit_exit(&e, BT_EXIT_BRANCH);
+	if (!info)
+		return -1;
+	info->rip = tb->rip;
+	info->patch = UINT32_MAX;
+	c->code_used += (size_t)(e.p - stub);
+	entry[0] = 0xe9;
+	em_patch_rel32(entry + 1, stub);
+	tb->dead = 1;
+	c->epoch++;
+	return 0;
+}
+
+/* Kernel code in [va, va + len) may have moved: its blocks go (chains into them come
+ * back to the run loop), and so does the indirect table. */
+void bt_cache_kill_range(struct bt_vcpu *v, uint64_t va, uint64_t len)
+{
+	struct bt_cache *c = &v->cache;
+
+	for (size_t i = 0; i < c->ntb; i++) {
+		struct bt_tb *tb = &c->tbs[i];
+
+		if (!tb->dead && tb->rip - va < len && bt_cache_kill(v, tb)) {
+			bt_cache_flush(v);
+			return;
+		}
+	}
+	bt_htab_flush_all(v);
 }
 
 void bt_chain(struct bt_vcpu *v, uint32_t patch, const struct bt_tb *tb)

@@ -818,7 +818,7 @@ static int callout_decoded(struct bt_vcpu *v, const struct bt_exit_info *info)
 		if ((int64_t)val >= 0)
 			bt_htab_flush_user(v);
 		else
-			bt_cache_flush(v);    /* kernel code may have moved: chains are stale */
+			bt_cache_kill_range(v, val & ~(BT_PAGE - 1), BT_PAGE);   /* kernel code moved? */
 		return 0;
 	case BT_CO_MOV_TO_SREG:
 		if (d.in.mnemonic != ZYDIS_MNEMONIC_MOV) {
@@ -1025,6 +1025,33 @@ int bt_callout(struct bt_vcpu *v, const struct bt_exit_info *info, struct hv_exi
 		return r < 0 ? -1 : 1;
 	case BT_CO_RDPMC:
 		return gp0(v);
+	case BT_CO_EMULATE:
+		return bt_emulate_callout(v, exit);
+	case BT_CO_MOV_TO_CR:
+	case BT_CO_MOV_FROM_CR:
+		if (!info->c) {
+			r = callout_decoded(v, info);
+			break;
+		}
+		if (c->cpl)
+			return gp0(v);
+		if (info->op == BT_CO_MOV_FROM_CR) {
+			if (info->a != 0 && info->a != 2 && info->a != 3 && info->a != 4 &&
+			    info->a != 8) {
+				bt_raise(v, 6, 0, 0);
+				return 1;
+			}
+			v->ctx->regs[info->b & 15] = cr_read(v, info->a);
+			break;
+		}
+		r = cr_write(v, info->a, v->ctx->regs[info->b & 15]);
+		if (r == 2) {
+			bt_raise(v, 6, 0, 0);
+			return 1;
+		}
+		if (r)
+			return gp0(v);
+		break;
 	default:
 		r = callout_decoded(v, info);
 		break;

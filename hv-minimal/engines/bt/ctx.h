@@ -26,11 +26,15 @@
 #define CTX_GGSBASE   0x060   /* the guest's own GS base (virtual) */
 #define CTX_RFLAGS    0x068   /* guest arithmetic flags and DF, as the host holds them */
 #define CTX_EXIT_INFO 0x070   /* struct bt_exit_info * of the last exit, 0 for a signal */
+/* Lazy FPU: the guest's x87/SSE state is moved only around code that uses it. */
+#define CTX_FPU_HW      0x078 /* byte: the FPU registers hold the guest's state */
+#define CTX_FPU_DIRTY   0x079 /* byte: the guest changed them since CTX_GUEST_FX */
+#define CTX_FPU_RESTORE 0x07a /* byte: bt_enter loads CTX_GUEST_FX first */
+#define CTX_HOST_MXCSR  0x07c /* the host's MXCSR, put back after guest state */
 #define CTX_REGS      0x080   /* 16 guest GPRs in x86 encoding order */
 #define CTX_SPILL     0x100   /* one spill slot per GPR, for rewritten sequences */
 #define CTX_DELTA     0x180   /* guest - host pointer deltas of string operations */
 #define CTX_GUEST_FX  0x200   /* fxsave64 area of the guest (512 bytes) */
-#define CTX_HOST_FX   0x400   /* fxsave64 area of the host (512 bytes) */
 #define CTX_POLL      0x1000  /* one page: made read-only to stop translated code */
 #define CTX_HTAB      0x2000  /* indirect-branch table: BT_HTAB_SIZE x {guest, host} */
 

@@ -227,6 +227,20 @@ void em_jrcxz(struct bt_emit *e, int8_t rel)
 	em_byte(e, (uint8_t)rel);
 }
 
+void em_jmp8(struct bt_emit *e, int8_t rel)
+{
+	em_byte(e, 0xeb);
+	em_byte(e, (uint8_t)rel);
+}
+
+void em_movzbl_fs(struct bt_emit *e, int dst, int32_t off)
+{
+	static const uint8_t op[] = { 0x0f, 0xb6 };
+	struct bt_mem m = bt_abs(off);
+
+	em_rm(e, EM_FS, op, 2, dst, &m);
+}
+
 void em_patch_rel32(uint8_t *rel, const uint8_t *target)
 {
 	int32_t d = (int32_t)(target - (rel + 4));

@@ -64,6 +64,8 @@ void em_movzwl_rr(struct bt_emit *e, int dst, int src);
 void em_movzwl_fs(struct bt_emit *e, int dst, int32_t off);
 void em_rorx(struct bt_emit *e, int dst, int src, uint8_t imm);
 void em_jrcxz(struct bt_emit *e, int8_t rel);
+void em_jmp8(struct bt_emit *e, int8_t rel);
+void em_movzbl_fs(struct bt_emit *e, int dst, int32_t off);
 /* jmp/jcc rel32 to target; returns the address of the rel32 field. */
 uint8_t *em_jmp(struct bt_emit *e, const uint8_t *target);
 uint8_t *em_jcc(struct bt_emit *e, unsigned cc, const uint8_t *target);

@@ -2,6 +2,7 @@
  * memory (the core's memfd slots) and the host TSC; a vCPU is a context block, two
  * windows (kernel and user views), a code cache and the virtual CPU state. */
 #include <cpuid.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/auxv.h>
@@ -10,6 +11,7 @@
 
 #include "bt.h"
 #include "hvlab/err.h"
+#include "hvlab/log.h"
 #include "hvlab/tsc.h"
 
 #ifndef HWCAP2_FSGSBASE
@@ -30,6 +32,21 @@ static int host_supported(void)
 	return 0;
 }
 
+/* A vCPU's share of vm.max_map_count: a scattered window page is up to two host
+ * mappings, and the rest of the process keeps a fifth of the limit. */
+static uint64_t map_budget(unsigned nr_vcpus)
+{
+	FILE *f = fopen("/proc/sys/vm/max_map_count", "r");
+	unsigned long max = 65530;
+
+	if (f) {
+		if (fscanf(f, "%lu", &max) != 1)
+			max = 65530;
+		fclose(f);
+	}
+	return max * 4 / 5 / 2 / (nr_vcpus ? nr_vcpus : 1);
+}
+
 static int bt_vm_create(const struct hv_vm_config *cfg, struct hv_engine_vm **out)
 {
 	struct bt_vm *vm;
@@ -42,6 +59,7 @@ static int bt_vm_create(const struct hv_vm_config *cfg, struct hv_engine_vm **ou
 	if (!vm)
 		return hv_err_errno("allocating the binary translator's VM");
 	vm->nr_vcpus = cfg->nr_vcpus;
+	vm->map_budget = map_budget(cfg->nr_vcpus);
 	bt_cpuid_init(vm);
 	/* The guest reads the host's TSC directly (rdtsc is not translated). */
 	if (hv_tsc_init(&tsc) == 0 && tsc.hz > 0)
@@ -56,6 +74,7 @@ static void bt_vm_destroy(struct hv_engine_vm *hvm)
 
 	if (!vm)
 		return;
+	free(vm->pinfo);
 	free(vm);
 }
 
@@ -72,6 +91,8 @@ static int bt_mem_add(struct hv_engine_vm *hvm, uint32_t slot, uint64_t gpa, uin
 	if ((gpa | size | (uint64_t)offset) & (BT_PAGE - 1))
 		return hv_err_set("guest memory slot %u (%#llx+%#llx) is not page aligned", slot,
 				  (unsigned long long)gpa, (unsigned long long)size);
+	if (bt_protect_init(vm, gpa + size))
+		return -1;
 	vm->slot[vm->nslots++] = (struct bt_memslot){
 		.gpa = gpa, .size = size, .host = host, .fd = fd, .offset = offset,
 	};
@@ -84,10 +105,14 @@ static void bt_vcpu_destroy(struct hv_engine_vcpu *hv)
 
 	if (!v)
 		return;
+	hv_debug("bt: vCPU %u counters:", v->index);
+	bt_stats_print(hv);
 	bt_platform_destroy(v);
 	if (v->vm->vcpus[v->index] == v)
 		v->vm->vcpus[v->index] = NULL;
 	bt_cache_destroy(&v->cache);
+	bt_rmap_destroy(v);
+	bt_xreq_destroy(v);
 	bt_window_destroy(&v->win[0]);
 	bt_window_destroy(&v->win[1]);
 	bt_altstack_release(v);
@@ -142,6 +167,7 @@ static int bt_vcpu_create(struct hv_engine_vm *hvm, unsigned index,
 	v->vm = vm;
 	v->index = index;
 	v->wake_fd = v->lapic.timer_fd = v->lapic.stop_fd = -1;
+	bt_xreq_init(v);
 	ctx = mmap(NULL, sizeof(struct bt_ctx), PROT_READ | PROT_WRITE,
 		   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (ctx == MAP_FAILED) {
@@ -154,7 +180,7 @@ static int bt_vcpu_create(struct hv_engine_vm *hvm, unsigned index,
 	v->ctx->vcpu = v;
 	v->ctx->exit_fn = (uint64_t)(uintptr_t)bt_exit_stub;
 	if (bt_platform_init(v) || bt_window_init(&v->win[0]) || bt_window_init(&v->win[1]) ||
-	    bt_cache_init(&v->cache) || bt_decoder_init(&v->dec))
+	    bt_cache_init(&v->cache) || bt_decoder_init(&v->dec) || bt_rmap_init(v))
 		goto fail;
 	/* application processors wait for INIT and SIPI, as on hardware */
 	v->wait_sipi = index != 0;

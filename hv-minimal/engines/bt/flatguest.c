@@ -55,6 +55,10 @@ static void tables(struct flat_guest *g)
 		      ((i << 21) == FLAT_USER ? U : 0));
 	for (uint64_t a = 0; a < (2u << 20); a += 4096)
 		flat_set_pte(g, a, a ? P | W : 0);   /* page 0 stays unmapped */
+	/* the 4th GiB: the LAPIC's and the unbacked MMIO's 2 MiB pages, uncached */
+	put64(g, FLAT_PDPT_LO + 8 * 3, FLAT_PD_DEV | P | W);
+	put64(g, FLAT_PD_DEV + 8 * ((FLAT_LAPIC >> 21) & 511), FLAT_LAPIC | P | W | PS | 0x18);
+	put64(g, FLAT_PD_DEV + 8 * ((FLAT_MMIO >> 21) & 511), FLAT_MMIO | P | W | PS | 0x18);
 
 	memcpy(g->mem.host + FLAT_GDT, gdt, sizeof(gdt));
 	/* 0x40: the 64-bit TSS, 16 bytes */
@@ -140,6 +144,8 @@ int flat_start(struct flat_guest *g, const struct hv_regs *r, unsigned cpl, uint
 	return g->ops->set_regs(g->vcpu, r);
 }
 
+unsigned flat_mmio_writes;
+
 int flat_run(struct flat_guest *g, uint16_t *port)
 {
 	for (int i = 0; i < 1000; i++) {
@@ -157,6 +163,12 @@ int flat_run(struct flat_guest *g, uint16_t *port)
 			if (e.u.io.dir == HV_IO_IN)
 				memset(e.u.io.data, 0xab, (size_t)e.u.io.size * e.u.io.count);
 			continue;              /* other ports: go on */
+		case HV_VMEXIT_MMIO:
+			if (e.u.mmio.is_write)
+				flat_mmio_writes++;
+			else
+				memset(e.u.mmio.data, 0xab, e.u.mmio.len);
+			continue;
 		case HV_VMEXIT_INTERRUPTED:
 			continue;
 		case HV_VMEXIT_INTERNAL:

@@ -22,6 +22,9 @@
 #define FLAT_IDT        0x7000ull
 #define FLAT_TSS        0x8000ull
 #define FLAT_STUBS      0x9000ull     /* 16 bytes per vector */
+#define FLAT_PD_DEV     0xa000ull     /* the 4th GiB: device pages, identity */
+#define FLAT_LAPIC      0xfee00000ull
+#define FLAT_MMIO       0xfe000000ull /* no memory, no device: exits to the VMM */
 #define FLAT_STACK0     0x1f0000ull   /* CPL0 stack top (TSS.RSP0) */
 #define FLAT_STACK_IST  0x1e0000ull   /* IST1 stack top */
 #define FLAT_CODE       0x200000ull
@@ -60,7 +63,9 @@ void flat_set_pte(struct flat_guest *g, uint64_t va, uint64_t flags);
 int flat_start(struct flat_guest *g, const struct hv_regs *r, unsigned cpl, uint64_t gs_base);
 /* Runs until an exit that is not a port write the snippet did on purpose; returns 0
  * when the run ended on port (FLAT_PORT_DONE or _TRAP), -1 otherwise (hv_err_msg()
- * says what happened). *port gets the port. */
+ * says what happened). *port gets the port. Reads of other ports and of device
+ * memory return 0xab bytes; writes to device memory are counted in mmio_writes. */
 int flat_run(struct flat_guest *g, uint16_t *port);
+extern unsigned flat_mmio_writes;
 
 #endif

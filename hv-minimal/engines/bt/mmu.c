@@ -6,6 +6,7 @@
 
 #include "bt.h"
 #include "hvlab/err.h"
+#include "hvlab/log.h"
 
 #define PTE_P   (1ull << 0)
 #define PTE_W   (1ull << 1)
@@ -54,6 +55,40 @@ static int walk_fault(struct bt_walk *w, unsigned access, int present, uint32_t 
 	return 1;
 }
 
+/* A page-table page met on a walk at level (4: PML4 .. 1: PT) for va: from now on its
+ * writes trap (protect.c). */
+static void note_table(struct bt_vcpu *v, uint64_t table, int level, uint64_t va)
+{
+	struct bt_pinfo *pi = bt_pinfo(v->vm, table);
+	uint64_t base = level >= 4 ? 0 : va & ~((1ull << (12 + 9 * level)) - 1);
+	uint64_t root = v->cpu.cr3 & PTE_ADDR;
+
+	if (!pi)
+		return;
+	if (!(pi->flags & BT_PG_PT)) {
+		pi->flags |= BT_PG_PT;
+		pi->level = (uint8_t)level;
+		pi->va_base = base;
+		pi->multi = 0;
+		pi->root = root;
+		bt_protect_page(v, table);
+		return;
+	}
+	if (pi->level == level && pi->va_base == base) {
+		/* the kernel half's tables are every address space's */
+		if (pi->root != root)
+			pi->root = BT_ROOT_SHARED;
+	} else if (pi->root != root && pi->root != BT_ROOT_SHARED) {
+		/* a page table of an address space that is gone, now another one's */
+		pi->level = (uint8_t)level;
+		pi->va_base = base;
+		pi->multi = 0;
+		pi->root = root;
+	} else {
+		pi->multi = 1;
+	}
+}
+
 int bt_walk(struct bt_vcpu *v, uint64_t va, unsigned access, struct bt_walk *w)
 {
 	const struct bt_cpu *c = &v->cpu;
@@ -76,6 +111,8 @@ int bt_walk(struct bt_vcpu *v, uint64_t va, unsigned access, struct bt_walk *w)
 	for (int shift = 39; shift >= 12; shift -= 9) {
 		uint64_t *p = bt_gpa_ptr(v->vm, table + ((va >> shift) & 511) * 8, 8);
 
+		if (p)
+			note_table(v, table, (shift - 12) / 9 + 1, va);
 		if (!p) {
 			hv_err_set("the guest page table at guest-physical %#llx (for address "
 				   "%#llx, CR3 %#llx) lies outside guest memory",
@@ -203,7 +240,10 @@ int bt_shadow_fill(struct bt_vcpu *v, uint64_t off, int write)
 	struct bt_window *win = bt_cur_window(v);
 	uint64_t va = (uint64_t)bt_sext32(off), page = off & ~(BT_PAGE - 1);
 	const struct bt_memslot *s;
+	const struct bt_pinfo *pi;
 	struct bt_walk w;
+	int protected, writable;
+	off_t foff;
 	int r = bt_walk(v, va, cpl_access(v, write ? BT_ACC_WRITE : 0), &w);
 
 	if (r < 0)
@@ -213,16 +253,34 @@ int bt_shadow_fill(struct bt_vcpu *v, uint64_t off, int write)
 		return 1;
 	}
 	s = bt_gpa_slot(v->vm, w.gpa);
-	if (!s) {
-		/* device memory: never mapped, the instruction is emulated */
+	pi = bt_pinfo(v->vm, w.gpa);
+	protected = pi && (pi->flags & (BT_PG_CODE | BT_PG_PT));
+	if (!s || (write && protected)) {
+		/* device memory (never mapped), or a write to translated code or to a page
+		 * table: the instruction is emulated */
 		v->mmio.gpa = w.gpa;
 		return 2;
 	}
-	/* A clean page is mapped read-only so that its first write sets the dirty bit. */
-	if (bt_window_map(win, page, s->fd,
-			  s->offset + (off_t)((w.gpa & ~(BT_PAGE - 1)) - s->gpa),
-			  w.writable && w.dirty))
+	/* A clean page is mapped read-only so that its first write sets the dirty bit;
+	 * a protected page always is. */
+	writable = w.writable && w.dirty && !protected;
+	foff = s->offset + (off_t)((w.gpa & ~(BT_PAGE - 1)) - s->gpa);
+	/* Each scattered page costs the process up to two mappings, and the kernel allows
+	 * vm.max_map_count in all: past this vCPU's share, its windows start afresh. */
+	if (v->live_maps >= v->vm->map_budget) {
+		if (!v->stats.budget_flushes++)
+			hv_warn("bt: vCPU %u touches more guest pages than its share of "
+				"vm.max_map_count lets it keep mapped (%llu); its windows start "
+				"afresh each time (raise the limit, e.g. sysctl "
+				"vm.max_map_count=1048576)", v->index,
+				(unsigned long long)v->vm->map_budget);
+		bt_shadow_flush(v, 1);
+	}
+	if (bt_window_map(win, page, s->fd, foff, writable))
 		return -1;
+	v->live_maps++;
+	if (writable)
+		bt_rmap_add(v, w.gpa, v->cpu.cpl == 3, page);
 	if (w.large)
 		mark_large(win, page);
 	if (page >= (1ull << 31) && !w.global)
@@ -248,19 +306,99 @@ void bt_shadow_invlpg(struct bt_vcpu *v, uint64_t va)
 	v->stats.window_flushes++;
 }
 
+/* Drops the window pages for guest virtual [va, va + len). */
+static void flush_range(struct bt_vcpu *v, uint64_t va, uint64_t len)
+{
+	uint64_t off = (uint32_t)va;
+
+	if (len >= BT_WIN_SIZE || off + len > BT_WIN_SIZE) {
+		bt_shadow_flush(v, 1);
+		return;
+	}
+	for (int i = 0; i < 2; i++) {
+		struct bt_window *w = &v->win[i];
+
+		bt_window_unmap(w, off & ~((2ull << 20) - 1),
+				((off + len + (2ull << 20) - 1) & ~((2ull << 20) - 1)) -
+				(off & ~((2ull << 20) - 1)));
+	}
+	v->stats.window_flushes++;
+}
+
+void bt_pt_written(struct bt_vcpu *v, uint64_t gpa, uint64_t old, uint64_t new)
+{
+	const struct bt_pinfo *pi = bt_pinfo(v->vm, gpa);
+	uint64_t span, va;
+
+	(void)new;
+	if (!(old & PTE_P))
+		return;                 /* nothing was mapped from it */
+	/* a table only another address space walked (one being built or torn down): the
+	 * windows hold nothing of it, they are flushed when CR3 changes */
+	if (pi && pi->root != BT_ROOT_SHARED && pi->root != (v->cpu.cr3 & PTE_ADDR))
+		return;
+	if (!pi || pi->multi) {
+		bt_shadow_flush(v, 1);
+		bt_htab_flush_all(v);
+		return;
+	}
+	span = 1ull << (12 + 9 * (pi->level - 1));
+	va = pi->va_base + ((gpa & 0xfff) / 8) * span;
+	if (pi->level == 4)
+		va = (uint64_t)((int64_t)(va << 16) >> 16);
+	if (pi->level == 1)
+		bt_shadow_invlpg(v, va);
+	else
+		flush_range(v, va, span);
+	/* code reached through the entry may be other code now */
+	if ((int64_t)va >= 0)
+		bt_htab_flush_user(v);
+	else
+		bt_cache_kill_range(v, va, span);
+}
+
+/* A page table written by an instruction the engine does not emulate (typically
+ * zeroed, to be used for something else): it stops being watched, and the window
+ * pages its entries mapped go. */
+void bt_pt_unshadow(struct bt_vcpu *v, uint64_t gpa)
+{
+	struct bt_pinfo *pi = bt_pinfo(v->vm, gpa);
+
+	if (!pi)
+		return;
+	pi->flags &= (uint8_t)~BT_PG_PT;
+	if (pi->multi || pi->level >= 3) {
+		bt_shadow_flush(v, 1);
+		bt_htab_flush_all(v);
+		return;
+	}
+	flush_range(v, pi->va_base, 1ull << (12 + 9 * pi->level));
+	if ((int64_t)pi->va_base >= 0)
+		bt_htab_flush_user(v);
+	else
+		bt_cache_kill_range(v, pi->va_base, 1ull << (12 + 9 * pi->level));
+}
+
 void bt_shadow_flush(struct bt_vcpu *v, int kernel_too)
 {
+	int everything = 1;
+
 	for (int i = 0; i < 2; i++) {
 		struct bt_window *w = &v->win[i];
 		int all = kernel_too || w->upper_nonglobal;
 
 		bt_window_unmap(w, 0, all ? BT_WIN_SIZE : (1ull << 31));
+		everything &= all;
 		if (all) {
 			memset(w->large, 0, sizeof(w->large));
 			w->upper_nonglobal = 0;
 		} else {
 			memset(w->large, 0, sizeof(w->large) / 2);
 		}
+	}
+	if (everything) {
+		bt_rmap_clear(v);
+		v->live_maps = 0;
 	}
 	v->stats.window_flushes++;
 }

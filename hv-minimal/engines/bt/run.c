@@ -52,7 +52,8 @@ static const uint8_t *dispatch(struct bt_vcpu *v)
 
 	if (!tb)
 		return NULL;
-	bt_htab_insert(v, v->cpu.rip, tb);
+	if (!tb->dead)
+		bt_htab_insert(v, v->cpu.rip, tb);
 	return block_code(v, tb);
 }
 
@@ -71,6 +72,7 @@ static int events(struct bt_vcpu *v, struct hv_exit *exit, const uint8_t **resum
 	int r, vec;
 
 	disarm_poll(v);
+	bt_xreq_serve(v);
 	if (__atomic_load_n(&v->exit_request, __ATOMIC_ACQUIRE)) {
 		__atomic_store_n(&v->exit_request, 0, __ATOMIC_RELEASE);
 		exit_interrupted(exit);
@@ -149,12 +151,18 @@ static int wait_for_sipi(struct bt_vcpu *v, struct hv_exit *exit)
 			exit_interrupted(exit);
 			return 2;
 		}
-		if (__atomic_load_n(&v->lapic.sipi_vector, __ATOMIC_ACQUIRE) >= 0) {
-			hv_err_set("vCPU %u was started by INIT/SIPI at guest-physical %#x in real "
-				   "mode, which the binary translator does not run (it runs 64-bit "
-				   "code only)", v->index, v->lapic.sipi_vector << 12);
-			exit_internal(v, exit, hv_err_msg());
-			return 2;
+		int vec = __atomic_load_n(&v->lapic.sipi_vector, __ATOMIC_ACQUIRE);
+
+		if (vec >= 0) {
+			/* real mode at the vector: its start-up code is interpreted up to
+			 * long mode, then translated as usual */
+			bt_sipi_reset(v, vec);
+			if (bt_boot_to_long_mode(v)) {
+				exit_internal(v, exit, hv_err_msg());
+				return 2;
+			}
+			v->wait_sipi = 0;
+			return 0;
 		}
 		if (bt_halt_wait(v)) {
 			exit_internal(v, exit, hv_err_msg());
@@ -167,8 +175,8 @@ static int run_loop(struct bt_vcpu *v, struct hv_exit *exit)
 {
 	const uint8_t *resume = NULL;
 
-	if (v->wait_sipi)
-		return wait_for_sipi(v, exit) == 2 ? 0 : -1;
+	if (v->wait_sipi && wait_for_sipi(v, exit) == 2)
+		return 0;
 	if (bt_io_complete(v) < 0 || bt_mmio_complete(v) < 0) {
 		exit_internal(v, exit, hv_err_msg());
 		return 0;
@@ -199,17 +207,25 @@ static int run_loop(struct bt_vcpu *v, struct hv_exit *exit)
 			tb = bt_translate(v, v->cpu.rip);
 			if (!tb)
 				break;
-			if (gen == v->cache.gen)
+			if (gen == v->cache.gen && patch != UINT32_MAX)
 				bt_chain(v, patch, tb);
 			resume = block_code(v, tb);
 			break;
 		}
+		case BT_EXIT_FPU:
+			/* code that uses the FPU: bt_enter loads the guest's state first */
+			v->ctx->fpu_restore = 1;
+			v->stats.fpu_loads++;
+			resume = (const uint8_t *)(info + 1);
+			break;
 		case BT_EXIT_LOOKUP:
 			v->stats.lookups_missed++;
 			v->cpu.rip = v->ctx->target;
 			resume = dispatch(v);
 			break;
-		case BT_EXIT_CALLOUT:
+		case BT_EXIT_CALLOUT: {
+			uint32_t epoch = v->cache.epoch;
+
 			r = bt_callout(v, info, exit);
 			if (r < 0) {
 				exit_internal(v, exit, hv_err_msg());
@@ -222,9 +238,12 @@ static int run_loop(struct bt_vcpu *v, struct hv_exit *exit)
 				exit_shutdown(exit, "shutdown (triple fault)");
 				return 0;
 			}
-			if (r == 0)
+			/* inline, unless the call-out changed the code cache (the rest of the
+			 * block may be gone or stale) */
+			if (r == 0 && epoch == v->cache.epoch)
 				resume = (const uint8_t *)(info + 1);
 			break;
+		}
 		default:
 			hv_err_set("translated code left with an unknown exit record %u at guest %#"
 				   PRIx64, info->kind, v->cpu.rip);
@@ -234,23 +253,33 @@ static int run_loop(struct bt_vcpu *v, struct hv_exit *exit)
 	}
 }
 
-int bt_vcpu_run(struct bt_vcpu *v, struct hv_exit *exit)
-{
-	sigset_t block, old;
-	int r;
+/* Asynchronous signals must not arrive while the host stack pointer is the guest's, nor
+ * run a handler with FS pointing at the context block. They are blocked on a thread
+ * from its first run on, and stay blocked (a mask change costs two system calls per
+ * run): request_exit() needs no signal, and process-directed signals go to threads
+ * that do not block them. */
+static __thread int async_blocked;
 
-	if (bt_altstack_ensure(v))
-		return -1;
-	/* Asynchronous signals must not arrive while the host stack pointer is the
-	 * guest's: they wait until the run returns. */
+static void block_async_signals(void)
+{
+	sigset_t block;
+
+	if (async_blocked)
+		return;
 	sigfillset(&block);
 	sigdelset(&block, SIGSEGV);
 	sigdelset(&block, SIGBUS);
 	sigdelset(&block, SIGFPE);
 	sigdelset(&block, SIGILL);
 	sigdelset(&block, SIGTRAP);
-	pthread_sigmask(SIG_BLOCK, &block, &old);
-	r = run_loop(v, exit);
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	return r;
+	pthread_sigmask(SIG_BLOCK, &block, NULL);
+	async_blocked = 1;
+}
+
+int bt_vcpu_run(struct bt_vcpu *v, struct hv_exit *exit)
+{
+	if (bt_altstack_ensure(v))
+		return -1;
+	block_async_signals();
+	return run_loop(v, exit);
 }

@@ -176,7 +176,7 @@ static void window_fault(struct bt_vcpu *v, ucontext_t *uc, siginfo_t *si,
 	if (r < 0) {
 		v->host_error = 1;
 	} else if (r == 2) {
-		v->stats.traps[BT_TRAP_MMIO]++;
+		v->stats.traps[bt_gpa_slot(v->vm, v->mmio.gpa) ? BT_TRAP_PROTECTED : BT_TRAP_MMIO]++;
 		v->mmio.pending = 1;
 	} else {
 		v->stats.traps[BT_TRAP_PF_GUEST]++;
@@ -312,13 +312,21 @@ int bt_altstack_ensure(struct bt_vcpu *v)
 	return 0;
 }
 
-/* Called by vcpu_destroy: a thread that still runs must not keep a freed stack. */
+/* Called by vcpu_destroy. The stack is freed only where that is certain to be safe:
+ * installed on this very thread (it is taken off first) or never installed. Another
+ * thread's has outlived that thread (hvm joins the vCPU threads first), and its runtime
+ * may already have unmapped it (ASan unmaps a thread's alternate stack at its exit):
+ * it is left alone. */
 void bt_altstack_release(struct bt_vcpu *v)
 {
 	stack_t cur, off = { .ss_flags = SS_DISABLE };
 
 	if (!v->altstack)
 		return;
+	if (v->thread_set && !pthread_equal(v->thread, pthread_self())) {
+		v->altstack = NULL;
+		return;
+	}
 	if (sigaltstack(NULL, &cur) == 0 && cur.ss_sp == v->altstack &&
 	    !(cur.ss_flags & SS_DISABLE))
 		sigaltstack(&off, NULL);

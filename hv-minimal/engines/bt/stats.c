@@ -4,6 +4,7 @@
 #include <stdio.h>
 
 #include "bt.h"
+#include "hvlab/log.h"
 
 static const char *const callout_names[BT_CO_NR] = {
 	[BT_CO_UD] = "ud", [BT_CO_GP0] = "gp", [BT_CO_CLI] = "cli", [BT_CO_STI] = "sti",
@@ -23,12 +24,12 @@ static const char *const callout_names[BT_CO_NR] = {
 	[BT_CO_RDGSBASE] = "rdgsbase", [BT_CO_WRFSBASE] = "wrfsbase",
 	[BT_CO_WRGSBASE] = "wrgsbase", [BT_CO_WBINVD] = "wbinvd", [BT_CO_XGETBV] = "xgetbv",
 	[BT_CO_RDPMC] = "rdpmc", [BT_CO_LAR_LSL] = "lar_lsl", [BT_CO_FAR] = "far_branch",
-	[BT_CO_ENTER] = "enter",
+	[BT_CO_ENTER] = "enter", [BT_CO_EMULATE] = "emulate",
 };
 
 static const char *const trap_names[BT_TRAP_NR] = {
 	[BT_TRAP_PF_FILL] = "shadow_fill", [BT_TRAP_PF_GUEST] = "guest_pf",
-	[BT_TRAP_MMIO] = "mmio",
+	[BT_TRAP_MMIO] = "mmio", [BT_TRAP_PROTECTED] = "protected_write",
 	[BT_TRAP_DE] = "divide", [BT_TRAP_UD] = "invalid_opcode", [BT_TRAP_GP] = "protection",
 	[BT_TRAP_POLL] = "poll", [BT_TRAP_OTHER] = "other",
 };
@@ -49,6 +50,15 @@ void bt_stats(struct hv_engine_vcpu *hv, void (*emit)(void *arg, const char *nam
 	emit(arg, "bt_unsupported_insns", s->unsupported);
 	emit(arg, "bt_shadow_fills", s->shadow_fills);
 	emit(arg, "bt_pt_write_traps", s->pt_write_traps);
+	emit(arg, "bt_hot_retranslations", s->hot_retranslations);
+	emit(arg, "bt_smc_invalidations", s->smc_invalidations);
+	emit(arg, "bt_pt_unshadowed", s->pt_unshadowed);
+	emit(arg, "bt_fpu_loads", s->fpu_loads);
+	emit(arg, "bt_map_budget_flushes", s->budget_flushes);
+	emit(arg, "bt_window_maps", v->win[0].fills + v->win[1].fills);
+	emit(arg, "bt_window_map_cycles", v->win[0].map_cycles + v->win[1].map_cycles);
+	emit(arg, "bt_window_unmaps", v->win[0].flushes + v->win[1].flushes);
+	emit(arg, "bt_window_unmap_cycles", v->win[0].unmap_cycles + v->win[1].unmap_cycles);
 	emit(arg, "bt_window_flushes", s->window_flushes);
 	emit(arg, "bt_interrupts_delivered", s->interrupts);
 	for (int i = 1; i < BT_CO_NR; i++) {
@@ -71,11 +81,13 @@ void bt_stats(struct hv_engine_vcpu *hv, void (*emit)(void *arg, const char *nam
 
 static void print_one(void *arg, const char *name, uint64_t value)
 {
-	fprintf(arg, "  %-32s %llu\n", name, (unsigned long long)value);
+	(void)arg;
+	if (value)
+		hv_debug("%-32s %llu", name, (unsigned long long)value);
 }
 
-/* For tools and debugging: every counter to stderr. */
+/* For debugging (HVLAB_DEBUG): every non-zero counter. */
 void bt_stats_print(struct hv_engine_vcpu *hv)
 {
-	bt_stats(hv, print_one, stderr);
+	bt_stats(hv, print_one, NULL);
 }

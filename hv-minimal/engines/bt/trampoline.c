@@ -30,11 +30,14 @@ _Static_assert(offsetof(struct bt_ctx, gfsbase) == CTX_GFSBASE, "ctx layout");
 _Static_assert(offsetof(struct bt_ctx, ggsbase) == CTX_GGSBASE, "ctx layout");
 _Static_assert(offsetof(struct bt_ctx, rflags) == CTX_RFLAGS, "ctx layout");
 _Static_assert(offsetof(struct bt_ctx, exit_info) == CTX_EXIT_INFO, "ctx layout");
+_Static_assert(offsetof(struct bt_ctx, fpu_hw) == CTX_FPU_HW, "ctx layout");
+_Static_assert(offsetof(struct bt_ctx, fpu_dirty) == CTX_FPU_DIRTY, "ctx layout");
+_Static_assert(offsetof(struct bt_ctx, fpu_restore) == CTX_FPU_RESTORE, "ctx layout");
+_Static_assert(offsetof(struct bt_ctx, host_mxcsr) == CTX_HOST_MXCSR, "ctx layout");
 _Static_assert(offsetof(struct bt_ctx, regs) == CTX_REGS, "ctx layout");
 _Static_assert(offsetof(struct bt_ctx, spill) == CTX_SPILL, "ctx layout");
 _Static_assert(offsetof(struct bt_ctx, delta) == CTX_DELTA, "ctx layout");
 _Static_assert(offsetof(struct bt_ctx, guest_fx) == CTX_GUEST_FX, "ctx layout");
-_Static_assert(offsetof(struct bt_ctx, host_fx) == CTX_HOST_FX, "ctx layout");
 _Static_assert(offsetof(struct bt_ctx, poll) == CTX_POLL, "ctx layout");
 _Static_assert(offsetof(struct bt_ctx, htab) == CTX_HTAB, "ctx layout");
 _Static_assert(sizeof(struct bt_ctx) == CTX_SIZE, "ctx layout");
@@ -60,9 +63,14 @@ __asm__(
 	"	mov %rax, " STR(CTX_HOST_FS) "(%rdi)\n"
 	"	rdgsbase %rax\n"
 	"	mov %rax, " STR(CTX_HOST_GS) "(%rdi)\n"
-	"	fxsave64 " STR(CTX_HOST_FX) "(%rdi)\n"
+	/* the host's XMM registers are caller-saved: only its MXCSR is kept */
+	"	stmxcsr " STR(CTX_HOST_MXCSR) "(%rdi)\n"
+	"	cmpb $0, " STR(CTX_FPU_RESTORE) "(%rdi)\n"
+	"	je 1f\n"
 	"	fxrstor64 " STR(CTX_GUEST_FX) "(%rdi)\n"
-	"	mov " STR(CTX_WINBASE) "(%rdi), %rax\n"
+	"	movb $0, " STR(CTX_FPU_RESTORE) "(%rdi)\n"
+	"	movb $1, " STR(CTX_FPU_HW) "(%rdi)\n"
+	"1:	mov " STR(CTX_WINBASE) "(%rdi), %rax\n"
 	"	wrgsbase %rax\n"
 	"	wrfsbase %rdi\n"
 	"	pushq " STR(CTX_RFLAGS) "(%rdi)\n"
@@ -114,8 +122,18 @@ __asm__(
 	".globl bt_exit_common\n"
 	"bt_exit_common:\n"
 	"	mov %fs:" STR(CTX_SELF) ", %rdi\n"
+	/* the guest's FPU state, when it is in the registers: kept if changed, then the
+	 * registers are made fit for C (empty x87 stack, the host's MXCSR) */
+	"	cmpb $0, " STR(CTX_FPU_HW) "(%rdi)\n"
+	"	je 2f\n"
+	"	cmpb $0, " STR(CTX_FPU_DIRTY) "(%rdi)\n"
+	"	je 1f\n"
 	"	fxsave64 " STR(CTX_GUEST_FX) "(%rdi)\n"
-	"	fxrstor64 " STR(CTX_HOST_FX) "(%rdi)\n"
+	"	movb $0, " STR(CTX_FPU_DIRTY) "(%rdi)\n"
+	"1:	fninit\n"
+	"	ldmxcsr " STR(CTX_HOST_MXCSR) "(%rdi)\n"
+	"	movb $0, " STR(CTX_FPU_HW) "(%rdi)\n"
+	"2:\n"
 	"	mov " STR(CTX_HOST_GS) "(%rdi), %rax\n"
 	"	wrgsbase %rax\n"
 	"	mov " STR(CTX_HOST_FS) "(%rdi), %rax\n"

@@ -40,6 +40,7 @@ struct tctx {
 	unsigned nexits;
 	int end;                 /* the block ends after this instruction */
 	int unsupported;         /* the current instruction could not be translated */
+	int fpu_checked;         /* the guest's FPU state is known loaded here */
 	/* recovery state of the current instruction's host code (see struct bt_imap) */
 	uint16_t spilled;
 	uint8_t delta;
@@ -151,22 +152,29 @@ static void imap_add(struct tctx *t)
 /* ---- exits ---- */
 
 /* mov %rsp,%fs:RSP; mov %fs:HOST_RSP,%rsp; call *%fs:EXIT_FN; then the record. */
-static struct bt_exit_info *emit_exit(struct tctx *t, uint8_t kind)
+struct bt_exit_info *bt_emit_exit(struct bt_emit *e, uint8_t kind)
 {
 	struct bt_exit_info *info;
 
-	em_fs_store(&t->e, BT_RSP, CTX_REG(BT_RSP));
-	em_fs_load(&t->e, BT_RSP, CTX_HOST_RSP);
-	em_call_fs(&t->e, CTX_EXIT_FN);
-	info = (struct bt_exit_info *)t->e.p;
-	em_bytes(&t->e, &(struct bt_exit_info){ .kind = kind }, sizeof(*info));
-	return t->e.overflow ? NULL : info;
+	em_fs_store(e, BT_RSP, CTX_REG(BT_RSP));
+	em_fs_load(e, BT_RSP, CTX_HOST_RSP);
+	em_call_fs(e, CTX_EXIT_FN);
+	info = (struct bt_exit_info *)e->p;
+	em_bytes(e, &(struct bt_exit_info){ .kind = kind }, sizeof(*info));
+	return e->overflow ? NULL : info;
+}
+
+static struct bt_exit_info *emit_exit(struct tctx *t, uint8_t kind)
+{
+	return bt_emit_exit(&t->e, kind);
 }
 
 static void emit_callout(struct tctx *t, uint8_t op, const ZydisDecodedInstruction *in,
 			 uint8_t a, uint8_t b, uint8_t c, uint32_t imm)
 {
 	struct bt_exit_info *info = emit_exit(t, BT_EXIT_CALLOUT);
+
+	t->fpu_checked = 0;       /* C ran: the FPU registers are the host's again */
 
 	if (!info)
 		return;
@@ -857,6 +865,10 @@ static int translate_sensitive(struct tctx *t, const ZydisDecodedInstruction *in
 		if (has_sys_reg(in, op, ZYDIS_REGCLASS_CONTROL, &w)) {
 			co = w == 0 ? BT_CO_MOV_TO_CR : BT_CO_MOV_FROM_CR;
 			end = w == 0;
+			/* the record carries the operands: no decoding in the call-out */
+			a = (uint8_t)(op[w].reg.value - ZYDIS_REGISTER_CR0);
+			b = (uint8_t)gpr_id(op[1 - w].reg.value);
+			c = 1;
 		} else if (has_sys_reg(in, op, ZYDIS_REGCLASS_DEBUG, &w)) {
 			co = BT_CO_MOV_DR;
 		} else if (has_sys_reg(in, op, ZYDIS_REGCLASS_SEGMENT, &w)) {
@@ -884,6 +896,85 @@ static int translate_sensitive(struct tctx *t, const ZydisDecodedInstruction *in
 	emit_callout(t, co, in, a, b, c, imm);
 	t->end |= end;
 	return 1;
+}
+
+/* Instructions that read or write x87, MMX or SSE state. */
+static int uses_fpu(const ZydisDecodedInstruction *in, const ZydisDecodedOperand *op)
+{
+	for (unsigned i = 0; i < in->operand_count; i++) {
+		if (op[i].type != ZYDIS_OPERAND_TYPE_REGISTER)
+			continue;
+		switch (ZydisRegisterGetClass(op[i].reg.value)) {
+		case ZYDIS_REGCLASS_X87: case ZYDIS_REGCLASS_MMX: case ZYDIS_REGCLASS_XMM:
+		case ZYDIS_REGCLASS_YMM: case ZYDIS_REGCLASS_ZMM:
+			return 1;
+		default:
+			break;
+		}
+	}
+	switch (in->meta.category) {
+	case ZYDIS_CATEGORY_X87_ALU: case ZYDIS_CATEGORY_FCMOV: case ZYDIS_CATEGORY_MMX:
+	case ZYDIS_CATEGORY_SSE: case ZYDIS_CATEGORY_AES: case ZYDIS_CATEGORY_PCLMULQDQ:
+	case ZYDIS_CATEGORY_SHA: case ZYDIS_CATEGORY_STTNI: case ZYDIS_CATEGORY_GFNI:
+	case ZYDIS_CATEGORY_LOGICAL_FP:
+		return 1;
+	default:
+		return 0;
+	}
+}
+
+/* Before the first FPU instruction after C has run: the guest's FPU state must be in
+ * the registers (else an exit loads it), and it is marked as changed. Flags untouched. */
+static void emit_fpu_check(struct tctx *t)
+{
+	struct bt_emit *e = &t->e;
+	uint8_t *jr, *jm, *slow;
+
+	em_fs_store(e, BT_RCX, CTX_SPILLR(BT_RCX));
+	em_movzbl_fs(e, BT_RCX, CTX_FPU_HW);
+	em_jrcxz(e, 0);
+	jr = e->p - 1;
+	em_fs_load(e, BT_RCX, CTX_SPILLR(BT_RCX));
+	em_jmp8(e, 0);
+	jm = e->p - 1;
+	slow = e->p;
+	em_fs_load(e, BT_RCX, CTX_SPILLR(BT_RCX));
+	emit_exit(t, BT_EXIT_FPU);
+	if (!e->overflow) {
+		*jr = (uint8_t)(slow - (jr + 1));
+		*jm = (uint8_t)(e->p - (jm + 1));
+	}
+	em_fs_store_imm8(e, CTX_FPU_DIRTY, 1);
+	t->fpu_checked = 1;
+}
+
+/* The instructions emulate.c can do. */
+static int emulatable(const ZydisDecodedInstruction *in)
+{
+	switch (in->mnemonic) {
+	case ZYDIS_MNEMONIC_MOV: case ZYDIS_MNEMONIC_MOVZX: case ZYDIS_MNEMONIC_MOVSX:
+	case ZYDIS_MNEMONIC_MOVSXD: case ZYDIS_MNEMONIC_XCHG: case ZYDIS_MNEMONIC_CMPXCHG:
+	case ZYDIS_MNEMONIC_ADD: case ZYDIS_MNEMONIC_SUB: case ZYDIS_MNEMONIC_AND:
+	case ZYDIS_MNEMONIC_OR: case ZYDIS_MNEMONIC_XOR:
+		return 1;
+	default:
+		return 0;
+	}
+}
+
+/* A constant address (absolute or RIP-relative, no guest segment base) that is not the
+ * sign extension of its low 32 bits. */
+static int outside_layout(const struct tctx *t, const ZydisDecodedOperand *op)
+{
+	int rip_rel = op->mem.base == ZYDIS_REGISTER_RIP;
+	uint64_t a;
+
+	if (op->mem.segment == ZYDIS_REGISTER_FS || op->mem.segment == ZYDIS_REGISTER_GS ||
+	    op->mem.index != ZYDIS_REGISTER_NONE ||
+	    (!rip_rel && op->mem.base != ZYDIS_REGISTER_NONE))
+		return 0;
+	a = rip_rel ? t->next + (uint64_t)op->mem.disp.value : (uint64_t)op->mem.disp.value;
+	return (int64_t)a != bt_sext32(a);
 }
 
 /* Instructions that may run as they are once their memory operand is rewritten. */
@@ -936,9 +1027,39 @@ static void translate_lea(struct tctx *t, const ZydisDecodedInstruction *in,
 }
 
 static void translate_one(struct tctx *t, const ZydisDecodedInstruction *in,
+			  const ZydisDecodedOperand *op, const uint8_t *raw);
+
+/* tzcnt is `rep bsf`: a CPU without BMI1 (what CPUID tells the guest) runs it as bsf,
+ * and so does the translation. */
+static void translate_tzcnt(struct tctx *t, const ZydisDecodedInstruction *in,
+			    const uint8_t *raw)
+{
+	ZydisDecodedInstruction bsf;
+	ZydisDecodedOperand op[ZYDIS_MAX_OPERAND_COUNT];
+	uint8_t buf[15];
+	unsigned n = 0, lp = prefix_len(raw, in->length);
+
+	for (unsigned i = 0; i < in->length; i++)
+		if (i >= lp || raw[i] != 0xf3)
+			buf[n++] = raw[i];
+	if (ZYAN_FAILED(ZydisDecoderDecodeFull(&t->v->dec, buf, n, &bsf, op)) ||
+	    bsf.mnemonic != ZYDIS_MNEMONIC_BSF) {
+		t->unsupported = 1;
+		return;
+	}
+	translate_one(t, &bsf, op, buf);
+}
+
+static void translate_one(struct tctx *t, const ZydisDecodedInstruction *in,
 			  const ZydisDecodedOperand *op, const uint8_t *raw)
 {
 	int memop = -1, hidden_mem = 0;
+
+	if (in->mnemonic == ZYDIS_MNEMONIC_TZCNT &&
+	    in->encoding == ZYDIS_INSTRUCTION_ENCODING_LEGACY) {
+		translate_tzcnt(t, in, raw);
+		return;
+	}
 
 	for (unsigned i = 0; i < in->operand_count; i++) {
 		if (op[i].type != ZYDIS_OPERAND_TYPE_MEMORY || op[i].mem.type == ZYDIS_MEMOP_TYPE_AGEN)
@@ -950,6 +1071,13 @@ static void translate_one(struct tctx *t, const ZydisDecodedInstruction *in,
 	}
 	if (translate_sensitive(t, in, op))
 		return;
+	/* an instruction that trapped often on protected pages, or whose constant address
+	 * lies outside the layout (the window would alias it): a call-out */
+	if (memop >= 0 && !hidden_mem &&
+	    (bt_is_hot(t->v, t->rip) || (emulatable(in) && outside_layout(t, &op[memop])))) {
+		emit_callout(t, BT_CO_EMULATE, in, 0, 0, 0, 0);
+		return;
+	}
 	switch (in->meta.category) {
 	case ZYDIS_CATEGORY_COND_BR: case ZYDIS_CATEGORY_UNCOND_BR: case ZYDIS_CATEGORY_CALL:
 	case ZYDIS_CATEGORY_RET:
@@ -993,6 +1121,8 @@ static void translate_one(struct tctx *t, const ZydisDecodedInstruction *in,
 		t->unsupported = 1;
 		return;
 	}
+	if (!t->fpu_checked && uses_fpu(in, op))
+		emit_fpu_check(t);
 	if (memop >= 0)
 		translate_mem(t, in, op, raw, memop);
 	else
@@ -1042,6 +1172,17 @@ static int fetch(struct bt_vcpu *v, uint64_t rip, uint8_t *buf, uint64_t *gpa)
 	return (int)n;
 }
 
+/* The guest-physical address of a block's last byte. */
+static uint64_t last_gpa(struct bt_vcpu *v, uint64_t va, uint64_t first)
+{
+	struct bt_walk w;
+	unsigned access = BT_ACC_FETCH | (v->cpu.cpl == 3 ? BT_ACC_USER : 0);
+
+	if (bt_walk(v, va, access, &w) != 0)
+		return first;
+	return w.gpa;
+}
+
 static struct bt_tb *translate_block(struct bt_vcpu *v, uint64_t rip, uint64_t gpa)
 {
 	struct bt_cache *c = &v->cache;
@@ -1073,7 +1214,8 @@ static struct bt_tb *translate_block(struct bt_vcpu *v, uint64_t rip, uint64_t g
 		uint64_t igpa;
 		int n;
 
-		if (ninsn >= MAX_INSNS || (ninsn && (t.rip >> 12) != (rip >> 12))) {
+		if (ninsn >= (v->single_insn ? 1u : MAX_INSNS) ||
+		    (ninsn && (t.rip >> 12) != (rip >> 12))) {
 			branch_to(&t, em_jmp(&t.e, t.e.p), t.rip);
 			break;
 		}
@@ -1141,10 +1283,22 @@ static struct bt_tb *translate_block(struct bt_vcpu *v, uint64_t rip, uint64_t g
 	tb->host_len = (uint32_t)(t.e.p - t.e.start);
 	tb->guest_len = (uint32_t)(t.rip - rip);
 	tb->ninsn = ninsn;
+	tb->gpa_last = last_gpa(v, rip + tb->guest_len - 1, gpa);
 	c->ntb++;
-	bt_cache_commit(c, tb);
 	v->stats.blocks++;
 	v->stats.code_bytes += tb->host_len;
+	if (v->single_insn) {
+		/* one instruction that writes its own page: run once, never found again */
+		v->single_insn = 0;
+		tb->dead = 1;
+		c->code_used = tb->host_off + tb->host_len;
+		return tb;
+	}
+	bt_cache_commit(c, tb);
+	/* its code pages are write-protected from now on */
+	bt_code_page(v, gpa);
+	if ((tb->gpa_last ^ gpa) & ~(BT_PAGE - 1))
+		bt_code_page(v, tb->gpa_last);
 	return tb;
 }
 
@@ -1161,7 +1315,7 @@ struct bt_tb *bt_translate(struct bt_vcpu *v, uint64_t rip)
 	}
 	if (n == 0)
 		return NULL;
-	tb = bt_cache_find(&v->cache, rip, gpa);
+	tb = v->single_insn ? NULL : bt_cache_find(&v->cache, rip, gpa);
 	if (tb)
 		return tb;
 	return translate_block(v, rip, gpa);

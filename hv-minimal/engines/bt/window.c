@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <x86intrin.h>
 
 #include "bt.h"
 #include "hvlab/err.h"
@@ -36,20 +37,29 @@ void bt_window_destroy(struct bt_window *w)
 int bt_window_map(struct bt_window *w, uint64_t off, int fd, off_t foff, int writable)
 {
 	int prot = PROT_READ | (writable ? PROT_WRITE : 0);
+	uint64_t t0 = __rdtsc();
 
 	if (off >= BT_WIN_SIZE || (off & (BT_PAGE - 1)))
 		return hv_err_set("window offset %#llx is not a page inside the window",
 				  (unsigned long long)off);
-	if (mmap(w->base + off, BT_PAGE, prot, MAP_SHARED | MAP_FIXED, fd, foff) == MAP_FAILED)
-		return hv_err_errno("mapping guest-physical offset %#llx at window offset %#llx "
-				    "(too many mappings? see /proc/sys/vm/max_map_count)",
-				    (unsigned long long)foff, (unsigned long long)off);
+	if (mmap(w->base + off, BT_PAGE, prot, MAP_SHARED | MAP_FIXED, fd, foff) == MAP_FAILED) {
+		int e = errno;
+
+		hv_err_errno("mapping guest-physical offset %#llx at window offset %#llx "
+			     "(too many mappings? see /proc/sys/vm/max_map_count)",
+			     (unsigned long long)foff, (unsigned long long)off);
+		errno = e;
+		return -1;
+	}
 	w->fills++;
+	w->map_cycles += __rdtsc() - t0;
 	return 0;
 }
 
 int bt_window_unmap(struct bt_window *w, uint64_t off, uint64_t len)
 {
+	uint64_t t0 = __rdtsc();
+
 	if (off >= BT_WIN_SIZE || len > BT_WIN_SIZE - off)
 		return hv_err_set("window range %#llx+%#llx lies outside the window",
 				  (unsigned long long)off, (unsigned long long)len);
@@ -57,5 +67,6 @@ int bt_window_unmap(struct bt_window *w, uint64_t off, uint64_t len)
 		return hv_err_errno("dropping window range %#llx+%#llx", (unsigned long long)off,
 				    (unsigned long long)len);
 	w->flushes++;
+	w->unmap_cycles += __rdtsc() - t0;
 	return 0;
 }

@@ -1,0 +1,380 @@
+/* One guest instruction's memory access done in C, for the accesses translated code
+ * cannot make itself: device memory (never mapped in a window), writes to protected
+ * pages (translated code, page tables), addresses outside the layout, and instructions
+ * that trapped often enough to be translated as call-outs (adaptive translation).
+ *
+ * The local APIC is the engine's own; other device memory becomes an HV_VMEXIT_MMIO
+ * exit to the core, completed by the next run. Emulated: mov (both directions,
+ * register or immediate), movzx/movsx/movsxd loads, and on memory xchg, cmpxchg and
+ * add/sub/and/or/xor with a register or an immediate (locked or not: done atomically). */
+#include <inttypes.h>
+#include <string.h>
+
+#include "bt.h"
+#include "hvlab/err.h"
+
+#define HOT_AFTER 8               /* traps at one instruction before it is a call-out */
+#define RFLAGS_ARITH 0x8d5u       /* CF PF AF ZF SF OF */
+
+enum op { OP_LOAD, OP_STORE, OP_XCHG, OP_CMPXCHG, OP_ADD, OP_SUB, OP_AND, OP_OR, OP_XOR };
+
+/* ---- adaptive translation ---- */
+
+static unsigned hot_slot(uint64_t rip)
+{
+	return (unsigned)((rip * 0x9e3779b97f4a7c15ull) >> 56);
+}
+
+int bt_is_hot(struct bt_vcpu *v, uint64_t rip)
+{
+	const typeof(v->hot[0]) *h = &v->hot[hot_slot(rip)];
+
+	return h->rip == rip && h->traps >= HOT_AFTER;
+}
+
+/* One more trap at rip; at HOT_AFTER the blocks holding rip are translated again, with
+ * the instruction as a call-out. */
+void bt_note_trap(struct bt_vcpu *v, uint64_t rip)
+{
+	typeof(v->hot[0]) *h = &v->hot[hot_slot(rip)];
+	struct bt_cache *c = &v->cache;
+
+	if (h->rip != rip) {
+		h->rip = rip;
+		h->traps = 0;
+	}
+	if (++h->traps != HOT_AFTER)
+		return;
+	v->stats.hot_retranslations++;
+	for (size_t i = 0; i < c->ntb; i++) {
+		struct bt_tb *tb = &c->tbs[i];
+
+		if (!tb->dead && rip >= tb->rip && rip < tb->rip + tb->guest_len &&
+		    bt_cache_kill(v, tb)) {
+			bt_cache_flush(v);
+			return;
+		}
+	}
+}
+
+/* ---- values ---- */
+
+static uint64_t mask_of(uint8_t size)
+{
+	return size == 8 ? ~0ull : (1ull << (8 * size)) - 1;
+}
+
+static uint64_t sext(uint64_t v, uint8_t size)
+{
+	switch (size) {
+	case 1: return (uint64_t)(int64_t)(int8_t)v;
+	case 2: return (uint64_t)(int64_t)(int16_t)v;
+	case 4: return (uint64_t)(int64_t)(int32_t)v;
+	default: return v;
+	}
+}
+
+/* The arithmetic flags of a op b at this width, as the host computes them. */
+static uint64_t alu_flags(enum op op, uint64_t a, uint64_t b, uint8_t size)
+{
+	uint64_t f = 0;
+
+#define ALU(insn, suffix, reg_a, reg_b, type)                                         \
+	do {                                                                          \
+		type x = (type)a, y = (type)b;                                        \
+		__asm__(insn suffix " %" reg_b "2, %" reg_a "1\n\tpushfq\n\tpopq %0"   \
+			: "=r"(f), "+r"(x) : "r"(y) : "cc");                          \
+	} while (0)
+#define ALL_SIZES(insn)                                                               \
+	switch (size) {                                                               \
+	case 1: ALU(insn, "b", "b", "b", uint8_t); break;                             \
+	case 2: ALU(insn, "w", "w", "w", uint16_t); break;                            \
+	case 4: ALU(insn, "l", "k", "k", uint32_t); break;                            \
+	default: ALU(insn, "q", "q", "q", uint64_t); break;                           \
+	}
+	switch (op) {
+	case OP_ADD: ALL_SIZES("add"); break;
+	case OP_SUB: case OP_CMPXCHG: ALL_SIZES("sub"); break;   /* cmpxchg flags = cmp */
+	case OP_AND: ALL_SIZES("and"); break;
+	case OP_OR: ALL_SIZES("or"); break;
+	case OP_XOR: ALL_SIZES("xor"); break;
+	default: break;
+	}
+#undef ALL_SIZES
+#undef ALU
+	return f & RFLAGS_ARITH;
+}
+
+static uint64_t alu(enum op op, uint64_t a, uint64_t b)
+{
+	switch (op) {
+	case OP_ADD: return a + b;
+	case OP_SUB: return a - b;
+	case OP_AND: return a & b;
+	case OP_OR: return a | b;
+	case OP_XOR: return a ^ b;
+	default: return b;
+	}
+}
+
+/* ---- the access itself ---- */
+
+struct access {
+	enum op op;
+	uint8_t size;
+	int sext;
+	ZydisRegister reg;       /* the register operand (source or destination) */
+	uint64_t src;            /* store / ALU source value */
+};
+
+static int classify(struct bt_vcpu *v, const struct bt_decoded *d, int m, struct access *a)
+{
+	const ZydisDecodedOperand *o = d->op;
+	int other = m == 0 ? 1 : 0;
+
+	memset(a, 0, sizeof(*a));
+	a->size = (uint8_t)(o[m].size / 8);
+	if (d->in.operand_count_visible >= 2) {
+		if (o[other].type == ZYDIS_OPERAND_TYPE_REGISTER) {
+			a->reg = o[other].reg.value;
+			a->src = bt_reg_read(v, a->reg);
+		} else if (o[other].type == ZYDIS_OPERAND_TYPE_IMMEDIATE) {
+			a->src = o[other].imm.value.u;
+		} else {
+			return -1;
+		}
+	}
+	switch (d->in.mnemonic) {
+	case ZYDIS_MNEMONIC_MOV:
+		a->op = m == 0 ? OP_STORE : OP_LOAD;
+		return 0;
+	case ZYDIS_MNEMONIC_MOVZX:
+	case ZYDIS_MNEMONIC_MOVSX:
+	case ZYDIS_MNEMONIC_MOVSXD:
+		a->op = OP_LOAD;
+		a->sext = d->in.mnemonic != ZYDIS_MNEMONIC_MOVZX;
+		return m == 1 ? 0 : -1;
+	case ZYDIS_MNEMONIC_XCHG: a->op = OP_XCHG; return 0;
+	case ZYDIS_MNEMONIC_CMPXCHG: a->op = OP_CMPXCHG; return m == 0 ? 0 : -1;
+	case ZYDIS_MNEMONIC_ADD: a->op = OP_ADD; break;
+	case ZYDIS_MNEMONIC_SUB: a->op = OP_SUB; break;
+	case ZYDIS_MNEMONIC_AND: a->op = OP_AND; break;
+	case ZYDIS_MNEMONIC_OR: a->op = OP_OR; break;
+	case ZYDIS_MNEMONIC_XOR: a->op = OP_XOR; break;
+	default: return -1;
+	}
+	/* ALU forms: memory destination, and an immediate sign-extends to the width */
+	if (m != 0)
+		return -1;
+	if (o[1].type == ZYDIS_OPERAND_TYPE_IMMEDIATE)
+		a->src = o[1].imm.value.u;
+	a->src &= mask_of(a->size);
+	return 0;
+}
+
+static void set_flags(struct bt_vcpu *v, uint64_t f)
+{
+	v->ctx->rflags = (v->ctx->rflags & ~(uint64_t)RFLAGS_ARITH) | f;
+}
+
+/* The access on guest RAM at host pointer p (within one page). Returns the old value
+ * in *old and the new one in *new (equal for loads). */
+static void ram_access(struct bt_vcpu *v, struct access *a, void *p, uint64_t *old,
+		       uint64_t *new)
+{
+	uint64_t m = mask_of(a->size), x = 0;
+
+	memcpy(&x, p, a->size);
+	*old = *new = x;
+	switch (a->op) {
+	case OP_LOAD:
+		return;
+	case OP_STORE:
+		*new = a->src & m;
+		break;
+	case OP_XCHG:
+		*new = a->src & m;
+		bt_reg_write(v, a->reg, x);
+		break;
+	case OP_CMPXCHG: {
+		uint64_t expect = v->ctx->regs[BT_RAX] & m;
+
+		set_flags(v, alu_flags(OP_CMPXCHG, expect, x, a->size));
+		if (x == expect)
+			*new = a->src & m;
+		else
+			bt_reg_write(v, a->size == 8 ? ZYDIS_REGISTER_RAX : a->size == 4 ?
+				     ZYDIS_REGISTER_EAX : a->size == 2 ? ZYDIS_REGISTER_AX :
+				     ZYDIS_REGISTER_AL, x);
+		break;
+	}
+	default:
+		*new = alu(a->op, x, a->src) & m;
+		set_flags(v, alu_flags(a->op, x, a->src, a->size));
+		break;
+	}
+	/* one store of the full width: the other vCPUs see it whole (the
+	 * read-modify-write forms are not atomic against them: a documented limit) */
+	switch (a->size) {
+	case 1: __atomic_store_n((uint8_t *)p, (uint8_t)*new, __ATOMIC_SEQ_CST); break;
+	case 2: __atomic_store_n((uint16_t *)p, (uint16_t)*new, __ATOMIC_SEQ_CST); break;
+	case 4: __atomic_store_n((uint32_t *)p, (uint32_t)*new, __ATOMIC_SEQ_CST); break;
+	default: __atomic_store_n((uint64_t *)p, *new, __ATOMIC_SEQ_CST); break;
+	}
+}
+
+static void load_result(struct bt_vcpu *v, ZydisRegister dst, uint64_t val, uint8_t size,
+			int sx)
+{
+	bt_reg_write(v, dst, sx ? sext(val, size) : val);
+}
+
+/* Emulates the instruction at cpu.rip. Returns 0 (done, RIP advanced), 1 (a guest
+ * fault is raised), 2 (*exit filled: device memory of the core), 3 (not an
+ * instruction this emulator does: nothing done), -1 (host error). */
+static int emulate(struct bt_vcpu *v, struct hv_exit *exit)
+{
+	struct bt_decoded d;
+	struct access a;
+	struct bt_walk w;
+	const struct bt_pinfo *pi;
+	uint64_t ea, old, new;
+	void *p;
+	int m = -1, r;
+
+	r = bt_decode_at(v, v->cpu.rip, 0, &d);
+	if (r)
+		return r;
+	for (unsigned i = 0; i < d.in.operand_count_visible; i++)
+		if (d.op[i].type == ZYDIS_OPERAND_TYPE_MEMORY &&
+		    d.op[i].mem.type != ZYDIS_MEMOP_TYPE_AGEN)
+			m = (int)i;
+	if (m < 0 || classify(v, &d, m, &a) || a.size == 0 || a.size > 8)
+		return 3;
+	ea = bt_effective_address(v, &d, &d.op[m]);
+	if ((ea & (BT_PAGE - 1)) + a.size > BT_PAGE)
+		return 3;          /* crossing a page: left to the translated form */
+	r = bt_walk(v, ea, (a.op == OP_LOAD ? 0 : BT_ACC_WRITE) |
+		    (v->cpu.cpl == 3 ? BT_ACC_USER : 0), &w);
+	if (r < 0)
+		return -1;
+	if (r > 0) {
+		if (w.noncanonical)
+			bt_raise(v, 13, 1, 0);
+		else
+			bt_raise_pf(v, ea, w.pf_error);
+		return 1;
+	}
+	p = bt_gpa_ptr(v->vm, w.gpa, a.size);
+	if (!p) {
+		/* device memory: loads and stores only */
+		if (a.op != OP_LOAD && a.op != OP_STORE)
+			return hv_err_set("the guest accessed device memory at guest-physical %#"
+					  PRIx64 " with %s at %#" PRIx64 ", which the binary "
+					  "translator emulates only for mov-like instructions",
+					  w.gpa, ZydisMnemonicGetString(d.in.mnemonic), v->cpu.rip);
+		if (bt_is_lapic(v, w.gpa)) {
+			uint8_t buf[8];
+
+			memcpy(buf, &a.src, 8);
+			if (bt_lapic_mmio(v, w.gpa & 0xfff, a.size, a.op == OP_STORE, buf))
+				return -1;
+			if (a.op == OP_LOAD) {
+				memcpy(&old, buf, 8);
+				load_result(v, d.op[0].reg.value, old, a.size, a.sext);
+			}
+			v->cpu.rip += d.in.length;
+			return 0;
+		}
+		memset(exit, 0, sizeof(*exit));
+		exit->kind = HV_VMEXIT_MMIO;
+		exit->u.mmio.addr = w.gpa;
+		exit->u.mmio.len = a.size;
+		exit->u.mmio.is_write = a.op == OP_STORE;
+		exit->u.mmio.data = v->iobuf;
+		memcpy(v->iobuf, &a.src, 8);
+		if (a.op == OP_STORE) {
+			v->cpu.rip += d.in.length;
+		} else {
+			v->mmio.active = 1;
+			v->mmio.dst = d.op[0].reg.value;
+			v->mmio.size = a.size;
+			v->mmio.sext = (uint8_t)a.sext;
+			v->mmio.next_rip = v->cpu.rip + d.in.length;
+		}
+		return 2;
+	}
+	ram_access(v, &a, p, &old, &new);
+	if (a.op == OP_LOAD)
+		load_result(v, d.op[0].reg.value, old, a.size, a.sext);
+	pi = bt_pinfo(v->vm, w.gpa);
+	if (pi && old != new) {
+		if (pi->flags & BT_PG_PT)
+			bt_pt_written(v, w.gpa & ~7ull, old, new);
+		if (pi->flags & BT_PG_CODE)
+			bt_code_invalidate(v, w.gpa, 0);
+	}
+	v->cpu.rip += d.in.length;
+	return 0;
+}
+
+/* After a fault left translated code (v->mmio.pending): the rest of the instruction. */
+int bt_mmio_emulate(struct bt_vcpu *v, struct hv_exit *exit)
+{
+	uint64_t rip = v->cpu.rip, gpa = v->mmio.gpa;
+	const struct bt_pinfo *pi = bt_pinfo(v->vm, gpa);
+	int r;
+
+	v->mmio.pending = 0;
+	r = emulate(v, exit);
+	if (r == 0 && pi && (pi->flags & BT_PG_PT))
+		v->stats.pt_write_traps++;
+	/* emulated after a trap (a page table, device memory): often enough, and the
+	 * instruction is translated as a call-out */
+	if (r == 0 || r == 2)
+		bt_note_trap(v, rip);
+	if (r != 3)
+		return r;
+	/* Not emulated. A protected page stops being protected and the instruction runs
+	 * as translated: translations of the page go; as a page table, it is no longer
+	 * trusted to stay unchanged, so every window mapping goes too. */
+	if (pi && (pi->flags & BT_PG_CODE)) {
+		bt_code_invalidate(v, gpa, 0);
+		v->single_insn = 1;
+		return 0;
+	}
+	if (pi && (pi->flags & BT_PG_PT)) {
+		v->stats.pt_unshadowed++;
+		bt_pt_unshadow(v, gpa);
+		return 0;
+	}
+	return hv_err_set("the guest accessed device memory (or memory outside the address "
+			  "layout) at guest-physical %#" PRIx64 " with an instruction at %#" PRIx64
+			  " that the binary translator does not emulate", gpa, v->cpu.rip);
+}
+
+/* A hot instruction's call-out. */
+int bt_emulate_callout(struct bt_vcpu *v, struct hv_exit *exit)
+{
+	uint64_t rip = v->cpu.rip;
+	int r = emulate(v, exit);
+
+	if (r == 3)
+		return hv_err_set("the call-out for the instruction at %#" PRIx64 " cannot "
+				  "emulate it", rip);
+	return r;
+}
+
+/* The core has answered a read. */
+int bt_mmio_complete(struct bt_vcpu *v)
+{
+	uint64_t val = 0;
+
+	if (!v->mmio.active)
+		return 0;
+	v->mmio.active = 0;
+	memcpy(&val, v->iobuf, v->mmio.size);
+	load_result(v, v->mmio.dst, val, v->mmio.size, v->mmio.sext);
+	v->cpu.rip = v->mmio.next_rip;
+	return 0;
+}
