@@ -322,10 +322,12 @@ static void report_startup(struct run_state *s, const struct hvm_invocation *inv
 
 /* The engine's own counters (optional engine op), summed over vCPUs into notes
  * "engine_NAME". */
+#define ENGINE_COUNTERS_MAX 256
+
 struct engine_counters {
-	unsigned n;
-	char name[32][48];
-	uint64_t value[32];
+	unsigned n, dropped;
+	char name[ENGINE_COUNTERS_MAX][48];
+	uint64_t value[ENGINE_COUNTERS_MAX];
 };
 
 static void engine_counter(void *arg, const char *name, uint64_t value)
@@ -336,8 +338,10 @@ static void engine_counter(void *arg, const char *name, uint64_t value)
 	for (i = 0; i < ec->n && strcmp(ec->name[i], name); i++)
 		;
 	if (i == ec->n) {
-		if (ec->n == sizeof(ec->value) / sizeof(ec->value[0]))
+		if (ec->n == ENGINE_COUNTERS_MAX) {
+			ec->dropped++;
 			return;
+		}
 		snprintf(ec->name[i], sizeof(ec->name[i]), "%s", name);
 		ec->value[ec->n++] = 0;
 	}
@@ -346,10 +350,11 @@ static void engine_counter(void *arg, const char *name, uint64_t value)
 
 static void report_engine_counters(struct run_state *s)
 {
-	struct engine_counters ec = { .n = 0 };
+	static struct engine_counters ec;
 
 	if (!s->ops->stats)
 		return;
+	ec.n = ec.dropped = 0;
 	for (unsigned i = 0; i < s->vm->nr_vcpus; i++)
 		if (s->vm->vcpu[i].eng)
 			s->ops->stats(s->vm->vcpu[i].eng, engine_counter, &ec);
@@ -359,6 +364,9 @@ static void report_engine_counters(struct run_state *s)
 		snprintf(key, sizeof(key), "engine_%s", ec.name[i]);
 		note_num(s, key, (double)ec.value[i]);
 	}
+	if (ec.dropped)
+		hv_warn("%u engine counters beyond the first %d were not recorded", ec.dropped,
+			ENGINE_COUNTERS_MAX);
 }
 
 static void report_run(struct run_state *s, const struct hvm_invocation *inv)

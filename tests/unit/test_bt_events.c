@@ -2,7 +2,8 @@
  * (vector, error code, CR2, the frame, the stack switch from CPL 3), iretq, syscall and
  * sysret, software interrupts, privileged instructions at CPL 3, the virtual interrupt
  * flag, CPUID, MSRs, port I/O exits, page faults and their error codes, invlpg and CR3
- * loads, accessed/dirty bits, a stop request into a guest loop, and a triple fault.
+ * loads, accessed/dirty bits, a stop request into a guest loop, a triple fault, and
+ * the window cache (address spaces kept by CR3, invalidated while cached, evicted).
  * Guest programs run on the flat test guest (engines/bt/flatguest.h); no /dev/kvm. */
 #include <stdarg.h>
 #include <stddef.h>
@@ -652,6 +653,216 @@ static void request_exit_stops_loop(void **state)
 	done(&x);
 }
 
+/* ---- the window cache: one pair of windows per recent CR3 ---- */
+
+/* Address space i has its own tables for [0, 2 MiB) at AS(i) (PML4, PDPT, PD, PT, then
+ * a data page holding i + 1 that 0x12000 maps to); the kernel half is the flat
+ * guest's. */
+#define AS_BASE 0xc00000ull
+#define AS(i)   (AS_BASE + (uint64_t)(i) * 0x10000)
+
+static void make_space(struct flat_guest *g, unsigned i)
+{
+	static const uint64_t from[4] = { FLAT_PML4, FLAT_PDPT_LO, FLAT_PD, FLAT_PT };
+	uint64_t base = AS(i);
+
+	for (unsigned l = 0; l < 4; l++) {
+		uint64_t *t = flat_ptr(g, base + 0x1000 * l);
+
+		memcpy(t, flat_ptr(g, from[l]), 4096);
+		if (l < 3)              /* entry 0 goes one level down, to its own table */
+			t[0] = (base + 0x1000 * (l + 1)) | (t[0] & 0xfff);
+		else
+			t[0x12] = (base + 0x4000) | (t[0x12] & 0xfff);
+	}
+	*(uint64_t *)flat_ptr(g, base + 0x4000) = i + 1;
+}
+
+/* run_code with address spaces 0 .. n - 1 made first. */
+static void run_spaces(struct run *x, const uint8_t *kb, const uint8_t *ke, unsigned n)
+{
+	struct hv_regs r;
+
+	memset(x, 0, sizeof(*x));
+	if (flat_create(&x->g, &hv_bt_engine_ops))
+		fail_msg("creating the flat guest: %s", hv_err_msg());
+	flat_load(&x->g, FLAT_CODE, kb, (size_t)(ke - kb));
+	for (unsigned i = 0; i < n; i++)
+		make_space(&x->g, i);
+	memset(&r, 0, sizeof(r));
+	r.rip = K_CODE;
+	r.rsp = K_STACK;
+	r.rflags = 2;
+	assert_int_equal(flat_start(&x->g, &r, 0, 0), 0);
+	if (flat_run(&x->g, &x->port))
+		fail_msg("run: %s", hv_err_msg());
+	assert_int_equal(x->g.ops->get_regs(x->g.vcpu, &x->r), 0);
+	assert_int_equal(x->g.ops->get_sregs(x->g.vcpu, &x->s), 0);
+}
+
+struct wcache_counters {
+	uint64_t hits, misses, evictions, fills;
+};
+
+static void wcache_count(void *arg, const char *name, uint64_t value)
+{
+	struct wcache_counters *c = arg;
+
+	if (!strcmp(name, "bt_window_cache_hits"))
+		c->hits = value;
+	else if (!strcmp(name, "bt_window_cache_misses"))
+		c->misses = value;
+	else if (!strcmp(name, "bt_window_cache_evictions"))
+		c->evictions = value;
+	else if (!strcmp(name, "bt_shadow_fills"))
+		c->fills = value;
+}
+
+static struct wcache_counters wcache_counters(struct run *x)
+{
+	struct wcache_counters c = { 0 };
+
+	assert_non_null(x->g.ops->stats);
+	x->g.ops->stats(x->g.vcpu, wcache_count, &c);
+	return c;
+}
+
+#define LOAD_CR3(i) "mov $" #i " * 0x10000 + 0xc00000, %rax\nmov %rax, %cr3\n"
+
+/* Two address spaces in turn: each keeps its mapping of 0x12000 (its own page), so
+ * only the first touch in each fills; a CR3 load with the same value keeps it too. */
+SNIPPET(wc_alternate,
+	LOAD_CR3(0) "mov 0x12000, %r8\n"
+	LOAD_CR3(1) "mov 0x12000, %r9\n"
+	LOAD_CR3(0) "mov 0x12000, %r10\n"
+	LOAD_CR3(1) "mov 0x12000, %r11\n"
+	LOAD_CR3(0) "mov %rax, %cr3\n"
+	"mov 0x12000, %r12\n" DONE);
+
+static void window_cache_keeps_address_spaces(void **state)
+{
+	struct run x;
+	struct wcache_counters c;
+
+	(void)state;
+	run_spaces(&x, snip_wc_alternate_b, snip_wc_alternate_e, 2);
+	assert_int_equal(x.port, FLAT_PORT_DONE);
+	assert_int_equal(x.r.r8, 1);
+	assert_int_equal(x.r.r9, 2);
+	assert_int_equal(x.r.r10, 1);
+	assert_int_equal(x.r.r11, 2);
+	assert_int_equal(x.r.r12, 1);
+	c = wcache_counters(&x);
+	assert_int_equal(c.misses, 2);
+	assert_int_equal(c.hits, 4);
+	assert_int_equal(c.evictions, 0);
+	assert_int_equal(c.fills, 2);               /* no refill after a switch back */
+	done(&x);
+}
+
+/* A PTE of address space 0 cleared while space 1 runs: space 0's cached mapping goes
+ * (the store traps), space 1's stays. */
+SNIPPET(wc_ptw,
+	LOAD_CR3(0) "mov %rax, %rcx\n"
+	"mov 0x12000, %r8\n"
+	LOAD_CR3(1) "mov 0x12000, %r9\n"
+	"movq $0, 0xffffffff80c03090\n"      /* space 0's PTE of 0x12000 */
+	"mov 0x12000, %r10\n"
+	"mov %rcx, %cr3\n"
+	"mov $1, %r11\n"
+	"mov 0x12000, %r12\n" DONE);
+
+static void window_cache_pt_write_in_cached_space(void **state)
+{
+	struct run x;
+	struct wcache_counters c;
+
+	(void)state;
+	run_spaces(&x, snip_wc_ptw_b, snip_wc_ptw_e, 2);
+	assert_int_equal(x.port, FLAT_PORT_TRAP);
+	assert_int_equal(x.r.r8, 1);
+	assert_int_equal(x.r.r9, 2);
+	assert_int_equal(x.r.r10, 2);                /* space 1's own PTE is untouched */
+	assert_int_equal(x.r.r11, 1);
+	assert_int_equal(x.r.r15, 14);               /* space 0 faults now */
+	assert_int_equal(x.s.cr2, 0x12000);
+	c = wcache_counters(&x);
+	assert_int_equal(c.hits, 1);                 /* it was a cached pair */
+	done(&x);
+}
+
+/* invlpg of a kernel page reaches every cached pair: the PTE is changed behind the
+ * engine's back (by the VMM), invlpg runs in space 1, and space 0 faults. */
+SNIPPET(wc_invlpg,
+	LOAD_CR3(0) "mov %rax, %rcx\n"
+	"mov 0xffffffff80012000, %r8\n"
+	LOAD_CR3(1) "mov 0xffffffff80012000, %r9\n"
+	DONE
+	"invlpg 0xffffffff80012000\n"
+	"mov %rcx, %cr3\n"
+	"mov $1, %r10\n"
+	"mov 0xffffffff80012000, %r11\n" DONE);
+
+static void window_cache_invlpg_in_cached_space(void **state)
+{
+	struct run x;
+	struct wcache_counters c;
+
+	(void)state;
+	memset(&x, 0, sizeof(x));
+	run_spaces(&x, snip_wc_invlpg_b, snip_wc_invlpg_e, 2);
+	assert_int_equal(x.port, FLAT_PORT_DONE);
+	assert_int_equal(x.r.r8, x.r.r9);
+	flat_set_pte(&x.g, 0x12000, 0);              /* not a guest store: no trap */
+	if (flat_run(&x.g, &x.port))
+		fail_msg("run: %s", hv_err_msg());
+	assert_int_equal(x.g.ops->get_regs(x.g.vcpu, &x.r), 0);
+	assert_int_equal(x.g.ops->get_sregs(x.g.vcpu, &x.s), 0);
+	assert_int_equal(x.port, FLAT_PORT_TRAP);
+	assert_int_equal(x.r.r10, 1);
+	assert_int_equal(x.r.r15, 14);
+	assert_int_equal(x.s.cr2, 0xffffffff80012000ull);
+	c = wcache_counters(&x);
+	assert_int_equal(c.hits, 1);
+	done(&x);
+}
+
+/* More address spaces than the cache holds: the least recently used pair is taken
+ * (and emptied) for a new one; an evicted space comes back right. */
+SNIPPET(wc_evict,
+	LOAD_CR3(0) "mov 0x12000, %r8\n"
+	LOAD_CR3(1) "mov 0x12000, %r9\n"
+	LOAD_CR3(2) "mov 0x12000, %r10\n"
+	LOAD_CR3(3) "mov 0x12000, %r11\n"
+	LOAD_CR3(4) "mov 0x12000, %r12\n"
+	LOAD_CR3(5) "mov 0x12000, %r13\n"
+	LOAD_CR3(0) "mov 0x12000, %r14\n"
+	LOAD_CR3(5) "mov 0x12000, %rdx\n" DONE);
+
+static void window_cache_evicts_lru(void **state)
+{
+	struct run x;
+	struct wcache_counters c;
+
+	(void)state;
+	run_spaces(&x, snip_wc_evict_b, snip_wc_evict_e, 6);
+	assert_int_equal(x.port, FLAT_PORT_DONE);
+	assert_int_equal(x.r.r8, 1);
+	assert_int_equal(x.r.r9, 2);
+	assert_int_equal(x.r.r10, 3);
+	assert_int_equal(x.r.r11, 4);
+	assert_int_equal(x.r.r12, 5);
+	assert_int_equal(x.r.r13, 6);
+	assert_int_equal(x.r.r14, 1);                /* space 0 again, after its eviction */
+	assert_int_equal(x.r.rdx, 6);
+	c = wcache_counters(&x);
+	assert_int_equal(c.misses, 7);               /* 6 spaces > the cache's pairs */
+	assert_true(c.evictions >= 2);
+	assert_int_equal(c.hits, 1);                 /* space 5, the most recent */
+	assert_int_equal(c.fills, 7);
+	done(&x);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -676,6 +887,10 @@ int main(void)
 		cmocka_unit_test(triple_fault_shuts_down),
 		cmocka_unit_test(halt_exits),
 		cmocka_unit_test(request_exit_stops_loop),
+		cmocka_unit_test(window_cache_keeps_address_spaces),
+		cmocka_unit_test(window_cache_pt_write_in_cached_space),
+		cmocka_unit_test(window_cache_invlpg_in_cached_space),
+		cmocka_unit_test(window_cache_evicts_lru),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

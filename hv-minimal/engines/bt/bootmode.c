@@ -302,9 +302,8 @@ int bt_boot_to_long_mode(struct bt_vcpu *v)
 {
 	for (int i = 0; i < MAX_STEPS; i++) {
 		if (bt_in_long_mode(v)) {
-			bt_shadow_flush(v, 1);
+			bt_wcache_reset(v, v->cpu.cr3);
 			bt_cache_flush(v);
-			bt_set_view(v);
 			return 0;
 		}
 		if (step(v))

@@ -9,7 +9,8 @@
  *     runs (guest RSP included: translated code never uses the host stack);
  *   - GS base = the window of the current view, FS base = the vCPU's context block;
  *   - a window is a reserved 4 GiB host range (+ guards) in which guest virtual pages
- *     are mapped on demand onto the guest-physical memfd: shadow paging done with mmap.
+ *     are mapped on demand onto the guest-physical memfd: shadow paging done with mmap;
+ *     a vCPU keeps a pair (kernel view, user view) per recently loaded CR3.
  * Guest addresses are meaningful in their low 32 bits (the layout of abi.h): a window
  * offset o stands for the guest virtual address sign-extend(o). */
 #ifndef HVLAB_BT_H
@@ -32,6 +33,7 @@ struct bt_rmap_slot;
 #define BT_WIN_SIZE   (1ull << 32)
 #define BT_WIN_GUARD  (64ull << 10)
 #define BT_MAX_SLOTS  8
+#define BT_WCACHE     4          /* window pairs per vCPU, one per recent guest CR3 */
 
 /* ---- the context block (layout in ctx.h) ---- */
 struct bt_ctx {
@@ -101,6 +103,8 @@ struct bt_window {
 	uint8_t *base;           /* offset 0 of the window */
 	uint64_t fills, flushes;
 	uint64_t map_cycles, unmap_cycles;   /* host TSC spent in mmap for them */
+	uint64_t live;           /* pages mapped since the window was last emptied */
+	uint64_t ulive;          /* the same for its user half */
 	int upper_nonglobal;     /* the kernel half holds non-global pages (CR3 drops them) */
 	/* 2 MiB regions of the window filled from guest large pages: invlpg in one of them
 	 * drops the whole region. */
@@ -148,10 +152,26 @@ int bt_vwrite(struct bt_vcpu *v, uint64_t va, const void *src, size_t len, unsig
  * Returns 0 (mapped: retry), 1 (guest #PF: v->fault set), 2 (device memory at
  * v->mmio.gpa: emulate the instruction), -1 (host error). */
 int bt_shadow_fill(struct bt_vcpu *v, uint64_t off, int write);
-/* Forgets every mapping of the windows for guest virtual [va, va + len), or all user
- * mappings (flush_user) / everything (flush_all). */
+/* invlpg: drops the page (or its 2 MiB region when it came from a large page) from the
+ * current pair, and from every cached pair for a kernel-half address. */
 void bt_shadow_invlpg(struct bt_vcpu *v, uint64_t va);
+/* Empties every cached pair (kernel_too), or their user halves (and the kernel halves
+ * that hold non-global pages). */
 void bt_shadow_flush(struct bt_vcpu *v, int kernel_too);
+/* Drops guest virtual [va, va + len) from the pairs that may map it through a table of
+ * address space root (BT_ROOT_SHARED: every pair), on this vCPU only; len
+ * BT_INVAL_ALL: all they map (every window entirely for BT_ROOT_SHARED). In a pair not
+ * in use, the kernel half goes only when it holds non-global pages. */
+#define BT_INVAL_ALL (1ull << 48)
+void bt_shadow_inval(struct bt_vcpu *v, uint64_t root, uint64_t va, uint64_t len);
+/* The same, and the translations that may have reached code through the entries. */
+void bt_pt_inval_local(struct bt_vcpu *v, uint64_t root, uint64_t va, uint64_t len);
+/* A CR3 load: makes the cached pair of that address space current (a new one, evicting
+ * the least recently used, when there is none). */
+void bt_wcache_load(struct bt_vcpu *v, uint64_t cr3);
+/* Forgets the address spaces of the cache (its pairs are empty): the current pair is
+ * keyed by cr3. */
+void bt_wcache_reset(struct bt_vcpu *v, uint64_t cr3);
 
 /* ---- the code cache (cache.c) ---- */
 /* Per translated guest instruction (or part of one): where its host code starts and
@@ -238,6 +258,8 @@ struct bt_stats {
 	uint64_t shadow_fills, pt_write_traps, pt_write_callouts, window_flushes, unsupported;
 	uint64_t smc_invalidations, hot_retranslations, pt_unshadowed, fpu_loads;
 	uint64_t budget_flushes;         /* windows emptied for vm.max_map_count */
+	uint64_t wcache_hits, wcache_misses, wcache_evictions;
+	uint64_t xinvals;                /* page-table invalidations from other vCPUs */
 };
 
 /* ---- the virtual CPU ---- */
@@ -317,7 +339,14 @@ struct bt_vcpu {
 	unsigned index;
 	struct bt_ctx *ctx;
 	struct bt_cpu cpu;
-	struct bt_window win[2];         /* 0: kernel view, 1: user view */
+	/* The window cache: pair i is wins[2i] (kernel view) and wins[2i + 1] (user view),
+	 * keyed by wkey[i] (a CR3 without its low 12 bits). */
+	struct bt_window wins[2 * BT_WCACHE];
+	struct bt_window *win;           /* the current pair: win[0] kernel, win[1] user */
+	unsigned wcur;                   /* its index */
+	uint64_t wkey[BT_WCACHE];
+	uint64_t wused[BT_WCACHE];       /* LRU stamps; 0: the pair holds no address space */
+	uint64_t wclock;
 	struct bt_cache cache;
 	struct bt_stats stats;
 	struct bt_fault fault;
@@ -351,7 +380,6 @@ struct bt_vcpu {
 	struct bt_rmap_slot *rmap;       /* guest page -> window pages mapping it writable */
 	unsigned rmap_used;
 	int rmap_lost;                   /* entries were dropped: protect by flushing */
-	uint64_t live_maps;              /* window pages mapped since the windows were empty */
 	int single_insn;                 /* translate one instruction, unprotected (SMC) */
 	/* guest instructions that trapped on protected pages, by address: after a few,
 	 * they are translated as call-outs (adaptive translation) */
@@ -363,6 +391,10 @@ struct bt_vcpu {
 		unsigned nprot, ninval;
 		int overflow;            /* too many: flush everything instead */
 		uint64_t prot[32], inval[32];
+		/* page-table changes: window ranges to drop (bt_shadow_inval's arguments) */
+		unsigned npt;
+		int pt_overflow;         /* too many: empty every window instead */
+		struct { uint64_t root, va, len; } pt[32];
 	} xreq;
 	int wake_fd;                     /* eventfd: wakes a halted vCPU */
 	int wait_sipi;                   /* an application processor before its SIPI */
@@ -442,6 +474,11 @@ void bt_xreq_serve(struct bt_vcpu *v);
 /* A page-table entry at gpa changed from old: drops what the windows mapped from it. */
 void bt_pt_written(struct bt_vcpu *v, uint64_t gpa, uint64_t old, uint64_t new);
 void bt_pt_unshadow(struct bt_vcpu *v, uint64_t gpa);
+/* Asks the other vCPUs to protect gpa's page (it became a page table). */
+void bt_xreq_protect(struct bt_vcpu *v, uint64_t gpa);
+/* Drops a range from every vCPU's windows (bt_shadow_inval), the others' before they
+ * run guest code again. */
+void bt_inval_all_vcpus(struct bt_vcpu *v, uint64_t root, uint64_t va, uint64_t len);
 
 /* callout.c: operands of an instruction decoded again */
 struct bt_decoded {

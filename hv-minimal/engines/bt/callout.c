@@ -374,7 +374,9 @@ static int cr_write(struct bt_vcpu *v, unsigned cr, uint64_t val)
 		return 0;
 	case 3:
 		c->cr3 = val & ~0xfffull & 0x000ffffffffff000ull;
-		bt_shadow_flush(v, 0);
+		/* the windows of that address space, kept coherent with its page tables by
+		 * their write protection (README.md, "Memory") */
+		bt_wcache_load(v, c->cr3);
 		bt_htab_flush_user(v);
 		return 0;
 	case 4:

@@ -113,8 +113,8 @@ static void bt_vcpu_destroy(struct hv_engine_vcpu *hv)
 	bt_cache_destroy(&v->cache);
 	bt_rmap_destroy(v);
 	bt_xreq_destroy(v);
-	bt_window_destroy(&v->win[0]);
-	bt_window_destroy(&v->win[1]);
+	for (unsigned i = 0; i < 2 * BT_WCACHE; i++)
+		bt_window_destroy(&v->wins[i]);
 	bt_altstack_release(v);
 	if (v->ctx)
 		munmap(v->ctx, sizeof(*v->ctx));
@@ -179,15 +179,20 @@ static int bt_vcpu_create(struct hv_engine_vm *hvm, unsigned index,
 	v->ctx->magic = BT_CTX_MAGIC_VALUE;
 	v->ctx->vcpu = v;
 	v->ctx->exit_fn = (uint64_t)(uintptr_t)bt_exit_stub;
-	if (bt_platform_init(v) || bt_window_init(&v->win[0]) || bt_window_init(&v->win[1]) ||
-	    bt_cache_init(&v->cache) || bt_decoder_init(&v->dec) || bt_rmap_init(v))
+	v->win = &v->wins[0];
+	if (bt_platform_init(v))
+		goto fail;
+	for (unsigned i = 0; i < 2 * BT_WCACHE; i++)
+		if (bt_window_init(&v->wins[i]))
+			goto fail;
+	if (bt_cache_init(&v->cache) || bt_decoder_init(&v->dec) || bt_rmap_init(v))
 		goto fail;
 	/* application processors wait for INIT and SIPI, as on hardware */
 	v->wait_sipi = index != 0;
 	vm->vcpus[index] = v;
 	bt_htab_flush_all(v);
 	reset_state(v);
-	bt_set_view(v);
+	bt_wcache_reset(v, v->cpu.cr3);
 	*out = (struct hv_engine_vcpu *)v;
 	return 0;
 fail:
@@ -299,9 +304,8 @@ static int bt_set_sregs(struct hv_engine_vcpu *hv, const struct hv_sregs *s)
 	c->apic_base = s->apic_base;
 	c->cpl = s->cs.dpl & 3;
 	/* anything cached for the old state is stale */
-	bt_shadow_flush(v, 1);
+	bt_wcache_reset(v, c->cr3);
 	bt_cache_flush(v);
-	bt_set_view(v);
 	return 0;
 }
 

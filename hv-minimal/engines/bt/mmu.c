@@ -72,6 +72,7 @@ static void note_table(struct bt_vcpu *v, uint64_t table, int level, uint64_t va
 		pi->multi = 0;
 		pi->root = root;
 		bt_protect_page(v, table);
+		bt_xreq_protect(v, table);
 		return;
 	}
 	if (pi->level == level && pi->va_base == base) {
@@ -79,7 +80,12 @@ static void note_table(struct bt_vcpu *v, uint64_t table, int level, uint64_t va
 		if (pi->root != root)
 			pi->root = BT_ROOT_SHARED;
 	} else if (pi->root != root && pi->root != BT_ROOT_SHARED) {
-		/* a page table of an address space that is gone, now another one's */
+		/* a page table of an address space that is gone, now another one's: what the
+		 * old one's pairs mapped through it goes (they may be cached still) */
+		if (pi->multi || pi->level >= 4)
+			bt_inval_all_vcpus(v, pi->root, 0, BT_INVAL_ALL);
+		else
+			bt_inval_all_vcpus(v, pi->root, pi->va_base, 1ull << (12 + 9 * pi->level));
 		pi->level = (uint8_t)level;
 		pi->va_base = base;
 		pi->multi = 0;
@@ -235,6 +241,40 @@ static void mark_large(struct bt_window *w, uint64_t off)
 	w->large[r / 64] |= 1ull << (r % 64);
 }
 
+static uint64_t live_pages(const struct bt_vcpu *v)
+{
+	uint64_t n = 0;
+
+	for (unsigned i = 0; i < 2 * BT_WCACHE; i++)
+		n += v->wins[i].live;
+	return n;
+}
+
+/* Empties pair i: its user halves, and its kernel halves too (kernel_too, or when they
+ * hold non-global pages, which a CR3 load drops). */
+static void flush_pair(struct bt_vcpu *v, unsigned i, int kernel_too)
+{
+	for (int k = 0; k < 2; k++) {
+		struct bt_window *w = &v->wins[2 * i + k];
+		int all = kernel_too || w->upper_nonglobal;
+
+		bt_window_unmap(w, 0, all ? BT_WIN_SIZE : (1ull << 31));
+		if (all) {
+			memset(w->large, 0, sizeof(w->large));
+			w->upper_nonglobal = 0;
+		} else {
+			memset(w->large, 0, sizeof(w->large) / 2);
+		}
+	}
+}
+
+/* Every window empty: the reverse map starts again, complete. */
+static void rmap_if_empty(struct bt_vcpu *v)
+{
+	if (!live_pages(v))
+		bt_rmap_clear(v);
+}
+
 int bt_shadow_fill(struct bt_vcpu *v, uint64_t off, int write)
 {
 	struct bt_window *win = bt_cur_window(v);
@@ -266,21 +306,27 @@ int bt_shadow_fill(struct bt_vcpu *v, uint64_t off, int write)
 	writable = w.writable && w.dirty && !protected;
 	foff = s->offset + (off_t)((w.gpa & ~(BT_PAGE - 1)) - s->gpa);
 	/* Each scattered page costs the process up to two mappings, and the kernel allows
-	 * vm.max_map_count in all: past this vCPU's share, its windows start afresh. */
-	if (v->live_maps >= v->vm->map_budget) {
+	 * vm.max_map_count in all: past this vCPU's share (all its cached pairs together),
+	 * the other address spaces' pairs are emptied, then the current one's. */
+	if (live_pages(v) >= v->vm->map_budget) {
 		if (!v->stats.budget_flushes++)
 			hv_warn("bt: vCPU %u touches more guest pages than its share of "
 				"vm.max_map_count lets it keep mapped (%llu); its windows start "
 				"afresh each time (raise the limit, e.g. sysctl "
 				"vm.max_map_count=1048576)", v->index,
 				(unsigned long long)v->vm->map_budget);
-		bt_shadow_flush(v, 1);
+		for (unsigned i = 0; i < BT_WCACHE; i++)
+			if (i != v->wcur)
+				flush_pair(v, i, 1);
+		if (live_pages(v) >= v->vm->map_budget / 2)
+			flush_pair(v, v->wcur, 1);
+		rmap_if_empty(v);
+		v->stats.window_flushes++;
 	}
 	if (bt_window_map(win, page, s->fd, foff, writable))
 		return -1;
-	v->live_maps++;
 	if (writable)
-		bt_rmap_add(v, w.gpa, v->cpu.cpl == 3, page);
+		bt_rmap_add(v, w.gpa, (int)(win - v->wins), page);
 	if (w.large)
 		mark_large(win, page);
 	if (page >= (1ull << 31) && !w.global)
@@ -289,40 +335,112 @@ int bt_shadow_fill(struct bt_vcpu *v, uint64_t off, int write)
 	return 0;
 }
 
-void bt_shadow_invlpg(struct bt_vcpu *v, uint64_t va)
+/* Drops window page off, or its 2 MiB region when a large page filled it. */
+static void inval_page(struct bt_window *w, uint64_t off)
 {
-	uint64_t off = (uint32_t)va & ~(BT_PAGE - 1), r = off >> 21;
+	uint64_t r = off >> 21;
 
-	for (int i = 0; i < 2; i++) {
-		struct bt_window *w = &v->win[i];
+	if (w->large[r / 64] & (1ull << (r % 64))) {
+		w->large[r / 64] &= ~(1ull << (r % 64));
+		bt_window_unmap(w, r << 21, 2u << 20);
+	} else {
+		bt_window_unmap(w, off, BT_PAGE);
+	}
+}
 
-		if (w->large[r / 64] & (1ull << (r % 64))) {
-			w->large[r / 64] &= ~(1ull << (r % 64));
-			bt_window_unmap(w, r << 21, 2u << 20);
-		} else {
-			bt_window_unmap(w, off, BT_PAGE);
+/* Drops [off, off + len), widened to 2 MiB boundaries (large pages). */
+static void inval_range(struct bt_window *w, uint64_t off, uint64_t len)
+{
+	uint64_t lo = off & ~((2ull << 20) - 1);
+	uint64_t hi = (off + len + (2ull << 20) - 1) & ~((2ull << 20) - 1);
+
+	bt_window_unmap(w, lo, hi - lo);
+}
+
+/* Drops [off, off + len) of pair i's windows: a page, or a range widened to 2 MiB. */
+static void inval_pair(struct bt_vcpu *v, unsigned i, uint64_t off, uint64_t len)
+{
+	for (int k = 0; k < 2; k++) {
+		if (len <= BT_PAGE)
+			inval_page(&v->wins[2 * i + k], off);
+		else
+			inval_range(&v->wins[2 * i + k], off, len);
+	}
+}
+
+void bt_shadow_inval(struct bt_vcpu *v, uint64_t root, uint64_t va, uint64_t len)
+{
+	const int64_t half = 1ll << 31;
+	int any = root == BT_ROOT_SHARED;
+	int64_t lo = (int64_t)va, hi;
+
+	if (len >= BT_INVAL_ALL && any) {
+		bt_shadow_flush(v, 1);
+		return;
+	}
+	if (len >= BT_INVAL_ALL) {
+		lo = -half;
+		len = 2ull << 31;
+	}
+	/* what a window can hold of it: guest addresses [-2 GiB, 2 GiB) */
+	hi = lo + (int64_t)len;
+	if (lo < -half)
+		lo = -half;
+	if (hi > half)
+		hi = half;
+	if (lo >= hi)
+		return;
+	for (unsigned i = 0; i < BT_WCACHE; i++) {
+		if (!v->wused[i] || (!any && v->wkey[i] != root))
+			continue;
+		if (hi > 0 && i != v->wcur) {
+			/* a user half not in use: its address space is being changed (built,
+			 * torn down), it all goes at once and later changes cost nothing */
+			for (int k = 0; k < 2; k++) {
+				bt_window_unmap(&v->wins[2 * i + k], 0, 1ull << 31);
+				memset(v->wins[2 * i + k].large, 0, sizeof(v->wins[0].large) / 2);
+			}
+		} else if (hi > 0) {                             /* user half */
+			int64_t a = lo > 0 ? lo : 0;
+
+			inval_pair(v, i, (uint64_t)a, (uint64_t)(hi - a));
+		}
+		/* kernel half: a table of one address space changed; the global pages a
+		 * cached pair keeps need not follow before an invlpg (they survive CR3
+		 * loads on hardware too), the other pages must */
+		if (lo < 0 && (any || i == v->wcur || v->wins[2 * i].upper_nonglobal ||
+			       v->wins[2 * i + 1].upper_nonglobal)) {
+			int64_t b = hi < 0 ? hi : 0;
+
+			inval_pair(v, i, (uint64_t)(lo + 2 * half), (uint64_t)(b - lo));
 		}
 	}
 	v->stats.window_flushes++;
 }
 
-/* Drops the window pages for guest virtual [va, va + len). */
-static void flush_range(struct bt_vcpu *v, uint64_t va, uint64_t len)
+void bt_pt_inval_local(struct bt_vcpu *v, uint64_t root, uint64_t va, uint64_t len)
 {
-	uint64_t off = (uint32_t)va;
-
-	if (len >= BT_WIN_SIZE || off + len > BT_WIN_SIZE) {
-		bt_shadow_flush(v, 1);
+	bt_shadow_inval(v, root, va, len);
+	/* code reached through the entries may be other code now: the indirect table's
+	 * user entries (they go at every CR3 load anyway) and kernel blocks, for the
+	 * address space in use */
+	if (root != BT_ROOT_SHARED && root != v->wkey[v->wcur])
 		return;
-	}
-	for (int i = 0; i < 2; i++) {
-		struct bt_window *w = &v->win[i];
+	if (len >= BT_INVAL_ALL)
+		bt_htab_flush_all(v);
+	else if ((int64_t)va >= 0)
+		bt_htab_flush_user(v);
+	else
+		bt_cache_kill_range(v, va, len);
+}
 
-		bt_window_unmap(w, off & ~((2ull << 20) - 1),
-				((off + len + (2ull << 20) - 1) & ~((2ull << 20) - 1)) -
-				(off & ~((2ull << 20) - 1)));
-	}
-	v->stats.window_flushes++;
+void bt_shadow_invlpg(struct bt_vcpu *v, uint64_t va)
+{
+	uint64_t off = (uint32_t)va & ~(BT_PAGE - 1);
+
+	/* a user page: this address space's translation only (other address spaces'
+	 * entries for it are other entries); a kernel page: any pair's (global) */
+	bt_shadow_inval(v, off >= (1ull << 31) ? BT_ROOT_SHARED : v->wkey[v->wcur], va, BT_PAGE);
 }
 
 void bt_pt_written(struct bt_vcpu *v, uint64_t gpa, uint64_t old, uint64_t new)
@@ -333,28 +451,18 @@ void bt_pt_written(struct bt_vcpu *v, uint64_t gpa, uint64_t old, uint64_t new)
 	(void)new;
 	if (!(old & PTE_P))
 		return;                 /* nothing was mapped from it */
-	/* a table only another address space walked (one being built or torn down): the
-	 * windows hold nothing of it, they are flushed when CR3 changes */
-	if (pi && pi->root != BT_ROOT_SHARED && pi->root != (v->cpu.cr3 & PTE_ADDR))
-		return;
 	if (!pi || pi->multi) {
-		bt_shadow_flush(v, 1);
-		bt_htab_flush_all(v);
+		/* at several places: whatever it mapped in its address space */
+		bt_inval_all_vcpus(v, pi ? pi->root : BT_ROOT_SHARED, 0, BT_INVAL_ALL);
 		return;
 	}
 	span = 1ull << (12 + 9 * (pi->level - 1));
 	va = pi->va_base + ((gpa & 0xfff) / 8) * span;
 	if (pi->level == 4)
 		va = (uint64_t)((int64_t)(va << 16) >> 16);
-	if (pi->level == 1)
-		bt_shadow_invlpg(v, va);
-	else
-		flush_range(v, va, span);
-	/* code reached through the entry may be other code now */
-	if ((int64_t)va >= 0)
-		bt_htab_flush_user(v);
-	else
-		bt_cache_kill_range(v, va, span);
+	/* the pairs of the table's address space (every pair for a shared table), on
+	 * every vCPU: a cached pair is one CR3 load from use */
+	bt_inval_all_vcpus(v, pi->root, va, span);
 }
 
 /* A page table written by an instruction the engine does not emulate (typically
@@ -367,38 +475,65 @@ void bt_pt_unshadow(struct bt_vcpu *v, uint64_t gpa)
 	if (!pi)
 		return;
 	pi->flags &= (uint8_t)~BT_PG_PT;
-	if (pi->multi || pi->level >= 3) {
-		bt_shadow_flush(v, 1);
-		bt_htab_flush_all(v);
-		return;
-	}
-	flush_range(v, pi->va_base, 1ull << (12 + 9 * pi->level));
-	if ((int64_t)pi->va_base >= 0)
-		bt_htab_flush_user(v);
+	if (pi->multi || pi->level >= 3)
+		bt_inval_all_vcpus(v, pi->root, 0, BT_INVAL_ALL);
 	else
-		bt_cache_kill_range(v, pi->va_base, 1ull << (12 + 9 * pi->level));
+		bt_inval_all_vcpus(v, pi->root, pi->va_base, 1ull << (12 + 9 * pi->level));
 }
 
 void bt_shadow_flush(struct bt_vcpu *v, int kernel_too)
 {
-	int everything = 1;
+	for (unsigned i = 0; i < BT_WCACHE; i++)
+		flush_pair(v, i, kernel_too);
+	if (kernel_too)
+		bt_rmap_clear(v);
+	v->stats.window_flushes++;
+}
 
-	for (int i = 0; i < 2; i++) {
-		struct bt_window *w = &v->win[i];
-		int all = kernel_too || w->upper_nonglobal;
+void bt_wcache_load(struct bt_vcpu *v, uint64_t cr3)
+{
+	unsigned pick = BT_WCACHE;
 
-		bt_window_unmap(w, 0, all ? BT_WIN_SIZE : (1ull << 31));
-		everything &= all;
-		if (all) {
-			memset(w->large, 0, sizeof(w->large));
-			w->upper_nonglobal = 0;
-		} else {
-			memset(w->large, 0, sizeof(w->large) / 2);
+	for (unsigned i = 0; i < BT_WCACHE; i++) {
+		if (v->wused[i] && v->wkey[i] == cr3) {
+			pick = i;
+			break;
 		}
 	}
-	if (everything) {
-		bt_rmap_clear(v);
-		v->live_maps = 0;
+	if (pick < BT_WCACHE) {
+		v->stats.wcache_hits++;
+	} else {
+		uint64_t oldest = UINT64_MAX;
+
+		v->stats.wcache_misses++;
+		for (unsigned i = 0; i < BT_WCACHE; i++) {
+			if (v->wused[i] < oldest) {
+				oldest = v->wused[i];
+				pick = i;
+			}
+		}
+		if (v->wused[pick])
+			v->stats.wcache_evictions++;
+		/* its global kernel pages stay: a CR3 load keeps them on hardware too */
+		flush_pair(v, pick, 0);
+		rmap_if_empty(v);
+		/* before any walk through the new tables: another vCPU that changes them
+		 * after reading the key sends this one its invalidation (protect.c) */
+		__atomic_store_n(&v->wkey[pick], cr3, __ATOMIC_SEQ_CST);
 	}
-	v->stats.window_flushes++;
+	v->wused[pick] = ++v->wclock;
+	v->wcur = pick;
+	v->win = &v->wins[2 * pick];
+	bt_set_view(v);
+}
+
+void bt_wcache_reset(struct bt_vcpu *v, uint64_t cr3)
+{
+	bt_shadow_flush(v, 1);
+	memset(v->wused, 0, sizeof(v->wused));
+	v->wused[0] = ++v->wclock;
+	__atomic_store_n(&v->wkey[0], cr3, __ATOMIC_SEQ_CST);
+	v->wcur = 0;
+	v->win = &v->wins[0];
+	bt_set_view(v);
 }

@@ -14,12 +14,12 @@
 #include "hvlab/err.h"
 
 #define RMAP_SLOTS  (1u << 16)
-#define RMAP_WAYS   3
+#define RMAP_WAYS   6          /* a page mapped in several cached pairs */
 
 struct bt_rmap_slot {
 	uint32_t page;           /* guest-physical page number + 1 (0: empty) */
 	uint8_t n;               /* entries, or RMAP_WAYS + 1: more than it holds */
-	uint8_t win[RMAP_WAYS];
+	uint8_t win[RMAP_WAYS];  /* index in v->wins */
 	uint32_t off[RMAP_WAYS]; /* window page numbers */
 };
 
@@ -129,7 +129,7 @@ void bt_protect_page(struct bt_vcpu *v, uint64_t gpa)
 		return;
 	}
 	for (unsigned i = 0; i < s->n; i++)
-		bt_window_unmap(&v->win[s->win[i]], (uint64_t)s->off[i] * BT_PAGE, BT_PAGE);
+		bt_window_unmap(&v->wins[s->win[i]], (uint64_t)s->off[i] * BT_PAGE, BT_PAGE);
 	s->n = 0;
 }
 
@@ -149,7 +149,8 @@ void bt_xreq_destroy(struct bt_vcpu *v)
 	pthread_mutex_destroy(&v->xreq.lock);
 }
 
-static void xreq_send(struct bt_vcpu *v, uint64_t gpa, int invalidate)
+/* pt: a page that became a page table; too many of them only empty the windows. */
+static void xreq_send(struct bt_vcpu *v, uint64_t gpa, int invalidate, int pt)
 {
 	struct bt_vm *vm = v->vm;
 
@@ -163,6 +164,8 @@ static void xreq_send(struct bt_vcpu *v, uint64_t gpa, int invalidate)
 			o->xreq.inval[o->xreq.ninval++] = gpa;
 		else if (!invalidate && o->xreq.nprot < 32)
 			o->xreq.prot[o->xreq.nprot++] = gpa;
+		else if (pt)
+			o->xreq.pt_overflow = 1;
 		else
 			o->xreq.overflow = 1;
 		__atomic_store_n(&o->xreq.pending, 1, __ATOMIC_RELEASE);
@@ -174,8 +177,9 @@ static void xreq_send(struct bt_vcpu *v, uint64_t gpa, int invalidate)
 void bt_xreq_serve(struct bt_vcpu *v)
 {
 	uint64_t prot[32], inval[32];
-	unsigned np, ni;
-	int overflow;
+	struct { uint64_t root, va, len; } pt[32];
+	unsigned np, ni, npt;
+	int overflow, pt_overflow;
 
 	if (!__atomic_load_n(&v->xreq.pending, __ATOMIC_ACQUIRE))
 		return;
@@ -185,8 +189,11 @@ void bt_xreq_serve(struct bt_vcpu *v)
 	overflow = v->xreq.overflow;
 	memcpy(prot, v->xreq.prot, np * sizeof(prot[0]));
 	memcpy(inval, v->xreq.inval, ni * sizeof(inval[0]));
-	v->xreq.nprot = v->xreq.ninval = 0;
-	v->xreq.overflow = 0;
+	npt = v->xreq.npt;
+	pt_overflow = v->xreq.pt_overflow;
+	memcpy(pt, v->xreq.pt, npt * sizeof(pt[0]));
+	v->xreq.nprot = v->xreq.ninval = v->xreq.npt = 0;
+	v->xreq.overflow = v->xreq.pt_overflow = 0;
 	__atomic_store_n(&v->xreq.pending, 0, __ATOMIC_RELEASE);
 	pthread_mutex_unlock(&v->xreq.lock);
 	if (overflow) {
@@ -194,10 +201,63 @@ void bt_xreq_serve(struct bt_vcpu *v)
 		bt_cache_flush(v);
 		return;
 	}
+	if (pt_overflow) {
+		bt_shadow_flush(v, 1);
+		bt_htab_flush_all(v);
+	}
+	for (unsigned i = 0; i < npt && !pt_overflow; i++) {
+		v->stats.xinvals++;
+		bt_pt_inval_local(v, pt[i].root, pt[i].va, pt[i].len);
+	}
 	for (unsigned i = 0; i < np; i++)
 		bt_protect_page(v, prot[i]);
 	for (unsigned i = 0; i < ni; i++)
 		bt_code_invalidate(v, inval[i], 0);
+}
+
+void bt_xreq_protect(struct bt_vcpu *v, uint64_t gpa)
+{
+	if (v->vm->nr_vcpus > 1)
+		xreq_send(v, gpa, 0, 1);
+}
+
+/* Whether o may hold mappings through root's tables: a pair keyed by it. A pair that
+ * takes the key after this read walks the tables after the write that asked. */
+static int may_map(struct bt_vcpu *o, uint64_t root)
+{
+	if (root == BT_ROOT_SHARED)
+		return 1;
+	for (unsigned i = 0; i < BT_WCACHE; i++)
+		if (__atomic_load_n(&o->wkey[i], __ATOMIC_SEQ_CST) == root)
+			return 1;
+	return 0;
+}
+
+void bt_inval_all_vcpus(struct bt_vcpu *v, uint64_t root, uint64_t va, uint64_t len)
+{
+	struct bt_vm *vm = v->vm;
+
+	bt_pt_inval_local(v, root, va, len);
+	/* the page-table write is in memory before the keys are read */
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	for (unsigned i = 0; i < vm->nr_vcpus && i < 16; i++) {
+		struct bt_vcpu *o = vm->vcpus[i];
+
+		if (!o || o == v || !may_map(o, root))
+			continue;
+		pthread_mutex_lock(&o->xreq.lock);
+		if (o->xreq.npt < 32) {
+			o->xreq.pt[o->xreq.npt].root = root;
+			o->xreq.pt[o->xreq.npt].va = va;
+			o->xreq.pt[o->xreq.npt].len = len;
+			o->xreq.npt++;
+		} else {
+			o->xreq.pt_overflow = 1;
+		}
+		__atomic_store_n(&o->xreq.pending, 1, __ATOMIC_RELEASE);
+		pthread_mutex_unlock(&o->xreq.lock);
+		bt_arm_poll(o);
+	}
 }
 
 /* ---- translated code ---- */
@@ -211,7 +271,7 @@ void bt_code_page(struct bt_vcpu *v, uint64_t gpa)
 		return;
 	pi->flags |= BT_PG_CODE;
 	bt_protect_page(v, gpa);
-	xreq_send(v, gpa, 0);
+	xreq_send(v, gpa, 0, 0);
 }
 
 /* A write to a page with translations: they go (each block's entry becomes an exit
@@ -226,7 +286,7 @@ int bt_code_invalidate(struct bt_vcpu *v, uint64_t gpa, uintptr_t host_pc)
 
 	if (pi && (pi->flags & BT_PG_CODE)) {
 		pi->flags &= (uint8_t)~BT_PG_CODE;
-		xreq_send(v, gpa, 1);
+		xreq_send(v, gpa, 1, 0);
 	}
 	v->stats.smc_invalidations++;
 	for (size_t i = 0; i < c->ntb; i++) {

@@ -39,8 +39,15 @@ void bt_stats(struct hv_engine_vcpu *hv, void (*emit)(void *arg, const char *nam
 {
 	const struct bt_vcpu *v = (const struct bt_vcpu *)hv;
 	const struct bt_stats *s = &v->stats;
+	struct bt_window w = { 0 };     /* every cached pair's, added up */
 	char name[64];
 
+	for (unsigned i = 0; i < 2 * BT_WCACHE; i++) {
+		w.fills += v->wins[i].fills;
+		w.map_cycles += v->wins[i].map_cycles;
+		w.flushes += v->wins[i].flushes;
+		w.unmap_cycles += v->wins[i].unmap_cycles;
+	}
 	emit(arg, "bt_blocks_translated", s->blocks);
 	emit(arg, "bt_guest_insns_translated", s->guest_insns);
 	emit(arg, "bt_code_cache_bytes", s->code_bytes);
@@ -55,11 +62,15 @@ void bt_stats(struct hv_engine_vcpu *hv, void (*emit)(void *arg, const char *nam
 	emit(arg, "bt_pt_unshadowed", s->pt_unshadowed);
 	emit(arg, "bt_fpu_loads", s->fpu_loads);
 	emit(arg, "bt_map_budget_flushes", s->budget_flushes);
-	emit(arg, "bt_window_maps", v->win[0].fills + v->win[1].fills);
-	emit(arg, "bt_window_map_cycles", v->win[0].map_cycles + v->win[1].map_cycles);
-	emit(arg, "bt_window_unmaps", v->win[0].flushes + v->win[1].flushes);
-	emit(arg, "bt_window_unmap_cycles", v->win[0].unmap_cycles + v->win[1].unmap_cycles);
+	emit(arg, "bt_window_maps", w.fills);
+	emit(arg, "bt_window_map_cycles", w.map_cycles);
+	emit(arg, "bt_window_unmaps", w.flushes);
+	emit(arg, "bt_window_unmap_cycles", w.unmap_cycles);
 	emit(arg, "bt_window_flushes", s->window_flushes);
+	emit(arg, "bt_window_cache_hits", s->wcache_hits);
+	emit(arg, "bt_window_cache_misses", s->wcache_misses);
+	emit(arg, "bt_window_cache_evictions", s->wcache_evictions);
+	emit(arg, "bt_pt_remote_invalidations", s->xinvals);
 	emit(arg, "bt_interrupts_delivered", s->interrupts);
 	for (int i = 1; i < BT_CO_NR; i++) {
 		if (!s->callouts[i] || !callout_names[i])

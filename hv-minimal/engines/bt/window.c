@@ -52,20 +52,30 @@ int bt_window_map(struct bt_window *w, uint64_t off, int fd, off_t foff, int wri
 		return -1;
 	}
 	w->fills++;
+	w->live++;
+	if (off < (1ull << 31))
+		w->ulive++;
 	w->map_cycles += __rdtsc() - t0;
 	return 0;
 }
 
 int bt_window_unmap(struct bt_window *w, uint64_t off, uint64_t len)
 {
-	uint64_t t0 = __rdtsc();
+	uint64_t t0;
 
 	if (off >= BT_WIN_SIZE || len > BT_WIN_SIZE - off)
 		return hv_err_set("window range %#llx+%#llx lies outside the window",
 				  (unsigned long long)off, (unsigned long long)len);
+	if (!w->live || (off + len <= (1ull << 31) && !w->ulive))
+		return 0;               /* empty already: no system call */
+	t0 = __rdtsc();
 	if (mmap(w->base + off, len, PROT_NONE, RESERVE_FLAGS | MAP_FIXED, -1, 0) == MAP_FAILED)
 		return hv_err_errno("dropping window range %#llx+%#llx", (unsigned long long)off,
 				    (unsigned long long)len);
+	if (off == 0 && len == BT_WIN_SIZE)
+		w->live = 0;
+	if (off == 0 && len >= (1ull << 31))
+		w->ulive = 0;
 	w->flushes++;
 	w->unmap_cycles += __rdtsc() - t0;
 	return 0;
