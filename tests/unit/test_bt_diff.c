@@ -11,23 +11,6 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#ifndef HVLAB_BT_BUILT
-/* Built without the bt engine's fragment (hv-minimal/engines/bt/bt.mk): nothing to test. */
-static void not_built(void **state)
-{
-	(void)state;
-	print_message("skipped: this build does not include the bt engine "
-		      "(hv-minimal/engines/bt/bt.mk)\n");
-	skip();
-}
-
-int main(void)
-{
-	const struct CMUnitTest tests[] = { cmocka_unit_test(not_built) };
-
-	return cmocka_run_group_tests(tests, NULL, NULL);
-}
-#else
 
 #include <stdio.h>
 #include <string.h>
@@ -707,4 +690,3 @@ int main(void)
 		}
 	return _cmocka_run_group_tests("bt_diff", tests, 3 * NSNIP, NULL, NULL);
 }
-#endif
