@@ -30,7 +30,7 @@ $(BUILD)/obj/hv-minimal/guest/native/%.o: $(GUEST_DIR)/common/%.c
 	$(Q)$(GUEST_CC) $(WORK_CFLAGS) -c $< -o $@
 
 # native_work.c and the guest library's unit test include the guest headers.
-$(BUILD)/obj/hv-minimal/vmm/native_work.o: HOST_CFLAGS += -I$(GUEST_DIR)/include
+$(BUILD)/obj/hv-minimal/vmm/native_work.o: HOST_CFLAGS += -I$(GUEST_DIR)/include -Imicrobench
 $(BUILD)/obj/tests/unit/test_guestlib.o: HOST_CFLAGS += -I$(GUEST_DIR)/include
 
 
@@ -56,12 +56,28 @@ $(HVM): $(BUILD)/obj/hv-minimal/vmm/main.o $(LIBHVM) $(NATIVEOPS_LIB) $(LIBHVLAB
 	$(Q)$(CC) $(HOST_LDFLAGS) -o $@ $< $(LIBHVM) $(NATIVEOPS_LIB) $(LIBHVLAB) $(HVM_LDLIBS) $(LIBHVLAB_LDLIBS)
 
 # native-compute, native-memwalk: the workload cores as host programs (thin mains).
-NATIVE_WORKLOADS := $(BIN)/native-compute $(BIN)/native-memwalk
-$(BIN)/native-%: $(BUILD)/obj/hv-minimal/guest/native/native_%.o $(LIBHVM) $(LIBHVLAB)
+# native-forkwait: forkwait's host counterpart (microbench/native_forkwait.c).
+NATIVE_WORKLOADS := $(BIN)/native-compute $(BIN)/native-memwalk $(BIN)/native-forkwait
+$(BIN)/native-%: $(BUILD)/obj/hv-minimal/guest/native/native_%.o $(LIBHVM) $(NATIVEOPS_LIB) $(LIBHVLAB)
 	@mkdir -p $(dir $@)
 	@echo "  LD      $@"
-	$(Q)$(CC) $(HOST_LDFLAGS) -o $@ $< $(LIBHVM) $(LIBHVLAB) $(HVM_LDLIBS) $(LIBHVLAB_LDLIBS)
+	$(Q)$(CC) $(HOST_LDFLAGS) -o $@ $< $(LIBHVM) $(NATIVEOPS_LIB) $(LIBHVLAB) $(HVM_LDLIBS) $(LIBHVLAB_LDLIBS)
 $(BUILD)/obj/hv-minimal/guest/native/native_%.o: HOST_CFLAGS += -I$(GUEST_DIR)/include
+$(BIN)/native-forkwait: $(BUILD)/obj/microbench/native_forkwait_main.o $(LIBHVM) $(NATIVEOPS_LIB) $(LIBHVLAB)
+	@mkdir -p $(dir $@)
+	@echo "  LD      $@"
+	$(Q)$(CC) $(HOST_LDFLAGS) -o $@ $< $(LIBHVM) $(NATIVEOPS_LIB) $(LIBHVLAB) $(HVM_LDLIBS) $(LIBHVLAB_LDLIBS)
+
+# hvpeer: the guest image under QEMU (tcg, kvm), parsed from its console into hvm's
+# run format through hvm's own recorder (tools/README.md).
+HVPEER      := $(BIN)/hvpeer
+HVPEER_OBJS := $(addprefix $(BUILD)/obj/hv-minimal/tools/,hvpeer.o hvpeer_run.o hvpeer_parse.o \
+                 hvr.o peer_qemu.o)
+$(BUILD)/obj/hv-minimal/tools/hvpeer_%.o: HOST_CFLAGS += -DHVLAB_SRCDIR='"$(CURDIR)"'
+$(HVPEER): $(HVPEER_OBJS) $(LIBHVM) $(NATIVEOPS_LIB) $(LIBHVLAB) | $(GUEST_KERNEL)
+	@mkdir -p $(dir $@)
+	@echo "  LD      $@"
+	$(Q)$(CC) $(HOST_LDFLAGS) -o $@ $(HVPEER_OBJS) $(LIBHVM) $(NATIVEOPS_LIB) $(LIBHVLAB) $(HVM_LDLIBS) $(LIBHVLAB_LDLIBS)
 
 # A bare KVM_RUN loop, the reference for hvm's port-I/O round trip.
 $(PIO_BARE): $(BUILD)/obj/hv-minimal/tools/pio_bare.o $(LIBHVLAB)
@@ -82,4 +98,4 @@ $(BUILD)/stubguest/%.elf: hv-minimal/tools/stubguest/stub.S hv-minimal/tools/stu
 	$(Q)$(GUEST_CC) -nostdlib -static -Wl,-T,hv-minimal/tools/stubguest/stub.ld \
 		-Wl,-z,max-page-size=4096 -Wl,-z,noexecstack -Wl,--build-id=none -o $@ $(@:.elf=.o)
 
-ALL_TARGETS += $(LIBHVM) $(HVM) $(PIO_BARE) $(STUB_ELFS) $(NATIVE_WORKLOADS)
+ALL_TARGETS += $(LIBHVM) $(HVM) $(PIO_BARE) $(STUB_ELFS) $(NATIVE_WORKLOADS) $(HVPEER)

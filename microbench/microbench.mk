@@ -1,7 +1,7 @@
-# Host-native nanobenchmarks: libnativeops (the operation table, also linked by hvm for
-# same-run baselines) and the nativebench harness.
+# Host-native nanobenchmarks: libnativeops (the operation table, and forkwait on the
+# host; also linked by hvm for same-run baselines) and the nativebench harness.
 NATIVEOPS_LIB  := $(BUILD)/lib/libnativeops.a
-NATIVEOPS_OBJS := $(BUILD)/obj/microbench/native_ops.o
+NATIVEOPS_OBJS := $(BUILD)/obj/microbench/native_ops.o $(BUILD)/obj/microbench/native_forkwait.o
 NATIVEBENCH    := $(BIN)/nativebench
 
 $(NATIVEOPS_LIB): $(NATIVEOPS_OBJS)

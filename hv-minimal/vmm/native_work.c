@@ -9,6 +9,7 @@
 #include "hvlab/err.h"
 #include "hvlab/tsc.h"
 #include "hvlab/work_report.h"
+#include "native_forkwait.h"
 
 static int run_compute(const char *args, struct hv_native_sample *out, unsigned max)
 {
@@ -56,6 +57,38 @@ static int run_memwalk(const char *args, struct hv_native_sample *out, unsigned 
 	return (int)n;
 }
 
+/* Set in native-forkwait itself (hv_native_work_main), which runs the loop. */
+static int forkwait_here;
+
+/* forkwait has no shared core (a fork is the host kernel's work): the arguments and
+ * checksum are the guest program's, the fork+wait loop microbench's, run in a fresh
+ * small process (native_forkwait.h says why). */
+static int run_forkwait(const char *args, struct hv_native_sample *out, unsigned max)
+{
+	uint64_t n = HV_FORKWAIT_DEFAULT_N, ex = 0, reps = HV_FORKWAIT_DEFAULT_REPS;
+	const struct warg w[] = { { "n", &n }, { "exec", &ex }, { "reps", &reps } };
+	uint64_t cycles[HV_FORKWAIT_MAX_REPS];
+	uint32_t sum[HV_FORKWAIT_MAX_REPS];
+	const char *bad = args;
+
+	if (wargs_parse(args, w, 3, &bad) < 0 || !n || ex > 1 || !reps ||
+	    reps > HV_FORKWAIT_MAX_REPS)
+		return hv_err_set("forkwait arguments '%s': bad at '%s' (%s; reps 1..%d)", args,
+				  bad, HV_FORKWAIT_ARGS, HV_FORKWAIT_MAX_REPS);
+	if (ex)
+		return hv_err_set("forkwait exec=1 has no native column: its children exec the "
+				  "guest's own `true` program");
+	unsigned nr = reps < max ? (unsigned)reps : max;
+	if (!forkwait_here && hv_native_forkwait_fresh(n, nr, cycles, sum))
+		return -1;
+	for (unsigned r = 0; r < nr; r++) {
+		if (forkwait_here && hv_native_forkwait(n, &cycles[r], &sum[r]))
+			return -1;
+		out[r] = (struct hv_native_sample){ cycles[r], n, sum[r] };
+	}
+	return (int)nr;
+}
+
 int hv_native_work_run(const char *workload, const char *args,
 		       struct hv_native_sample *out, unsigned max)
 {
@@ -63,7 +96,15 @@ int hv_native_work_run(const char *workload, const char *args,
 		return run_compute(args, out, max);
 	if (!strcmp(workload, "memwalk"))
 		return run_memwalk(args, out, max);
+	if (!strcmp(workload, "forkwait"))
+		return run_forkwait(args, out, max);
 	return 0;
+}
+
+static const char *work_args(const char *workload)
+{
+	return !strcmp(workload, "compute") ? COMPUTE_ARGS :
+	       !strcmp(workload, "memwalk") ? MEMWALK_ARGS : HV_FORKWAIT_ARGS;
 }
 
 int hv_native_work_main(const char *workload, int argc, char **argv)
@@ -75,9 +116,10 @@ int hv_native_work_main(const char *workload, int argc, char **argv)
 		fprintf(argc > 2 ? stderr : stdout,
 			"usage: native-%s [ARGS]\n\nRuns the %s workload's core natively with the "
 			"guest's arguments (%s),\nprinting each repetition and the checksum.\n",
-			workload, workload, !strcmp(workload, "compute") ? COMPUTE_ARGS : MEMWALK_ARGS);
+			workload, workload, work_args(workload));
 		return argc > 2 ? 2 : 0;
 	}
+	forkwait_here = 1;
 	int n = hv_native_work_run(workload, args, s, HV_NATIVE_MAX_REPS);
 	if (n < 0) {
 		fprintf(stderr, "native-%s: %s\n", workload, hv_err_msg());

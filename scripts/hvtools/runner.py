@@ -44,6 +44,8 @@ EXIT_SKIP = 77
 # hvm's exit statuses (hvm run --help), used to say why a cell failed.
 HVM_STATUS = {1: "guest reported failure", 2: "usage error", 3: "guest misbehaved or was "
               "stopped", 4: "host error", 77: "guest skipped its workload"}
+# Programs that exit with hvm's statuses: hvm, and hvpeer (the QEMU peers).
+HVM_LIKE = ("hvm", "hvpeer")
 KILL_GRACE_S = 5.0
 FINAL = ("done", "failed", "skipped")
 
@@ -140,23 +142,39 @@ def read_rows(d):
         return list(csv.reader(f))[1:]
 
 
+def _option(argv, name):
+    """The value of --name V or --name=V in argv, or None."""
+    value = None
+    for i, a in enumerate(argv):
+        if a == name and i + 1 < len(argv):
+            value = argv[i + 1]
+        elif a.startswith(name + "="):
+            value = a.split("=", 1)[1]
+    return value
+
+
+# The QEMU peers (hvpeer run --engine qemu-tcg|qemu-kvm): the binary they run.
+PEERS = ("qemu-tcg", "qemu-kvm")
+QEMU = "qemu-system-x86_64"
+
+
 def engine_unavailable(argv):
     """Why the engine a command asks for (--engine E) cannot run on this host, or None.
-    The bt engine is asked of hvm itself: it says when it is not built."""
-    engine = None
-    for i, a in enumerate(argv):
-        if a == "--engine" and i + 1 < len(argv):
-            engine = argv[i + 1]
-        elif a.startswith("--engine="):
-            engine = a.split("=", 1)[1]
+    The bt engine is asked of hvm itself: it says when it is not built. A peer's QEMU is
+    the one its --qemu names, else qemu-system-x86_64 from PATH (as hvpeer finds it);
+    hvpeer also exits 77 itself when QEMU or a usable KVM is missing."""
+    engine = _option(argv, "--engine")
     if engine in ("hw", "qemu-kvm"):
         if not os.path.exists("/dev/kvm"):
             return f"engine {engine} needs /dev/kvm, which is absent on this host"
         if not os.access("/dev/kvm", os.R_OK | os.W_OK):
             return f"engine {engine} needs /dev/kvm, which is not readable and writable " \
                    f"by this user"
-    if engine in ("qemu-tcg", "qemu-kvm") and not shutil.which("qemu-system-x86_64"):
-        return f"engine {engine} needs qemu-system-x86_64 (Debian package qemu-system-x86)"
+    if engine in PEERS:
+        qemu = _option(argv, "--qemu") or QEMU
+        found = os.access(qemu, os.X_OK) if "/" in qemu else shutil.which(qemu)
+        if not found:
+            return f"engine {engine} needs {qemu} (Debian package qemu-system-x86)"
     return None
 
 
@@ -536,7 +554,7 @@ class Runner:
                                    log=os.path.relpath(log_path, self.dir))
 
     def _judge(self, c, rc, timed_out, work, log_path, offset):
-        is_hvm = os.path.basename(c.argv[0]) == "hvm"
+        is_hvm = os.path.basename(c.argv[0]) in HVM_LIKE
         if timed_out:
             return f"timed out after {c.timeout:g} s (process group killed)", "failed"
         if rc == 0:

@@ -1,0 +1,174 @@
+#!/usr/bin/env bash
+# The QEMU peers (hvpeer): the guest image under QEMU TCG and QEMU on KVM gives a run
+# directory in hvm's format (same header, same rows for the same records, context and
+# notes), with hvm's compute checksum and the boot command line hvm chooses for this
+# host; a QEMU that does not finish is stopped at the timeout with what it reported
+# kept; a missing QEMU is a skip (77); malformed @hvr lines are rejected by line number
+# without a crash. Also hvm's forkwait run and its native column (a small host process
+# doing the same fork+wait pairs), which the A&A forkwait comparison divides by.
+# san: yes
+. "$(dirname "$0")/lib.sh"
+QEMU=${QEMU:-qemu-system-x86_64}
+HVPEER=$HVLAB_BUILD/bin/hvpeer
+ARGS=size=65536,rounds=8,reps=2
+T=$TMPDIR_IT
+HEADER='experiment,workload,params,engine,memvirt,flavour,spinlock,iopath,vcpus,pcpus,metric,value,unit,rep'
+
+if [ ! -x "$HVPEER" ]; then skip "QEMU peers" "$HVPEER was not built (make)"; exit 0; fi
+
+# peer NAME TIMEOUT args... : runs hvpeer, output in $OUT, exit status in $RC.
+peer() {
+	local name=$1 t=$2; shift 2
+	OUT=$T/$name.out
+	timeout "$t" "$HVPEER" "$@" >"$OUT" 2>&1
+	RC=$?
+}
+# col FILE ENGINE METRIC: that engine's values of METRIC, one a line.
+col() { awk -F, -v e="$2" -v m="$3" '$4 == e && $11 == m { print $12 }' "$1" 2>/dev/null; }
+# shape FILE ENGINE: the rows' (experiment, workload, params, metric, unit), exit
+# statistics (hvm's alone) left out, sorted and unique.
+shape() { awk -F, -v e="$2" '$4 == e && $3 !~ /^exit=/ { print $1, $2, $3, $11, $13 }' "$1" | sort -u; }
+note() { python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["notes"].get(sys.argv[2], ""))' "$1/summary.json" "$2" 2>/dev/null; }
+
+# --- a malformed @hvr line is rejected by number, the rest recorded ------------------
+cat >"$T/fake.log" <<'EOF'
+hvlab guest: a console log with result lines, good and bad
+@hvr kind=info workload=compute name=sysgate value=syscall
+@hvr kind=value workload=compute name=checksum value=2105074943 unit=- rep=0 vcpu=0
+@hvr kind=value workload=compute name=checksum value=12abc unit=- rep=1 vcpu=0
+@hvr kind=nanobench workload=nanobench name=syscall iters=8 cycles=2029 baseline=104 unit=cycles rep=0 vcpu=0
+@hvr kind=value workload=compute name=cycles_per_op value=1.5 unit=cycles rep=0
+@hvr kind=bogus workload=compute name=x
+@hvr kind=value workload=compute name=%4 value=1 unit=- rep=0 vcpu=0
+@hvr kind=value workload=compute name=x value=1 unit=- rep=0 vcpu=5
+EOF
+printf '@hvr kind=value workload=compute name=%s value=1 unit=- rep=0 vcpu=0\n' "$(printf 'a%.0s' $(seq 1 300))" >>"$T/fake.log"
+printf '@hvr kind=value workload=compute name=esc\033[2J value=1 unit=- rep=0 vcpu=0\n' >>"$T/fake.log"
+peer parse 20 parse --out "$T/parsed" "$T/fake.log"
+rej=$(note "$T/parsed" records_rejected)
+if [ "$RC" -eq 1 ] && [ "$rej" = 7 ] && grep -q 'fake.log:4: result line rejected' "$OUT" &&
+	grep -q 'fake.log:10: result line rejected (field name is longer' "$OUT" &&
+	[ "$(col "$T/parsed/samples.csv" qemu-tcg checksum)" = 2105074943 ] &&
+	[ "$(col "$T/parsed/samples.csv" qemu-tcg cycles_per_op)" = 253.625 ] &&
+	[ "$(note "$T/parsed" sysgate)" = syscall ] && ! grep -q $'\033' "$OUT"; then
+	ok "hvpeer parse: 7 malformed @hvr lines rejected by line number, 3 good ones recorded"
+else
+	bad "hvpeer parse" "exit $RC, $rej rejected: $(grep -v 'rejected' "$OUT" | head -n 3 | tr '\n' ' ')"
+fi
+peer parse-none 20 parse --out "$T/parsed-none" /dev/null
+[ "$RC" -eq 1 ] && grep -q 'no well-formed @hvr' "$OUT" &&
+	ok "hvpeer parse: a log without result lines is an error that says so" ||
+	bad "parse of an empty log" "exit $RC: $(head -c 200 "$OUT")"
+
+# --- QEMU missing: a skip with the reason ----------------------------------------------
+peer noqemu 20 run --engine qemu-tcg --workload hello --qemu "$T/no/such/qemu" --out "$T/noqemu"
+[ "$RC" -eq 77 ] && grep -q 'skipped: engine qemu-tcg needs QEMU' "$OUT" &&
+	ok "a missing QEMU makes hvpeer skip (77) with the reason" ||
+	bad "missing QEMU" "exit $RC: $(head -c 200 "$OUT")"
+
+if ! command -v "$QEMU" >/dev/null; then
+	skip "QEMU peer runs" "$QEMU is not installed (Debian package qemu-system-x86)"; exit 0
+fi
+if [ ! -f "$HVLAB_BUILD/guest/kernel.elf" ]; then
+	skip "QEMU peer runs" "$HVLAB_BUILD/guest/kernel.elf was not built"; exit 0
+fi
+
+# --- qemu-tcg: compute into hvm's format ------------------------------------------------
+tcg=$T/tcg
+peer tcg 60 run --engine qemu-tcg --workload "compute:$ARGS" --out "$tcg"
+tsum=$(col "$tcg/samples.csv" qemu-tcg checksum | sort -u)
+if [ "$RC" -eq 0 ] && [ "$(head -n1 "$tcg/samples.csv")" = "$HEADER" ] &&
+	[ "$(awk -F, 'NR > 1 && NF != 14' "$tcg/samples.csv" | wc -l)" -eq 0 ] &&
+	[ "$(col "$tcg/samples.csv" qemu-tcg cycles_per_op | wc -l)" -eq 2 ] &&
+	awk -F, '$4 == "qemu-tcg" && $5 != "softmmu" { exit 1 }' "$tcg/samples.csv" &&
+	[ -n "$(col "$tcg/samples.csv" qemu-tcg ratio_to_native)" ] &&
+	[ "$(col "$tcg/samples.csv" native checksum | sort -u)" = "$tsum" ] &&
+	[ -s "$tcg/console.log" ] && [ -e "$tcg/qemu.log" ]; then
+	ok "qemu-tcg compute: hvm's header and columns, memvirt softmmu, native rows and ratio"
+else
+	bad "qemu-tcg compute" "exit $RC: $(grep -E 'error|warning' "$OUT" | head -n 3 | tr '\n' ' ')"
+fi
+python3 - "$tcg/summary.json" <<'PY' && ok "qemu-tcg run: libhvlab's context block and the QEMU notes" ||
+import json, sys
+s = json.load(open(sys.argv[1]))
+c, n = s["context"], s["notes"]
+need_c = ("date", "host", "cpu_model", "kernel", "kvm", "tsc_hz", "compiler", "git_commit", "command")
+need_n = ("qemu_version", "qemu_command", "guest_cmdline", "sysgate", "stop_kind", "guest_records")
+sys.exit(0 if all(k in c for k in need_c) and all(k in n for k in need_n) and
+         n["engine"] == "qemu-tcg" and n["guest_status"] == "0" and
+         any(g["engine"] == "qemu-tcg" for g in s["groups"]) else 1)
+PY
+	bad "qemu-tcg summary.json" "context or notes incomplete: $(head -c 300 "$tcg/summary.json")"
+
+# hvm on KVM with the same arguments: the checksum and the shape of the rows.
+why=$(kvm_unavailable)
+if [ -z "$why" ]; then
+	run_hvm hvm-compute 120 run --engine hw --workload "compute:$ARGS" --out "$T/hw"
+	hsum=$(col "$T/hw/samples.csv" hw checksum | sort -u)
+	[ -n "$tsum" ] && [ "$tsum" = "$hsum" ] &&
+		ok "qemu-tcg compute checksum equals hvm's: $tsum" ||
+		bad "qemu-tcg vs hvm checksum" "qemu-tcg '$tsum', hvm '$hsum'"
+	if [ -n "$(shape "$T/hw/samples.csv" hw)" ] &&
+		[ "$(shape "$tcg/samples.csv" qemu-tcg)" = "$(shape "$T/hw/samples.csv" hw)" ]; then
+		ok "qemu-tcg and hvm write the same rows for the same workload"
+	else
+		bad "row shapes" "$(diff <(shape "$tcg/samples.csv" qemu-tcg) <(shape "$T/hw/samples.csv" hw) | head -n 4 | tr '\n' ' ')"
+	fi
+else
+	nsum=$("$HVLAB_BUILD/bin/native-compute" "$ARGS" 2>/dev/null |
+		sed -n 's/.*checksum \(0x[0-9a-f]*\).*/\1/p' | sort -u | while read -r h; do printf '%d\n' "$h"; done)
+	[ -n "$tsum" ] && [ "$tsum" = "$nsum" ] &&
+		ok "qemu-tcg compute checksum equals native-compute's ($why)" ||
+		bad "qemu-tcg vs native checksum" "qemu-tcg '$tsum', native '$nsum'"
+fi
+
+# --- the timeout: QEMU stopped, what was reported kept, exit 3 ---------------------------
+start=$(date +%s)
+peer hang 30 run --engine qemu-tcg --workload hang --timeout 2 --out "$T/hang"
+took=$(( $(date +%s) - start ))
+recs=$(note "$T/hang" guest_records)
+if [ "$RC" -eq 3 ] && [ "$took" -le 10 ] && [ "$(note "$T/hang" stop_kind)" = "guest hung (watchdog)" ] &&
+	[ "${recs:-0}" -ge 1 ] && grep -q 'hang: spinning' "$T/hang/console.log" &&
+	grep -q 'terminating on signal 15' "$T/hang/qemu.log"; then
+	ok "a QEMU that does not finish is stopped at the timeout (exit 3, $recs records kept, ${took} s)"
+else
+	bad "QEMU timeout" "exit $RC after ${took} s, stop '$(note "$T/hang" stop_kind)', records '$recs'"
+fi
+
+# --- a guest that fails: its status through isa-debug-exit -----------------------------
+peer fail 30 run --engine qemu-tcg --workload true:3 --out "$T/fail"
+[ "$RC" -eq 1 ] && [ "$(note "$T/fail" stop_kind)" = "guest exit" ] &&
+	[ "$(note "$T/fail" guest_status)" = 1 ] &&
+	ok "a failing guest's status reaches hvpeer through isa-debug-exit (exit 1)" ||
+	bad "guest failure status" "exit $RC, stop '$(note "$T/fail" stop_kind)', status '$(note "$T/fail" guest_status)'"
+
+# --- hvm's forkwait and its native column ------------------------------------------------
+if [ -z "$why" ]; then
+	run_hvm forkwait 120 run --engine hw --workload forkwait:n=20,reps=2 --out "$T/fw"
+	g=$(col "$T/fw/samples.csv" hw checksum | sort -u)
+	n=$(col "$T/fw/samples.csv" native checksum | sort -u)
+	r=$(col "$T/fw/samples.csv" hw ratio_to_native)
+	[ "$RC" -eq 0 ] && [ -n "$g" ] && [ "$g" = "$n" ] && [ -n "$r" ] &&
+		[ "$(col "$T/fw/samples.csv" native cycles_per_op | wc -l)" -eq 2 ] &&
+		ok "hvm forkwait: native forkwait with the guest's checksum, ratio $r" ||
+		bad "hvm forkwait native column" "exit $RC, guest '$g', native '$n', ratio '$r'"
+else
+	skip "hvm forkwait native column" "$why"
+fi
+
+# --- qemu-kvm: the guest command line and memvirt hvm chooses for this host -------------
+if [ -n "$why" ]; then
+	skip "qemu-kvm" "$why"; exit 0
+fi
+kvm=$T/kvm
+peer kvm 120 run --engine qemu-kvm --workload "compute:$ARGS" --out "$kvm"
+ksum=$(col "$kvm/samples.csv" qemu-kvm checksum | sort -u)
+kmv=$(awk -F, '$4 == "qemu-kvm" { print $5; exit }' "$kvm/samples.csv")
+hmv=$(awk -F, '$4 == "hw" { print $5; exit }' "$T/hw/samples.csv")
+hline=$(note "$T/hw" guest_cmdline); kline=$(note "$kvm" guest_cmdline)
+if [ "$RC" -eq 0 ] && [ -n "$ksum" ] && [ "$ksum" = "$hsum" ] && [ "$kmv" = "$hmv" ] &&
+	[ -n "$hline" ] && [ "$kline" = "$hline" ]; then
+	ok "qemu-kvm compute: hvm's checksum, memvirt $kmv and guest command line '$kline'"
+else
+	bad "qemu-kvm compute" "exit $RC, checksum '$ksum' vs '$hsum', memvirt '$kmv' vs '$hmv', cmdline '$kline' vs '$hline'"
+fi
