@@ -59,13 +59,6 @@ struct host_choice {
 	uint64_t tsc_khz;            /* guest TSC rate when the accelerator says; 0: unknown */
 };
 
-/* Boot words hvm adds for a host (vmm/run.c, host_words): under PVM the guest's kernel
- * code runs in KVM's instruction emulator, so pages are zeroed and copied at CPL3. */
-static const char *host_words(const char *memvirt)
-{
-	return !strcmp(memvirt, "shadow-pvm") ? "kmem=user" : NULL;
-}
-
 /* The gate, memory virtualization and TSC rate, decided as hvm decides them. Under
  * qemu-kvm the guest meets the host's KVM exactly as under `hvm --engine hw` (on
  * kvm_pvm the syscall gate is broken the same way), so the hw engine itself is asked,
@@ -93,7 +86,7 @@ static int decide_host(const struct peer_engine *pe, unsigned vcpus, struct host
 	snprintf(hc->memvirt, sizeof(hc->memvirt), "%s", ops->memvirt(vm));
 	hc->tsc_khz = ops->tsc_khz(vm);
 	ops->vm_destroy(vm);
-	hc->words = host_words(hc->memvirt);
+	hc->words = hvm_host_words(hc->memvirt);
 	return 0;
 }
 

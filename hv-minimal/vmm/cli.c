@@ -360,3 +360,12 @@ int hvm_build_cmdline_host(const struct hvm_options *o, const char *gate, const 
 				  n, HV_CMDLINE_MAX - 1);
 	return 0;
 }
+
+/* Boot options a host needs beyond the gate. Under PVM the guest's kernel code runs in
+ * KVM's instruction emulator (PLATFORM.md): the guest then zeroes and copies pages at
+ * CPL3 (kmem=user), where they run at native speed. The choice lands in the command
+ * line, hence in every result's context (guest_cmdline) and the kmem note. */
+const char *hvm_host_words(const char *memvirt)
+{
+	return !strcmp(memvirt, "shadow-pvm") ? "kmem=user" : NULL;
+}

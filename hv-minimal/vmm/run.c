@@ -139,15 +139,6 @@ static int host_hz_known(struct run_state *s)
 	return 1;
 }
 
-/* Boot options this host needs beyond the gate. Under PVM the guest's kernel code runs
- * in KVM's instruction emulator (PLATFORM.md): the guest then zeroes and copies pages
- * at CPL3 (kmem=user), where they run at native speed. The choice lands in the
- * command line, hence in every result's context (guest_cmdline) and the kmem note. */
-static const char *host_words(const char *memvirt)
-{
-	return !strcmp(memvirt, "shadow-pvm") ? "kmem=user" : NULL;
-}
-
 /* Everything up to a VM ready to boot. Returns an HVM_EXIT_* code, 0 when ready. */
 static int run_setup(struct run_state *s, const struct hvm_invocation *inv)
 {
@@ -189,7 +180,7 @@ static int run_setup(struct run_state *s, const struct hvm_invocation *inv)
 	s->tsc_vm_ready = hv_tsc_begin();
 	snprintf(s->gate, sizeof(s->gate), "%s",
 		 s->ops->guest_syscall_ok(s->vm->eng) ? "syscall" : "ud2");
-	if (hvm_build_cmdline_host(o, s->gate, host_words(s->ops->memvirt(s->vm->eng)),
+	if (hvm_build_cmdline_host(o, s->gate, hvm_host_words(s->ops->memvirt(s->vm->eng)),
 				   s->cmdline, sizeof(s->cmdline))) {
 		hv_err("%s", hv_err_msg());
 		return HVM_EXIT_USAGE;

@@ -1,12 +1,11 @@
 #!/usr/bin/env bash
 # The guest image boots under QEMU TCG through its PVH entry (qemu -kernel), runs the
 # compute workload with the checksum hvm gets for the same arguments, prints its result
-# records on the serial console in a form hv-minimal/tools/serial2csv.py turns into
-# hvm's rows, and starts a second CPU with INIT/SIPI as it does under hvm.
+# records on the serial console in a form `hvpeer parse` turns into hvm's run format, and starts a second CPU with INIT/SIPI as it does under hvm.
 . "$(dirname "$0")/lib.sh"
 QEMU=${QEMU:-qemu-system-x86_64}
 KERNEL=$HVLAB_BUILD/guest/kernel.elf
-S2C=hv-minimal/tools/serial2csv.py
+HVPEER=$HVLAB_BUILD/bin/hvpeer
 ARGS=size=65536,rounds=8,reps=2
 
 if ! command -v "$QEMU" >/dev/null; then
@@ -32,13 +31,13 @@ else
 	bad "guest under QEMU TCG" "qemu exit $RC: $(tail -n 3 "$LOG" "$TMPDIR_IT/compute.qemu" 2>/dev/null | tr '\n' ' ')"
 fi
 
-csv=$TMPDIR_IT/qemu.csv
-if python3 "$S2C" --engine qemu-tcg --notes "$TMPDIR_IT/notes.json" "$LOG" >"$csv" 2>"$TMPDIR_IT/s2c.err" &&
+csv=$TMPDIR_IT/parsed/samples.csv
+if "$HVPEER" parse --engine qemu-tcg --out "$TMPDIR_IT/parsed" "$LOG" >"$TMPDIR_IT/parse.err" 2>&1 &&
 	head -n1 "$csv" | grep -q '^experiment,workload,params,engine,memvirt,flavour,spinlock,iopath,vcpus,pcpus,metric,value,unit,rep$' &&
 	[ "$(awk -F, '$4 == "qemu-tcg" && $11 == "cycles_per_op"' "$csv" | wc -l)" -eq 2 ]; then
-	ok "serial2csv turns the console records into hvm's rows"
+	ok "hvpeer parse turns the console records into hvm's rows"
 else
-	bad "serial2csv" "$(head -c 300 "$TMPDIR_IT/s2c.err") $(head -n 3 "$csv" | tr '\n' ' ')"
+	bad "hvpeer parse" "$(head -c 300 "$TMPDIR_IT/parse.err") $(head -n 3 "$csv" 2>/dev/null | tr '\n' ' ')"
 fi
 qsums=$(awk -F, '$11 == "checksum" { print $12 }' "$csv" | sort -u)
 if [ -n "$qsums" ] && [ "$(printf '%s\n' "$qsums" | wc -l)" -eq 1 ]; then

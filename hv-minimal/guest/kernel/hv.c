@@ -45,7 +45,7 @@ static size_t put_str(char *buf, size_t at, size_t size, const char *key, const 
 }
 
 /* The record as one console line, for runs whose VMM has no result port (QEMU):
- * tools/serial2csv.py turns these lines into the same rows hvm writes. */
+ * `hvpeer parse` (tools/hvr.c) turns these lines into the same rows hvm writes. */
 static void result_line(const struct hv_result *r)
 {
 	static const char *const kinds[] = { "?", "nanobench", "value", "info" };

@@ -55,6 +55,9 @@ int hvm_build_cmdline(const struct hvm_options *o, const char *gate, char *buf, 
 /* The same with further words the VMM chose for this host (e.g. "kmem=user", or NULL)
  * before the user's, which therefore win: "workload=NAME[ wargs=ARGS] sysgate=GATE[
  * HOST][ USER]". */
+/* Boot words a host with this memory virtualization needs (NULL: none); hvm and the
+ * QEMU peer runner both ask here. */
+const char *hvm_host_words(const char *memvirt);
 int hvm_build_cmdline_host(const struct hvm_options *o, const char *gate, const char *host,
 			   char *buf, size_t len);
 
