@@ -93,6 +93,7 @@ static int boot_info(struct hv_vm *vm, const char *cmdline)
 	bi.cmdline_gpa = HV_BOOT_CMDLINE_GPA;
 	bi.hcall_gpa = HV_BOOT_HCALL_GPA;
 	bi.tsc_khz = vm->ops->tsc_khz(vm->eng);
+	bi.devices = HV_DEV_RESULT_PORT | HV_DEV_HCALL;
 	bi.kernel_end_gpa = (vm->image.paddr_end + PAGE_4K - 1) & ~(PAGE_4K - 1);
 	strncpy(bi.engine, vm->ops->name, sizeof(bi.engine) - 1);
 	if (hv_gpa_write(&vm->mem, HV_BOOT_INFO_GPA, &bi, sizeof(bi)))

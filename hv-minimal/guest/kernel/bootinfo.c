@@ -43,6 +43,7 @@ void bootinfo_read(uint64_t boot_gpa)
 		panic("hypercall pages at %#lx are not page aligned in low memory", bi->hcall_gpa);
 	kcfg.hcall_gpa = bi->hcall_gpa;
 	kcfg.tsc_khz = bi->tsc_khz;
+	kcfg.devices = bi->devices;
 	memcpy(kcfg.engine, bi->engine, sizeof(kcfg.engine));
 	kcfg.engine[sizeof(kcfg.engine) - 1] = 0;
 

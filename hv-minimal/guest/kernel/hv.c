@@ -44,7 +44,7 @@ static size_t put_str(char *buf, size_t at, size_t size, const char *key, const 
 	return at;
 }
 
-/* The record as one console line, for runs whose VMM has no result port (QEMU):
+/* The record as one console line, for boots without a result port (QEMU's PVH entry):
  * `hvpeer parse` (tools/hvr.c) turns these lines into the same rows hvm writes. */
 static void result_line(const struct hv_result *r)
 {
@@ -83,8 +83,10 @@ void hv_result_send(const struct hv_result *r)
 	 * address fits the 32-bit port write. */
 	memcpy(&c->result, r, sizeof(c->result));
 	c->result.vcpu = c->id;
-	outl(HV_PORT_RESULT, (uint32_t)V2P(&c->result));
-	result_line(&c->result);
+	if (kcfg.devices & HV_DEV_RESULT_PORT)
+		outl(HV_PORT_RESULT, (uint32_t)V2P(&c->result));
+	else    /* each console byte is an exit: only where there is no result port */
+		result_line(&c->result);
 }
 
 void hv_result_init(struct hv_result *r, uint32_t kind, const char *workload, const char *name)

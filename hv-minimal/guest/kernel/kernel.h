@@ -45,6 +45,7 @@ struct kconfig {
 	uint64_t kernel_end_gpa;
 	uint32_t nr_vcpus;        /* CPUs to start (boot info, or cpus= when fewer) */
 	char engine[16];
+	uint32_t devices;         /* HV_DEV_*, from the boot info block */
 	int gate;                 /* enum guest_gate, from sysgate= */
 	int kmem;                 /* enum guest_kmem, from kmem= */
 	int cow;                  /* fork copy-on-write, from cow= */

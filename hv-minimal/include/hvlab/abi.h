@@ -56,7 +56,13 @@ struct hv_boot_info {
 	uint64_t tsc_khz;        /* 0 when the VMM does not know */
 	uint64_t kernel_end_gpa; /* first free guest-physical byte after the loaded image */
 	char engine[16];         /* "hw", "bt": for labelling only, never to change behaviour */
+	uint32_t devices;        /* HV_DEV_*: the hv-minimal devices this VMM provides */
 };
+
+/* hv_boot_info.devices: device discovery, as firmware tables would tell it. A boot
+ * without them (QEMU's PVH entry) reports results on the console instead. */
+#define HV_DEV_RESULT_PORT (1u << 0)   /* HV_PORT_RESULT */
+#define HV_DEV_HCALL       (1u << 1)   /* HV_PORT_HCALL and the hypercall pages */
 
 /* ---- Ports (KVM's in-kernel irqchip/PIT own 0x20-0x21, 0x40-0x43, 0x61, 0xa0-0xa1,
  * 0x4d0-0x4d1; hv-minimal's own ports sit at 0x500) ---- */
