@@ -28,7 +28,6 @@
 #include "peer_qemu.h"
 
 /* Each native repetition runs at least this long (as in hvm). */
-#define NATIVE_MIN_SECONDS 0.01
 
 static const struct peer_engine peer_engines[] = {
 	/* TCG: `max`, every CPU feature TCG emulates. */
@@ -403,8 +402,6 @@ static int exit_code(const struct peer_run *s)
 /* What hvm's report_run does after the guest, less exit statistics (QEMU has none). */
 static void report(struct peer_run *s)
 {
-	char status[16];
-
 	hvr_feed_end(&s->feed);
 	note_num(s, "qemu_seconds", s->end.seconds);
 	if (s->end.first_output_s >= 0)
@@ -413,26 +410,14 @@ static void report(struct peer_run *s)
 	note_num(s, "records_rejected", s->feed.nrejected);
 	if (s->feed.nrejected)
 		note(s, "first_rejected", s->feed.first_rejected);
-	if (s->stop_kind != HV_STOP_SIGNAL) {
-		struct hv_mode native = {
-			.engine = "native", .memvirt = "native", .vcpus = 1, .pcpus = s->mode.pcpus,
-		};
-
-		if (s->rec.nb.nops &&
-		    hv_nb_report(&s->rec.nb, s->run, &s->mode, &native, s->o.workload,
-				 s->o.reps_given ? s->o.reps : 0,
-				 (uint64_t)(s->host_hz * NATIVE_MIN_SECONDS), s->host_hz, stdout))
-			hv_warn("nanobenchmark table: %s", hv_err_msg());
-		if (hv_work_report(&s->rec.wv, s->run, &s->mode, &native, s->o.workload,
-				   s->o.wargs, stdout))
-			hv_warn("workload table: %s", hv_err_msg());
-	}
-	note(s, "stop_kind", hv_stop_kind_name(s->stop_kind));
-	note(s, "stop_reason", s->stop_why);
-	snprintf(status, sizeof(status), "%u", s->guest_status);
-	if (s->stop_kind == HV_STOP_GUEST_EXIT)
-		note(s, "guest_status", status);
-	note_num(s, "guest_records", s->rec.nrecords);
+	hv_recorder_finish(&s->rec, s->o.workload, s->o.wargs, s->o.reps_given ? s->o.reps : 0,
+			   s->host_hz, &(struct hv_run_end){
+				   .user_stopped = s->stop_kind == HV_STOP_SIGNAL,
+				   .stop_kind = hv_stop_kind_name(s->stop_kind),
+				   .stop_why = s->stop_why,
+				   .guest_exited = s->stop_kind == HV_STOP_GUEST_EXIT,
+				   .guest_status = s->guest_status,
+			   });
 }
 
 static void run_teardown(struct peer_run *s)

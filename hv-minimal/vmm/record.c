@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "hvlab/err.h"
+#include "hvlab/log.h"
 #include "hvlab/record.h"
 
 void hv_recorder_init(struct hv_recorder *r, struct hv_run *run, const struct hv_mode *mode,
@@ -99,4 +100,39 @@ void hv_recorder_free(struct hv_recorder *r)
 	hv_nb_free(&r->nb);
 	hv_wv_free(&r->wv);
 	pthread_mutex_destroy(&r->lock);
+}
+
+/* Native baselines run until this much host time has passed per repetition. */
+#define NATIVE_MIN_SECONDS 0.01
+
+static void finish_note(struct hv_run *run, const char *key, const char *value)
+{
+	if (run && hv_run_note(run, key, value))
+		hv_warn("recording note %s: %s", key, hv_err_msg());
+}
+
+void hv_recorder_finish(struct hv_recorder *r, const char *workload, const char *wargs,
+			unsigned native_reps, double host_hz, const struct hv_run_end *end)
+{
+	char num[16];
+
+	if (!end->user_stopped) {
+		struct hv_mode native = {
+			.engine = "native", .memvirt = "native", .vcpus = 1, .pcpus = r->mode.pcpus,
+		};
+
+		if (r->nb.nops &&
+		    hv_nb_report(&r->nb, r->run, &r->mode, &native, workload, native_reps,
+				 (uint64_t)(host_hz * NATIVE_MIN_SECONDS), host_hz, stdout))
+			hv_warn("nanobenchmark table: %s", hv_err_msg());
+		if (hv_work_report(&r->wv, r->run, &r->mode, &native, workload, wargs, stdout))
+			hv_warn("workload table: %s", hv_err_msg());
+	}
+	finish_note(r->run, "stop_kind", end->stop_kind);
+	finish_note(r->run, "stop_reason", end->stop_why);
+	snprintf(num, sizeof(num), "%u", end->guest_status);
+	if (end->guest_exited)
+		finish_note(r->run, "guest_status", num);
+	if (r->run && hv_run_note_num(r->run, "guest_records", r->nrecords))
+		hv_warn("recording note guest_records: %s", hv_err_msg());
 }

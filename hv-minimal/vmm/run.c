@@ -27,7 +27,6 @@
 #define HVM_RESULTS_ROOT HVLAB_SRCDIR "/results/runs"
 #define KERNEL_MAX_BYTES (256u << 20)
 /* Each native repetition runs at least this long. */
-#define NATIVE_MIN_SECONDS 0.01
 
 struct run_state {
 	struct hvm_options o;
@@ -365,7 +364,6 @@ static void report_run(struct run_state *s, const struct hvm_invocation *inv)
 	struct hv_vm *vm = s->vm;
 	struct hv_exitstats all;
 	uint64_t nexits = 0;
-	char status[16];
 
 	hv_console_flush(&vm->console);
 	if (!host_hz_known(s))
@@ -388,28 +386,14 @@ static void report_run(struct run_state *s, const struct hvm_invocation *inv)
 	note_num(s, "ioeventfd_signals", (double)hv_ioev_signals(vm));
 	report_startup(s, inv);
 
-	/* A run stopped by the user ends here; anything else gets its baseline. */
-	if (vm->stop_kind != HV_STOP_SIGNAL) {
-		struct hv_mode native = {
-			.engine = "native", .memvirt = "native", .vcpus = 1, .pcpus = s->mode.pcpus,
-		};
-
-		if (vm->rec.nb.nops &&
-		    hv_nb_report(&vm->rec.nb, s->run, &s->mode, &native, s->o.workload,
-				 s->o.reps_given ? s->o.reps : 0,
-				 (uint64_t)(s->host_hz * NATIVE_MIN_SECONDS), s->host_hz, stdout))
-			hv_warn("nanobenchmark table: %s", hv_err_msg());
-		if (hv_work_report(&vm->rec.wv, s->run, &s->mode, &native, s->o.workload,
-				   s->o.wargs, stdout))
-			hv_warn("workload table: %s", hv_err_msg());
-	}
-
-	note(s, "stop_kind", hv_stop_kind_name(vm->stop_kind));
-	note(s, "stop_reason", vm->stop_why);
-	snprintf(status, sizeof(status), "%u", vm->guest_status);
-	if (vm->stop_kind == HV_STOP_GUEST_EXIT)
-		note(s, "guest_status", status);
-	note_num(s, "guest_records", vm->rec.nrecords);
+	hv_recorder_finish(&vm->rec, s->o.workload, s->o.wargs, s->o.reps_given ? s->o.reps : 0,
+			   s->host_hz, &(struct hv_run_end){
+				   .user_stopped = vm->stop_kind == HV_STOP_SIGNAL,
+				   .stop_kind = hv_stop_kind_name(vm->stop_kind),
+				   .stop_why = vm->stop_why,
+				   .guest_exited = vm->stop_kind == HV_STOP_GUEST_EXIT,
+				   .guest_status = vm->guest_status,
+			   });
 }
 
 static void run_teardown(struct run_state *s)

@@ -28,4 +28,19 @@ void hv_recorder_init(struct hv_recorder *r, struct hv_run *run, const struct hv
 int hv_recorder_add(struct hv_recorder *r, const struct hv_result *res);
 void hv_recorder_free(struct hv_recorder *r);
 
+/* How a run ended, for hv_recorder_finish. */
+struct hv_run_end {
+	int user_stopped;            /* a signal from the user: no native baselines */
+	const char *stop_kind;       /* hv_stop_kind_name() */
+	const char *stop_why;
+	int guest_exited;            /* the guest wrote its status */
+	unsigned guest_status;
+};
+
+/* The end shared by every runner of the guest (hvm, hvpeer): the native baselines of
+ * the nanobenchmarks and workloads the guest measured, measured now in the same run
+ * (native_reps 0: as many as the guest made), then notes saying how the run ended. */
+void hv_recorder_finish(struct hv_recorder *r, const char *workload, const char *wargs,
+			unsigned native_reps, double host_hz, const struct hv_run_end *end);
+
 #endif
