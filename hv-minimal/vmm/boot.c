@@ -157,7 +157,8 @@ int hv_vm_boot(struct hv_vm *vm, const char *name, const void *elf, size_t elf_l
 		return hv_err_set("%s: entry point %#" PRIx64 " is neither in guest-physical memory "
 				  "nor in its map at %#llx: the boot page tables do not reach it",
 				  name, vm->image.entry, HV_KERNBASE);
-	if (hv_elf_load(&vm->image, elf, elf_len, vm->mem.host, vm->mem.size) ||
+	/* Booted once, into the fresh memfd of hv_guestmem: it still reads as zeros. */
+	if (hv_elf_load(&vm->image, elf, elf_len, vm->mem.host, vm->mem.size, 1) ||
 	    boot_page_tables(vm) || boot_gdt(vm) || boot_info(vm, cmdline) ||
 	    boot_vcpu_state(vm))
 		return -1;

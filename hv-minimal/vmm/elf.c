@@ -158,7 +158,7 @@ int hv_elf_parse(const char *name, const void *buf, size_t len, uint64_t mem_byt
 }
 
 int hv_elf_load(const struct hv_elf_image *img, const void *buf, size_t len, uint8_t *mem,
-		uint64_t mem_bytes)
+		uint64_t mem_bytes, int mem_zeroed)
 {
 	for (unsigned i = 0; i < img->nseg; i++) {
 		const struct hv_elf_segment *s = &img->seg[i];
@@ -168,7 +168,8 @@ int hv_elf_load(const struct hv_elf_image *img, const void *buf, size_t len, uin
 		    !within(s->paddr, s->memsz, mem_bytes))
 			return hv_err_set("ELF segment %u does not fit its file or guest memory", i);
 		memcpy(mem + s->paddr, (const uint8_t *)buf + s->offset, s->filesz);
-		memset(mem + s->paddr + s->filesz, 0, s->memsz - s->filesz);
+		if (!mem_zeroed)
+			memset(mem + s->paddr + s->filesz, 0, s->memsz - s->filesz);
 	}
 	return 0;
 }

@@ -1,6 +1,7 @@
 /* Thread pinning through hwloc. The topology is loaded once per process and shared
  * (loading it walks sysfs and costs milliseconds). */
 #include <errno.h>
+#include <sched.h>
 #include <hwloc.h>
 #include <limits.h>
 #include <pthread.h>
@@ -35,14 +36,15 @@ static hwloc_topology_t topology(void)
 
 int hv_pin_ncpus(void)
 {
-	hwloc_topology_t t = topology();
-	int n = t ? hwloc_get_nbobjs_by_type(t, HWLOC_OBJ_PU) : 0;
+	/* The affinity mask, not the hwloc topology: it is what threads may run on, and
+	 * it costs no topology load (milliseconds) on a VMM's start-up path. */
+	cpu_set_t set;
+	long n;
 
-	if (n < 1) {
-		long s = sysconf(_SC_NPROCESSORS_ONLN);
-		n = s > 0 ? (int)s : 1;
-	}
-	return n;
+	if (!sched_getaffinity(0, sizeof(set), &set) && CPU_COUNT(&set) > 0)
+		return CPU_COUNT(&set);
+	n = sysconf(_SC_NPROCESSORS_ONLN);
+	return n > 0 ? (int)n : 1;
 }
 
 /* Parses a CPU number at *p; -1 if there is none, -2 if it is absurdly large. */

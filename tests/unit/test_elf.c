@@ -94,7 +94,7 @@ static void valid_parses_and_loads(void **state)
 	assert_true(out.paddr_end == DATA_PA + 0x1000);
 
 	memset(mem, 0x5a, MEM);      /* the bss must be zeroed, not left as found */
-	assert_int_equal(hv_elf_load(&out, im.b, sizeof(im.b), mem, MEM), 0);
+	assert_int_equal(hv_elf_load(&out, im.b, sizeof(im.b), mem, MEM, 0), 0);
 	assert_memory_equal(mem + CODE_PA, im.b + CODE_OFF, 16);
 	assert_memory_equal(mem + DATA_PA, im.b + DATA_OFF, 8);
 	for (size_t i = 8; i < 0x1000; i++)
@@ -289,7 +289,7 @@ static void load_rechecks_bounds(void **state)
 	image_build(&im);
 	assert_int_equal(parse(&im, sizeof(im.b), &out), 0);
 	/* The same image into memory too small for it: refused, nothing written. */
-	assert_int_equal(hv_elf_load(&out, im.b, sizeof(im.b), mem, sizeof(mem)), -1);
+	assert_int_equal(hv_elf_load(&out, im.b, sizeof(im.b), mem, sizeof(mem), 0), -1);
 }
 
 int main(void)

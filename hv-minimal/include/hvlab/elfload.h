@@ -26,8 +26,10 @@ struct hv_elf_image {
  * filled, or -1 with hv_err_msg() naming the file and what is wrong. */
 int hv_elf_parse(const char *name, const void *buf, size_t len, uint64_t mem_bytes,
 		 uint64_t reserved_end, struct hv_elf_image *img);
-/* Copies the validated segments into mem (mem_bytes long) and zeroes their bss. */
+/* Copies the validated segments into mem (mem_bytes long) and zeroes their bss, unless
+ * mem_zeroed says the memory is fresh (a new memfd reads as zeros): touching a
+ * megabytes-long bss would only fault in its pages on the start-up path. */
 int hv_elf_load(const struct hv_elf_image *img, const void *buf, size_t len, uint8_t *mem,
-		uint64_t mem_bytes);
+		uint64_t mem_bytes, int mem_zeroed);
 
 #endif
