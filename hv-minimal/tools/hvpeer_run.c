@@ -381,24 +381,6 @@ static void judge(struct peer_run *s)
 	}
 }
 
-static int exit_code(const struct peer_run *s)
-{
-	switch (s->stop_kind) {
-	case HV_STOP_GUEST_EXIT:
-		if (s->guest_status == HV_EXIT_PASS)
-			return HVM_EXIT_PASS;
-		return s->guest_status == HV_EXIT_SKIP ? HVM_EXIT_SKIP : HVM_EXIT_FAIL;
-	case HV_STOP_GUEST_FAULT:
-	case HV_STOP_HANG:
-	case HV_STOP_SIGNAL:
-		return HVM_EXIT_GUEST;
-	case HV_STOP_NONE:
-	case HV_STOP_HOST_ERROR:
-		break;
-	}
-	return HVM_EXIT_HOST;
-}
-
 /* What hvm's report_run does after the guest, less exit statistics (QEMU has none). */
 static void report(struct peer_run *s)
 {
@@ -484,7 +466,7 @@ int hvpeer_cmd_run(int argc, char **argv, const struct hvm_invocation *inv)
 				hv_err("guest stopped (%s): %s", hv_stop_kind_name(s->stop_kind),
 				       s->stop_why);
 			report(s);
-			rc = exit_code(s);
+			rc = hv_stop_exit_status(s->stop_kind, s->guest_status);
 		}
 	}
 	run_teardown(s);

@@ -271,24 +271,6 @@ static void write_dumps(struct run_state *s)
 		fclose(f);
 }
 
-static int exit_code(const struct hv_vm *vm)
-{
-	switch (vm->stop_kind) {
-	case HV_STOP_GUEST_EXIT:
-		if (vm->guest_status == HV_EXIT_PASS)
-			return HVM_EXIT_PASS;
-		return vm->guest_status == HV_EXIT_SKIP ? HVM_EXIT_SKIP : HVM_EXIT_FAIL;
-	case HV_STOP_GUEST_FAULT:
-	case HV_STOP_HANG:
-	case HV_STOP_SIGNAL:
-		return HVM_EXIT_GUEST;
-	case HV_STOP_NONE:
-	case HV_STOP_HOST_ERROR:
-		break;
-	}
-	return HVM_EXIT_HOST;
-}
-
 /* Startup figures: from hvm's main() to the guest's first exit (its first instruction
  * writes a POST code), and the phases in between. */
 static void report_startup(struct run_state *s, const struct hvm_invocation *inv)
@@ -441,7 +423,7 @@ int hvm_cmd_run(int argc, char **argv, const struct hvm_invocation *inv)
 			       s.vm->stop_why);
 		write_dumps(&s);
 		report_run(&s, inv);
-		rc = exit_code(s.vm);
+		rc = hv_stop_exit_status(s.vm->stop_kind, s.vm->guest_status);
 	}
 	run_teardown(&s);
 	return rc;

@@ -10,8 +10,27 @@
 #include "hvlab/log.h"
 #include "hvlab/pin.h"
 #include "hvlab/tsc.h"
+#include "hvlab/hvm.h"
 #include "hvlab/vm.h"
 #include "hvlab/watchdog.h"
+
+int hv_stop_exit_status(enum hv_stop_kind k, uint32_t guest_status)
+{
+	switch (k) {
+	case HV_STOP_GUEST_EXIT:
+		if (guest_status == HV_EXIT_PASS)
+			return HVM_EXIT_PASS;
+		return guest_status == HV_EXIT_SKIP ? HVM_EXIT_SKIP : HVM_EXIT_FAIL;
+	case HV_STOP_GUEST_FAULT:
+	case HV_STOP_HANG:
+	case HV_STOP_SIGNAL:
+		return HVM_EXIT_GUEST;
+	case HV_STOP_NONE:
+	case HV_STOP_HOST_ERROR:
+		break;
+	}
+	return HVM_EXIT_HOST;
+}
 
 const char *hv_stop_kind_name(enum hv_stop_kind k)
 {

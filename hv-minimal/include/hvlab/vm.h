@@ -103,5 +103,7 @@ void hv_vm_kick_all(struct hv_vm *vm);
 int hv_vm_is_stopped(const struct hv_vm *vm);
 
 const char *hv_stop_kind_name(enum hv_stop_kind k);
+/* The process exit status (enum hvm_exit) for a run that stopped this way. */
+int hv_stop_exit_status(enum hv_stop_kind k, uint32_t guest_status);
 
 #endif
