@@ -392,14 +392,7 @@ static void report(struct peer_run *s)
 	note_num(s, "records_rejected", s->feed.nrejected);
 	if (s->feed.nrejected)
 		note(s, "first_rejected", s->feed.first_rejected);
-	hv_recorder_finish(&s->rec, s->o.workload, s->o.wargs, s->o.reps_given ? s->o.reps : 0,
-			   s->host_hz, &(struct hv_run_end){
-				   .user_stopped = s->stop_kind == HV_STOP_SIGNAL,
-				   .stop_kind = hv_stop_kind_name(s->stop_kind),
-				   .stop_why = s->stop_why,
-				   .guest_exited = s->stop_kind == HV_STOP_GUEST_EXIT,
-				   .guest_status = s->guest_status,
-			   });
+	hv_stop_finish(&s->rec, &s->o, s->host_hz, s->stop_kind, s->stop_why, s->guest_status);
 }
 
 static void run_teardown(struct peer_run *s)

@@ -368,14 +368,7 @@ static void report_run(struct run_state *s, const struct hvm_invocation *inv)
 	note_num(s, "ioeventfd_signals", (double)hv_ioev_signals(vm));
 	report_startup(s, inv);
 
-	hv_recorder_finish(&vm->rec, s->o.workload, s->o.wargs, s->o.reps_given ? s->o.reps : 0,
-			   s->host_hz, &(struct hv_run_end){
-				   .user_stopped = vm->stop_kind == HV_STOP_SIGNAL,
-				   .stop_kind = hv_stop_kind_name(vm->stop_kind),
-				   .stop_why = vm->stop_why,
-				   .guest_exited = vm->stop_kind == HV_STOP_GUEST_EXIT,
-				   .guest_status = vm->guest_status,
-			   });
+	hv_stop_finish(&vm->rec, &s->o, s->host_hz, vm->stop_kind, vm->stop_why, vm->guest_status);
 }
 
 static void run_teardown(struct run_state *s)

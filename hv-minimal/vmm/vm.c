@@ -11,6 +11,7 @@
 #include "hvlab/pin.h"
 #include "hvlab/tsc.h"
 #include "hvlab/hvm.h"
+#include "hvlab/hvm_cli.h"
 #include "hvlab/vm.h"
 #include "hvlab/watchdog.h"
 
@@ -30,6 +31,21 @@ int hv_stop_exit_status(enum hv_stop_kind k, uint32_t guest_status)
 		break;
 	}
 	return HVM_EXIT_HOST;
+}
+
+void hv_stop_finish(struct hv_recorder *rec, const struct hvm_options *o, double host_hz,
+		    enum hv_stop_kind k, const char *why, uint32_t guest_status)
+{
+	struct hv_run_end end = {
+		.user_stopped = k == HV_STOP_SIGNAL,
+		.stop_kind = hv_stop_kind_name(k),
+		.stop_why = why,
+		.guest_exited = k == HV_STOP_GUEST_EXIT,
+		.guest_status = guest_status,
+	};
+
+	hv_recorder_finish(rec, o->workload, o->wargs, o->reps_given ? o->reps : 0, host_hz,
+			   &end);
 }
 
 const char *hv_stop_kind_name(enum hv_stop_kind k)

@@ -106,4 +106,10 @@ const char *hv_stop_kind_name(enum hv_stop_kind k);
 /* The process exit status (enum hvm_exit) for a run that stopped this way. */
 int hv_stop_exit_status(enum hv_stop_kind k, uint32_t guest_status);
 
+struct hvm_options;
+/* hv_recorder_finish for a run that stopped this way: what every runner of the guest
+ * (hvm, hvpeer) does at its end. */
+void hv_stop_finish(struct hv_recorder *rec, const struct hvm_options *o, double host_hz,
+		    enum hv_stop_kind k, const char *why, uint32_t guest_status);
+
 #endif
