@@ -616,7 +616,12 @@ static void translate_branch(struct tctx *t, const ZydisDecodedInstruction *in,
 	t->end = 1;
 	switch (in->mnemonic) {
 	case ZYDIS_MNEMONIC_JMP:
+	case ZYDIS_MNEMONIC_CALL: {
+		int call = in->mnemonic == ZYDIS_MNEMONIC_CALL;
+
 		if (relative) {
+			if (call)
+				push_return(t);
 			branch_to(t, em_jmp(e, e->p), target);
 			return;
 		}
@@ -624,25 +629,14 @@ static void translate_branch(struct tctx *t, const ZydisDecodedInstruction *in,
 			t->unsupported = 1;
 			return;
 		}
+		/* The target is read before the push: `call *(%rsp)` uses the old rsp. */
 		spill(t, BT_RCX);
 		load_operand(t, in, &op[0], BT_RCX, &used, 0);
-		emit_lookup(t);
-		return;
-	case ZYDIS_MNEMONIC_CALL:
-		if (relative) {
+		if (call)
 			push_return(t);
-			branch_to(t, em_jmp(e, e->p), target);
-			return;
-		}
-		if (in->operand_width != 64) {
-			t->unsupported = 1;
-			return;
-		}
-		spill(t, BT_RCX);
-		load_operand(t, in, &op[0], BT_RCX, &used, 0);
-		push_return(t);
 		emit_lookup(t);
 		return;
+	}
 	case ZYDIS_MNEMONIC_RET: {
 		int32_t pop = 8 + (in->operand_count_visible ? (int32_t)op[0].imm.value.u : 0);
 		struct bt_mem up = bt_based(BT_RSP, pop);
