@@ -6,6 +6,43 @@
 #include "trap.h"
 #include "x86.h"
 
+/* The general registers of struct trapframe, in its order (trap.h). */
+.macro push_gprs
+	push	%rax
+	push	%rbx
+	push	%rcx
+	push	%rdx
+	push	%rsi
+	push	%rdi
+	push	%rbp
+	push	%r8
+	push	%r9
+	push	%r10
+	push	%r11
+	push	%r12
+	push	%r13
+	push	%r14
+	push	%r15
+.endm
+
+.macro pop_gprs
+	pop	%r15
+	pop	%r14
+	pop	%r13
+	pop	%r12
+	pop	%r11
+	pop	%r10
+	pop	%r9
+	pop	%r8
+	pop	%rbp
+	pop	%rdi
+	pop	%rsi
+	pop	%rdx
+	pop	%rcx
+	pop	%rbx
+	pop	%rax
+.endm
+
 /* Vectors where the CPU pushes an error code: #DF, #TS, #NP, #SS, #GP, #PF, #AC, #CP,
  * #VC, #SX. */
 .macro vector n
@@ -37,42 +74,14 @@ alltraps:
 	testb	$3, 24(%rsp)
 	jz	1f
 	swapgs
-1:	push	%rax
-	push	%rbx
-	push	%rcx
-	push	%rdx
-	push	%rsi
-	push	%rdi
-	push	%rbp
-	push	%r8
-	push	%r9
-	push	%r10
-	push	%r11
-	push	%r12
-	push	%r13
-	push	%r14
-	push	%r15
+1:	push_gprs
 	cld
 	mov	%rsp, %rdi
 	call	trap
 
 	.globl trapret
 trapret:
-	pop	%r15
-	pop	%r14
-	pop	%r13
-	pop	%r12
-	pop	%r11
-	pop	%r10
-	pop	%r9
-	pop	%r8
-	pop	%rbp
-	pop	%rdi
-	pop	%rsi
-	pop	%rdx
-	pop	%rcx
-	pop	%rbx
-	pop	%rax
+	pop_gprs
 	add	$16, %rsp		/* vector, error */
 	testb	$3, 8(%rsp)		/* cs */
 	jz	2f
@@ -94,21 +103,7 @@ syscall_entry:
 	push	%rcx
 	pushq	$0
 	pushq	$T_SYSCALL
-	push	%rax
-	push	%rbx
-	push	%rcx
-	push	%rdx
-	push	%rsi
-	push	%rdi
-	push	%rbp
-	push	%r8
-	push	%r9
-	push	%r10
-	push	%r11
-	push	%r12
-	push	%r13
-	push	%r14
-	push	%r15
+	push_gprs
 	mov	%rsp, %rdi
 	call	trap
 	/* sysret reloads rip from rcx and rflags from r11. It is only safe for a plain
@@ -123,21 +118,7 @@ syscall_entry:
 	mov	%rcx, TF_RCX(%rsp)
 	mov	TF_RFLAGS(%rsp), %r11
 	mov	%r11, TF_R11(%rsp)
-	pop	%r15
-	pop	%r14
-	pop	%r13
-	pop	%r12
-	pop	%r11
-	pop	%r10
-	pop	%r9
-	pop	%r8
-	pop	%rbp
-	pop	%rdi
-	pop	%rsi
-	pop	%rdx
-	pop	%rcx
-	pop	%rbx
-	pop	%rax
+	pop_gprs
 	mov	TF_RSP - TF_VECTOR(%rsp), %rsp
 	swapgs
 	sysretq
