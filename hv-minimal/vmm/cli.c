@@ -12,7 +12,7 @@
 
 enum opt_id {
 	OPT_ENGINE, OPT_WORKLOAD, OPT_VCPUS, OPT_MEM, OPT_TIMEOUT, OPT_OUT, OPT_KERNEL,
-	OPT_CMDLINE, OPT_REPS, OPT_PIN, OPT_HELP, OPT_NR
+	OPT_CMDLINE, OPT_REPS, OPT_PIN, OPT_BT_GS, OPT_HELP, OPT_NR
 };
 
 struct opt_desc {
@@ -22,7 +22,7 @@ struct opt_desc {
 };
 
 static const struct opt_desc opts[OPT_NR] = {
-	[OPT_ENGINE] = { "--engine", 1, "NAME", "CPU/memory virtualization engine: hw (KVM); bt is not built yet (default hw)" },
+	[OPT_ENGINE] = { "--engine", 1, "NAME", "CPU/memory virtualization engine: hw (KVM) or bt (binary translator) (default hw)" },
 	[OPT_WORKLOAD] = { "--workload", 1, "NAME[:ARGS]", "guest workload, e.g. nanobench; ARGS reach the guest as wargs=ARGS (required)" },
 	[OPT_VCPUS] = { "--vcpus", 1, "N", "vCPUs, 1-16, each a host thread; more than the host has is allowed (default 1)" },
 	[OPT_MEM] = { "--mem", 1, "SIZE", "guest memory, 16M-2G in 2 MiB steps, e.g. 64M, 1G (default 256M)" },
@@ -32,14 +32,15 @@ static const struct opt_desc opts[OPT_NR] = {
 	[OPT_CMDLINE] = { "--cmdline", 1, "STR", "extra guest command-line words, appended" },
 	[OPT_REPS] = { "--reps", 1, "N", "repetitions of the native baseline, 1-1000 (default: as many as the guest made, at least 3; the guest's own count is a workload argument, e.g. nanobench:reps=9)" },
 	[OPT_PIN] = { "--pin", 1, "CPULIST", "pin every vCPU thread to these host CPUs, e.g. 0, 0-1, 0,2 (default: not pinned)" },
+	[OPT_BT_GS] = { "--bt-gs", 1, "HOW", "bt: how the translator writes GS: auto, wrgsbase (user-mode FSGSBASE), arch_prctl (default auto, or HVLAB_BT_GS)" },
 	[OPT_HELP] = { "--help", 0, NULL, "this text" },
 };
 
 void hvm_cli_usage_run(FILE *f)
 {
-	fprintf(f, "usage: hvm run --workload NAME[:ARGS] [--engine hw] [--vcpus N] [--mem SIZE]\n"
+	fprintf(f, "usage: hvm run --workload NAME[:ARGS] [--engine hw|bt] [--vcpus N] [--mem SIZE]\n"
 		   "               [--timeout S] [--out DIR] [--kernel FILE] [--cmdline STR] [--reps N]\n"
-		   "               [--pin CPULIST]\n\n"
+		   "               [--pin CPULIST] [--bt-gs auto|wrgsbase|arch_prctl]\n\n"
 		   "Boots the guest kernel under the chosen engine, runs one workload, writes its\n"
 		   "results to a run directory and prints a summary.\n\n");
 	for (int i = 0; i < OPT_NR; i++) {
@@ -268,6 +269,12 @@ static int apply_opt(enum opt_id id, const char *v, struct hvm_options *o)
 		if (hvm_parse_cpulist(v, &o->pin_ncpus))
 			return hv_err_set("option --pin: %s", hv_err_msg());
 		o->pin = v;
+		return 0;
+	case OPT_BT_GS:
+		if (strcmp(v, "auto") && strcmp(v, "wrgsbase") && strcmp(v, "arch_prctl"))
+			return hv_err_set("option --bt-gs: '%s' is not auto, wrgsbase or arch_prctl",
+					  v);
+		o->bt_gs = v;
 		return 0;
 	case OPT_HELP:
 		o->help = 1;

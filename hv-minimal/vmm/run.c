@@ -110,6 +110,12 @@ static void note(struct run_state *s, const char *key, const char *value)
 		hv_warn("recording note %s: %s", key, hv_err_msg());
 }
 
+/* The engine's own facts about this VM (struct hv_engine_ops.notes). */
+static void engine_note(void *arg, const char *key, const char *value)
+{
+	note(arg, key, value);
+}
+
 static void note_num(struct run_state *s, const char *key, double value)
 {
 	if (s->run && hv_run_note_num(s->run, key, value))
@@ -172,7 +178,8 @@ static int run_setup(struct run_state *s, const struct hvm_invocation *inv)
 	}
 	s->vm_created = 1;
 	if (hv_vm_create(s->vm, &(struct hv_vm_params){ .ops = s->ops, .nr_vcpus = o->vcpus,
-							 .mem_bytes = o->mem_bytes })) {
+							 .mem_bytes = o->mem_bytes,
+							 .bt_gs = o->bt_gs })) {
 		hv_err("creating the VM (engine %s): %s", s->ops->name, hv_err_msg());
 		return HVM_EXIT_HOST;
 	}
@@ -222,6 +229,8 @@ static int run_setup(struct run_state *s, const struct hvm_invocation *inv)
 	note_num(s, "guest_tsc_khz", (double)s->ops->tsc_khz(s->vm->eng));
 	note_num(s, "timeout_s", o->timeout_s);
 	note(s, "pin", o->pin ? o->pin : "none");
+	if (s->ops->notes)
+		s->ops->notes(s->vm->eng, engine_note, s);
 
 	if (hv_devices_init(s->vm)) {
 		hv_err("setting up the devices: %s", hv_err_msg());

@@ -7,7 +7,8 @@
  *     they land in the current window, privileged ones become call-outs (exits to C);
  *   - the guest's 16 GPRs and arithmetic flags live in the host's while translated code
  *     runs (guest RSP included: translated code never uses the host stack);
- *   - GS base = the window of the current view, FS base = the vCPU's context block;
+ *   - GS base = the window of the current view; the context block is reached by
+ *     absolute addresses below 2 GiB (FS stays glibc's);
  *   - a window is a reserved 4 GiB host range (+ guards) in which guest virtual pages
  *     are mapped on demand onto the guest-physical memfd: shadow paging done with mmap;
  *     a vCPU keeps a pair (kernel view, user view) per recently loaded CR3.
@@ -29,6 +30,9 @@ struct bt_vm;
 struct bt_vcpu;
 struct bt_rmap_slot;
 
+/* How the GS base is written (segbase.c). */
+enum bt_gs_write { BT_GS_WRGSBASE = 1, BT_GS_ARCH_PRCTL };
+
 #define BT_PAGE       4096ull
 #define BT_WIN_SIZE   (1ull << 32)
 #define BT_WIN_GUARD  (64ull << 10)
@@ -37,7 +41,7 @@ struct bt_rmap_slot;
 
 /* ---- the context block (layout in ctx.h) ---- */
 struct bt_ctx {
-	uint64_t self, magic, host_fs, host_gs, host_rsp;
+	uint64_t self, unused0[3], host_rsp;
 	struct bt_vcpu *vcpu;
 	uint64_t exit_fn, target, jmp, winbase, negwin, gfsbase, ggsbase, rflags;
 	const struct bt_exit_info *exit_info;
@@ -245,6 +249,20 @@ const struct bt_exit_info *bt_enter(struct bt_ctx *ctx, const void *host_pc);
 void bt_exit_stub(void);
 void bt_exit_common(void);
 void bt_sig_entry(int sig, siginfo_t *si, void *uc);
+void bt_signal_handler(int sig, siginfo_t *si, void *ucv, struct bt_ctx *ctx);
+
+/* ---- the GS base (segbase.c) ---- */
+int bt_host_has_fsgsbase(void);
+/* Sets vm->gs_write from want ("auto", "wrgsbase", "arch_prctl"; NULL or "": the
+ * HVLAB_BT_GS environment variable, else auto). -1 with hv_err_msg() when want is not
+ * one of them or names what the host lacks. */
+int bt_gs_choose(const char *want, struct bt_vm *vm);
+const char *bt_gs_write_name(enum bt_gs_write w);
+/* Makes this thread's GS base v's current window (a write only when it differs from the
+ * last one made here). */
+int bt_gs_sync(struct bt_vcpu *v);
+/* For code that writes GS behind the engine's back: the next sync writes it again. */
+void bt_gs_forget(void);
 
 /* ---- counters ---- */
 enum bt_trap { BT_TRAP_PF_FILL, BT_TRAP_PF_GUEST, BT_TRAP_MMIO, BT_TRAP_PROTECTED, BT_TRAP_DE,
@@ -260,6 +278,7 @@ struct bt_stats {
 	uint64_t budget_flushes;         /* windows emptied for vm.max_map_count */
 	uint64_t wcache_hits, wcache_misses, wcache_evictions;
 	uint64_t xinvals;                /* page-table invalidations from other vCPUs */
+	uint64_t gs_writes;              /* GS base writes (window changes seen at entry) */
 };
 
 /* ---- the virtual CPU ---- */
@@ -320,6 +339,8 @@ struct bt_pinfo {
 #define BT_ROOT_SHARED 1ull
 
 struct bt_vm {
+	enum bt_gs_write gs_write;       /* how GS is written (segbase.c) */
+	const char *gs_reason;           /* why: auto-detected or forced */
 	struct bt_pinfo *pinfo;          /* one per guest-physical page */
 	uint64_t npages;
 	struct bt_memslot slot[BT_MAX_SLOTS];

@@ -170,7 +170,8 @@ int bt_cache_kill(struct bt_vcpu *v, struct bt_tb *tb)
 {
 	struct bt_cache *c = &v->cache;
 	uint8_t *entry = c->code + tb->host_off, *stub = c->code + c->code_used;
-	struct bt_emit e = { .p = stub, .start = stub, .end = stub + 64 };
+	struct bt_emit e = { .p = stub, .start = stub, .end = stub + 64,
+			      .ctx = (uint32_t)(uintptr_t)v->ctx };
 	struct bt_exit_info *info;
 	unsigned i = tb->rip & (BT_HTAB_SIZE - 1);
 

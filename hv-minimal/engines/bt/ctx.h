@@ -1,7 +1,9 @@
-/* The per-vCPU context block: the memory that translated code reaches through the FS
- * segment (FS base = the block while guest code runs). It holds the guest registers
- * while the engine's C code runs, scratch slots for rewritten sequences, the host
- * state to return to, the poll page and the indirect-branch table.
+/* The per-vCPU context block: the memory that translated code reaches by absolute
+ * 32-bit addresses (the block is mapped below 2 GiB, and each vCPU has its own code
+ * cache, so its address can be part of the code). It holds the guest registers while
+ * the engine's C code runs, scratch slots for rewritten sequences, the host state to
+ * return to, the poll page and the indirect-branch table. No segment base points at
+ * it: FS stays glibc's thread pointer throughout, and GS is the current window.
  *
  * The offsets are plain numbers because the trampolines (trampoline.c, file-scope
  * assembly) and the code emitter use them as displacements; struct bt_ctx in bt.h
@@ -9,12 +11,7 @@
 #ifndef HVLAB_BT_CTX_H
 #define HVLAB_BT_CTX_H
 
-#define BT_CTX_MAGIC_VALUE 0x8000425443545821 /* non-canonical: never a glibc pointer */
-
-#define CTX_SELF      0x000   /* the block's own address (as glibc's TCB keeps its own) */
-#define CTX_MAGIC     0x008   /* BT_CTX_MAGIC_VALUE: tells a signal that FS is ours */
-#define CTX_HOST_FS   0x010   /* glibc's FS base, restored before any C code runs */
-#define CTX_HOST_GS   0x018
+#define CTX_SELF      0x000   /* the block's own address */
 #define CTX_HOST_RSP  0x020   /* host stack of bt_enter(), below its saved registers */
 #define CTX_VCPU      0x028   /* struct bt_vcpu * of the owner */
 #define CTX_EXIT_FN   0x030   /* address of the exit stub (translated code calls it) */

@@ -35,8 +35,6 @@ void em_u64(struct bt_emit *e, uint64_t v)
 
 static void em_prefixes(struct bt_emit *e, unsigned flags, int rex)
 {
-	if (flags & EM_FS)
-		em_byte(e, 0x64);
 	if (flags & EM_GS)
 		em_byte(e, 0x65);
 	if (flags & EM_A32)
@@ -59,7 +57,13 @@ void em_rm(struct bt_emit *e, unsigned flags, const uint8_t *op, unsigned nop, i
 {
 	int rex = ((reg >> 3) & 1) << 2;
 	unsigned r = (unsigned)reg & 7;
+	struct bt_mem in_ctx;
 
+	if (flags & EM_CTX) {
+		in_ctx = *m;
+		in_ctx.disp = (int32_t)(e->ctx + (uint32_t)m->disp);
+		m = &in_ctx;
+	}
 	if (m->index >= 0)
 		rex |= ((m->index >> 3) & 1) << 1;
 	if (m->base >= 0)
@@ -107,26 +111,26 @@ void em_rr(struct bt_emit *e, unsigned flags, const uint8_t *op, unsigned nop, i
 
 static const uint8_t OP_STORE[] = { 0x89 }, OP_LOAD[] = { 0x8b }, OP_LEA[] = { 0x8d };
 
-void em_fs_store(struct bt_emit *e, int reg, int32_t off)
+void em_ctx_store(struct bt_emit *e, int reg, int32_t off)
 {
 	struct bt_mem m = bt_abs(off);
 
-	em_rm(e, EM_FS | EM_W, OP_STORE, 1, reg, &m);
+	em_rm(e, EM_CTX | EM_W, OP_STORE, 1, reg, &m);
 }
 
-void em_fs_load(struct bt_emit *e, int reg, int32_t off)
+void em_ctx_load(struct bt_emit *e, int reg, int32_t off)
 {
 	struct bt_mem m = bt_abs(off);
 
-	em_rm(e, EM_FS | EM_W, OP_LOAD, 1, reg, &m);
+	em_rm(e, EM_CTX | EM_W, OP_LOAD, 1, reg, &m);
 }
 
-void em_fs_store_imm8(struct bt_emit *e, int32_t off, uint8_t imm)
+void em_ctx_store_imm8(struct bt_emit *e, int32_t off, uint8_t imm)
 {
 	static const uint8_t op[] = { 0xc6 };
 	struct bt_mem m = bt_abs(off);
 
-	em_rm(e, EM_FS, op, 1, 0, &m);
+	em_rm(e, EM_CTX, op, 1, 0, &m);
 	em_byte(e, imm);
 }
 
@@ -201,12 +205,12 @@ void em_movzwl_rr(struct bt_emit *e, int dst, int src)
 	em_rr(e, 0, op, 2, dst, src);
 }
 
-void em_movzwl_fs(struct bt_emit *e, int dst, int32_t off)
+void em_movzwl_ctx(struct bt_emit *e, int dst, int32_t off)
 {
 	static const uint8_t op[] = { 0x0f, 0xb7 };
 	struct bt_mem m = bt_abs(off);
 
-	em_rm(e, EM_FS, op, 2, dst, &m);
+	em_rm(e, EM_CTX, op, 2, dst, &m);
 }
 
 /* rorx $imm, src, dst: VEX.LZ.F2.0F3A.W1 F0 /r ib (BMI2; leaves the flags alone). */
@@ -233,12 +237,12 @@ void em_jmp8(struct bt_emit *e, int8_t rel)
 	em_byte(e, (uint8_t)rel);
 }
 
-void em_movzbl_fs(struct bt_emit *e, int dst, int32_t off)
+void em_movzbl_ctx(struct bt_emit *e, int dst, int32_t off)
 {
 	static const uint8_t op[] = { 0x0f, 0xb6 };
 	struct bt_mem m = bt_abs(off);
 
-	em_rm(e, EM_FS, op, 2, dst, &m);
+	em_rm(e, EM_CTX, op, 2, dst, &m);
 }
 
 void em_patch_rel32(uint8_t *rel, const uint8_t *target)
@@ -273,18 +277,18 @@ uint8_t *em_jcc(struct bt_emit *e, unsigned cc, const uint8_t *target)
 	return rel;
 }
 
-void em_jmp_fs(struct bt_emit *e, int32_t off)
+void em_jmp_ctx(struct bt_emit *e, int32_t off)
 {
 	static const uint8_t op[] = { 0xff };
 	struct bt_mem m = bt_abs(off);
 
-	em_rm(e, EM_FS, op, 1, 4, &m);
+	em_rm(e, EM_CTX, op, 1, 4, &m);
 }
 
-void em_call_fs(struct bt_emit *e, int32_t off)
+void em_call_ctx(struct bt_emit *e, int32_t off)
 {
 	static const uint8_t op[] = { 0xff };
 	struct bt_mem m = bt_abs(off);
 
-	em_rm(e, EM_FS, op, 1, 2, &m);
+	em_rm(e, EM_CTX, op, 1, 2, &m);
 }

@@ -10,6 +10,7 @@ struct bt_emit {
 	uint8_t *start;          /* of the block being emitted */
 	uint8_t *end;
 	int overflow;            /* ran out of room: the block is abandoned */
+	uint32_t ctx;            /* address of the vCPU's context block (below 2 GiB) */
 };
 
 /* A memory operand: base/index are register numbers or -1 (none); base = index = -1
@@ -20,7 +21,7 @@ struct bt_mem {
 	int32_t disp;
 };
 
-#define EM_FS  0x01u             /* %fs: prefix */
+#define EM_CTX 0x01u             /* disp is an offset in the context block: absolute */
 #define EM_GS  0x02u             /* %gs: prefix */
 #define EM_A32 0x04u             /* 0x67: 32-bit address */
 #define EM_O16 0x08u             /* 0x66: 16-bit operand */
@@ -47,9 +48,11 @@ void em_rm(struct bt_emit *e, unsigned flags, const uint8_t *op, unsigned nop, i
 /* op with a ModRM register operand (mod = 11). */
 void em_rr(struct bt_emit *e, unsigned flags, const uint8_t *op, unsigned nop, int reg, int rm);
 
-void em_fs_store(struct bt_emit *e, int reg, int32_t off);
-void em_fs_load(struct bt_emit *e, int reg, int32_t off);
-void em_fs_store_imm8(struct bt_emit *e, int32_t off, uint8_t imm);
+/* The context block is reached by absolute 32-bit addresses (it is mapped below
+ * 2 GiB, as the code cache is): no segment base is involved. */
+void em_ctx_store(struct bt_emit *e, int reg, int32_t off);
+void em_ctx_load(struct bt_emit *e, int reg, int32_t off);
+void em_ctx_store_imm8(struct bt_emit *e, int32_t off, uint8_t imm);
 /* 64-bit load/store through the window: %gs:disp(%e<base>). */
 void em_gs_store(struct bt_emit *e, int reg, int base, int32_t disp, unsigned opflags);
 void em_gs_load(struct bt_emit *e, int reg, int base, int32_t disp, unsigned opflags);
@@ -61,16 +64,16 @@ void em_mov_r32(struct bt_emit *e, int dst, int src);
 void em_mov_imm(struct bt_emit *e, int reg, uint64_t imm);
 void em_not(struct bt_emit *e, int reg);
 void em_movzwl_rr(struct bt_emit *e, int dst, int src);
-void em_movzwl_fs(struct bt_emit *e, int dst, int32_t off);
+void em_movzwl_ctx(struct bt_emit *e, int dst, int32_t off);
 void em_rorx(struct bt_emit *e, int dst, int src, uint8_t imm);
 void em_jrcxz(struct bt_emit *e, int8_t rel);
 void em_jmp8(struct bt_emit *e, int8_t rel);
-void em_movzbl_fs(struct bt_emit *e, int dst, int32_t off);
+void em_movzbl_ctx(struct bt_emit *e, int dst, int32_t off);
 /* jmp/jcc rel32 to target; returns the address of the rel32 field. */
 uint8_t *em_jmp(struct bt_emit *e, const uint8_t *target);
 uint8_t *em_jcc(struct bt_emit *e, unsigned cc, const uint8_t *target);
-void em_jmp_fs(struct bt_emit *e, int32_t off);
-void em_call_fs(struct bt_emit *e, int32_t off);
+void em_jmp_ctx(struct bt_emit *e, int32_t off);
+void em_call_ctx(struct bt_emit *e, int32_t off);
 /* Points an emitted rel32 at target. */
 void em_patch_rel32(uint8_t *rel, const uint8_t *target);
 

@@ -5,7 +5,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/auxv.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -14,19 +13,12 @@
 #include "hvlab/log.h"
 #include "hvlab/tsc.h"
 
-#ifndef HWCAP2_FSGSBASE
-#define HWCAP2_FSGSBASE (1 << 1)
-#endif
-
-/* The translator relies on user-mode FSGSBASE (rd/wr fs/gs base) and on BMI2 (rorx,
- * a rotate that leaves the flags alone). */
+/* The translator relies on BMI2 (rorx, a rotate that leaves the flags alone). GS is
+ * written with wrgsbase or arch_prctl, whichever the host offers (segbase.c). */
 static int host_supported(void)
 {
 	unsigned a, b, c, d;
 
-	if (!(getauxval(AT_HWCAP2) & HWCAP2_FSGSBASE))
-		return hv_err_set("the binary translator needs user-mode FSGSBASE (Linux 5.9 or "
-				  "later on a CPU with fsgsbase), which this host does not offer");
 	if (!__get_cpuid_count(7, 0, &a, &b, &c, &d) || !(b & (1u << 8)))
 		return hv_err_set("the binary translator needs BMI2, which this host CPU lacks");
 	return 0;
@@ -58,6 +50,10 @@ static int bt_vm_create(const struct hv_vm_config *cfg, struct hv_engine_vm **ou
 	vm = calloc(1, sizeof(*vm));
 	if (!vm)
 		return hv_err_errno("allocating the binary translator's VM");
+	if (bt_gs_choose(cfg->bt_gs, vm)) {
+		free(vm);
+		return -1;
+	}
 	vm->nr_vcpus = cfg->nr_vcpus;
 	vm->map_budget = map_budget(cfg->nr_vcpus);
 	bt_cpuid_init(vm);
@@ -168,15 +164,20 @@ static int bt_vcpu_create(struct hv_engine_vm *hvm, unsigned index,
 	v->index = index;
 	v->wake_fd = v->lapic.timer_fd = v->lapic.stop_fd = -1;
 	bt_xreq_init(v);
+	/* below 2 GiB: translated code addresses it with sign-extended 32-bit absolutes */
 	ctx = mmap(NULL, sizeof(struct bt_ctx), PROT_READ | PROT_WRITE,
-		   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		   MAP_PRIVATE | MAP_ANONYMOUS | MAP_32BIT, -1, 0);
 	if (ctx == MAP_FAILED) {
-		hv_err_errno("mapping the context block of vCPU %u", index);
+		hv_err_errno("mapping the context block of vCPU %u below 2 GiB", index);
 		goto fail;
 	}
 	v->ctx = ctx;
+	if ((uintptr_t)ctx + sizeof(struct bt_ctx) > (1ull << 31)) {
+		hv_err_set("the context block of vCPU %u was mapped at %p, above 2 GiB", index,
+			   ctx);
+		goto fail;
+	}
 	v->ctx->self = (uint64_t)(uintptr_t)ctx;
-	v->ctx->magic = BT_CTX_MAGIC_VALUE;
 	v->ctx->vcpu = v;
 	v->ctx->exit_fn = (uint64_t)(uintptr_t)bt_exit_stub;
 	v->win = &v->wins[0];
@@ -354,6 +355,16 @@ static int bt_guest_syscall_ok(struct hv_engine_vm *hvm)
 	return 1;
 }
 
+static void bt_notes(struct hv_engine_vm *hvm,
+		     void (*emit)(void *arg, const char *key, const char *value), void *arg)
+{
+	struct bt_vm *vm = (struct bt_vm *)hvm;
+
+	emit(arg, "bt_gs_write", bt_gs_write_name(vm->gs_write));
+	emit(arg, "bt_gs_write_reason", vm->gs_reason);
+	emit(arg, "host_fsgsbase", bt_host_has_fsgsbase() ? "yes" : "no");
+}
+
 const struct hv_engine_ops hv_bt_engine_ops = {
 	.name = "bt",
 	.description = "hvlab's binary translator (shadow paging through host mappings)",
@@ -374,4 +385,5 @@ const struct hv_engine_ops hv_bt_engine_ops = {
 	.vcpu_destroy = bt_vcpu_destroy,
 	.vm_destroy = bt_vm_destroy,
 	.stats = bt_stats,
+	.notes = bt_notes,
 };

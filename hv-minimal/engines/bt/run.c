@@ -194,6 +194,10 @@ static int run_loop(struct bt_vcpu *v, struct hv_exit *exit)
 			if (!resume)
 				continue;     /* a fetch fault, or a host error: seen above */
 		}
+		if (bt_gs_sync(v)) {
+			exit_internal(v, exit, hv_err_msg());
+			return 0;
+		}
 		info = bt_enter(v->ctx, resume);
 		resume = NULL;
 		if (!info)
@@ -253,8 +257,7 @@ static int run_loop(struct bt_vcpu *v, struct hv_exit *exit)
 	}
 }
 
-/* Asynchronous signals must not arrive while the host stack pointer is the guest's, nor
- * run a handler with FS pointing at the context block. They are blocked on a thread
+/* Asynchronous signals must not arrive while the host stack pointer is the guest's. They are blocked on a thread
  * from its first run on, and stay blocked (a mask change costs two system calls per
  * run): request_exit() needs no signal, and process-directed signals go to threads
  * that do not block them. */

@@ -1,8 +1,8 @@
 /* Host signals while translated code runs. Translated code runs on the guest's stack
- * pointer, with FS pointing at the context block: every synchronous signal (SIGSEGV,
- * SIGBUS, SIGFPE, SIGILL, SIGTRAP) is taken on an alternate stack, and bt_sig_entry
- * (trampoline.c) puts glibc's FS back before this C code runs. Asynchronous signals
- * are blocked for as long as translated code runs (bt_vcpu_run).
+ * pointer: every synchronous signal (SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGTRAP) is taken
+ * on an alternate stack, and bt_sig_entry (trampoline.c) passes the context block of
+ * the translated code the thread was running, if any. Asynchronous signals are blocked
+ * for as long as translated code runs (bt_vcpu_run).
  *
  * A fault in translated code is either a window page not mapped yet (a shadow fill,
  * then the instruction runs again), the poll page (an exit was asked for), or a guest
@@ -25,8 +25,6 @@ static const int sync_signals[] = { SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGTRAP };
 #define NSYNC (int)(sizeof(sync_signals) / sizeof(sync_signals[0]))
 static struct sigaction previous[NSYNC];
 static pthread_mutex_t install_lock = PTHREAD_MUTEX_INITIALIZER;
-
-void bt_signal_handler(int sig, siginfo_t *si, void *ucv, struct bt_ctx *ctx);
 
 /* gregs index of each GPR in x86 encoding order */
 static const int greg_of[16] = {

@@ -72,6 +72,7 @@ void bt_stats(struct hv_engine_vcpu *hv, void (*emit)(void *arg, const char *nam
 	emit(arg, "bt_window_cache_evictions", s->wcache_evictions);
 	emit(arg, "bt_pt_remote_invalidations", s->xinvals);
 	emit(arg, "bt_interrupts_delivered", s->interrupts);
+	emit(arg, "bt_gs_writes", s->gs_writes);
 	for (int i = 1; i < BT_CO_NR; i++) {
 		if (!s->callouts[i] || !callout_names[i])
 			continue;

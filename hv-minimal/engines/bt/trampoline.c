@@ -1,13 +1,14 @@
 /* The trampolines between C and translated code, in file-scope assembly so that no
  * compiler (and no sanitizer) touches them:
- *   bt_enter       C -> translated code: saves the host's callee-saved registers, FS/GS
- *                  bases and FPU state; loads the guest's; jumps to a host address;
+ *   bt_enter       C -> translated code: saves the host's callee-saved registers and
+ *                  MXCSR, loads the guest's state, jumps to a host address;
  *   bt_exit_stub   translated code -> C: saves the guest's registers and flags, then
- *                  bt_exit_common returns from bt_enter with the exit record;
- *   bt_sig_entry   the signal handler's first instructions: a signal that interrupts
- *                  translated code finds FS pointing at the context block, and glibc's
- *                  FS must be back before any C runs (TLS, stack protector, errno).
- * The context block layout is in ctx.h. */
+ *                  bt_exit_common returns from bt_enter with the exit record.
+ * No segment base changes here: FS stays glibc's thread pointer, so the trampolines
+ * find the context block through thread-local words (local-exec TLS, %fs:sym@tpoff:
+ * the engine is linked into executables), and every signal handler runs with a sound
+ * FS. GS is the current window, written from C only when the window changes
+ * (segbase.c). The context block layout is in ctx.h. */
 #include <stddef.h>
 
 #include "bt.h"
@@ -16,9 +17,6 @@
 #define STR(x) STR_(x)
 
 _Static_assert(offsetof(struct bt_ctx, self) == CTX_SELF, "ctx layout");
-_Static_assert(offsetof(struct bt_ctx, magic) == CTX_MAGIC, "ctx layout");
-_Static_assert(offsetof(struct bt_ctx, host_fs) == CTX_HOST_FS, "ctx layout");
-_Static_assert(offsetof(struct bt_ctx, host_gs) == CTX_HOST_GS, "ctx layout");
 _Static_assert(offsetof(struct bt_ctx, host_rsp) == CTX_HOST_RSP, "ctx layout");
 _Static_assert(offsetof(struct bt_ctx, vcpu) == CTX_VCPU, "ctx layout");
 _Static_assert(offsetof(struct bt_ctx, exit_fn) == CTX_EXIT_FN, "ctx layout");
@@ -42,7 +40,17 @@ _Static_assert(offsetof(struct bt_ctx, poll) == CTX_POLL, "ctx layout");
 _Static_assert(offsetof(struct bt_ctx, htab) == CTX_HTAB, "ctx layout");
 _Static_assert(sizeof(struct bt_ctx) == CTX_SIZE, "ctx layout");
 
-/* Guest register i in the context block, addressed through %rdi or through %fs. */
+/* The thread-local words of the trampolines. bt_tls_ctx is the context block whose
+ * guest runs on this thread, from just before bt_enter jumps into translated code until
+ * bt_exit_common leaves it: a signal that finds it set interrupted translated code
+ * (or the trampolines around it). */
+__thread struct bt_ctx *bt_tls_ctx;
+__thread uint64_t bt_tls_target;         /* host address bt_enter jumps to */
+__thread uint64_t bt_tls_scratch;        /* the guest's RDI while the exit stub runs */
+
+#define TLS(sym) "%fs:" #sym "@tpoff"
+
+/* Guest register i in the context block, addressed through %rdi. */
 #define GREG(i) STR(CTX_REGS) "+8*" #i
 
 __asm__(
@@ -58,11 +66,7 @@ __asm__(
 	"	push %r15\n"
 	"	sub $8, %rsp\n"                         /* 16-byte aligned host stack */
 	"	mov %rsp, " STR(CTX_HOST_RSP) "(%rdi)\n"
-	"	mov %rsi, " STR(CTX_TARGET) "(%rdi)\n"
-	"	rdfsbase %rax\n"
-	"	mov %rax, " STR(CTX_HOST_FS) "(%rdi)\n"
-	"	rdgsbase %rax\n"
-	"	mov %rax, " STR(CTX_HOST_GS) "(%rdi)\n"
+	"	mov %rsi, " TLS(bt_tls_target) "\n"
 	/* the host's XMM registers are caller-saved: only its MXCSR is kept */
 	"	stmxcsr " STR(CTX_HOST_MXCSR) "(%rdi)\n"
 	"	cmpb $0, " STR(CTX_FPU_RESTORE) "(%rdi)\n"
@@ -70,9 +74,7 @@ __asm__(
 	"	fxrstor64 " STR(CTX_GUEST_FX) "(%rdi)\n"
 	"	movb $0, " STR(CTX_FPU_RESTORE) "(%rdi)\n"
 	"	movb $1, " STR(CTX_FPU_HW) "(%rdi)\n"
-	"1:	mov " STR(CTX_WINBASE) "(%rdi), %rax\n"
-	"	wrgsbase %rax\n"
-	"	wrfsbase %rdi\n"
+	"1:	mov %rdi, " TLS(bt_tls_ctx) "\n"
 	"	pushq " STR(CTX_RFLAGS) "(%rdi)\n"
 	"	popfq\n"
 	"	mov " GREG(0) "(%rdi), %rax\n"
@@ -91,7 +93,7 @@ __asm__(
 	"	mov " GREG(15) "(%rdi), %r15\n"
 	"	mov " GREG(4) "(%rdi), %rsp\n"
 	"	mov " GREG(7) "(%rdi), %rdi\n"
-	"	jmp *%fs:" STR(CTX_TARGET) "\n"
+	"	jmp *" TLS(bt_tls_target) "\n"
 	".size bt_enter, .-bt_enter\n"
 
 	/* Called by translated code with RSP = CTX_HOST_RSP - 8 (the return address is
@@ -99,29 +101,33 @@ __asm__(
 	".globl bt_exit_stub\n"
 	".type bt_exit_stub, @function\n"
 	"bt_exit_stub:\n"
-	"	mov %rax, %fs:" GREG(0) "\n"
-	"	mov %rcx, %fs:" GREG(1) "\n"
-	"	mov %rdx, %fs:" GREG(2) "\n"
-	"	mov %rbx, %fs:" GREG(3) "\n"
-	"	mov %rbp, %fs:" GREG(5) "\n"
-	"	mov %rsi, %fs:" GREG(6) "\n"
-	"	mov %rdi, %fs:" GREG(7) "\n"
-	"	mov %r8, %fs:" GREG(8) "\n"
-	"	mov %r9, %fs:" GREG(9) "\n"
-	"	mov %r10, %fs:" GREG(10) "\n"
-	"	mov %r11, %fs:" GREG(11) "\n"
-	"	mov %r12, %fs:" GREG(12) "\n"
-	"	mov %r13, %fs:" GREG(13) "\n"
-	"	mov %r14, %fs:" GREG(14) "\n"
-	"	mov %r15, %fs:" GREG(15) "\n"
-	"	popq %fs:" STR(CTX_EXIT_INFO) "\n"
+	"	mov %rdi, " TLS(bt_tls_scratch) "\n"
+	"	mov " TLS(bt_tls_ctx) ", %rdi\n"
+	"	mov %rax, " GREG(0) "(%rdi)\n"
+	"	mov %rcx, " GREG(1) "(%rdi)\n"
+	"	mov %rdx, " GREG(2) "(%rdi)\n"
+	"	mov %rbx, " GREG(3) "(%rdi)\n"
+	"	mov %rbp, " GREG(5) "(%rdi)\n"
+	"	mov %rsi, " GREG(6) "(%rdi)\n"
+	"	mov " TLS(bt_tls_scratch) ", %rax\n"
+	"	mov %rax, " GREG(7) "(%rdi)\n"
+	"	mov %r8, " GREG(8) "(%rdi)\n"
+	"	mov %r9, " GREG(9) "(%rdi)\n"
+	"	mov %r10, " GREG(10) "(%rdi)\n"
+	"	mov %r11, " GREG(11) "(%rdi)\n"
+	"	mov %r12, " GREG(12) "(%rdi)\n"
+	"	mov %r13, " GREG(13) "(%rdi)\n"
+	"	mov %r14, " GREG(14) "(%rdi)\n"
+	"	mov %r15, " GREG(15) "(%rdi)\n"
+	"	popq " STR(CTX_EXIT_INFO) "(%rdi)\n"
 	"	pushfq\n"
-	"	popq %fs:" STR(CTX_RFLAGS) "\n"
+	"	popq " STR(CTX_RFLAGS) "(%rdi)\n"
 	/* Entered here (RIP set by the signal handler, RSP = CTX_HOST_RSP) after a fault in
 	 * translated code, once the handler has saved the guest's state itself. */
 	".globl bt_exit_common\n"
 	"bt_exit_common:\n"
-	"	mov %fs:" STR(CTX_SELF) ", %rdi\n"
+	"	mov " TLS(bt_tls_ctx) ", %rdi\n"
+	"	movq $0, " TLS(bt_tls_ctx) "\n"
 	/* the guest's FPU state, when it is in the registers: kept if changed, then the
 	 * registers are made fit for C (empty x87 stack, the host's MXCSR) */
 	"	cmpb $0, " STR(CTX_FPU_HW) "(%rdi)\n"
@@ -133,12 +139,7 @@ __asm__(
 	"1:	fninit\n"
 	"	ldmxcsr " STR(CTX_HOST_MXCSR) "(%rdi)\n"
 	"	movb $0, " STR(CTX_FPU_HW) "(%rdi)\n"
-	"2:\n"
-	"	mov " STR(CTX_HOST_GS) "(%rdi), %rax\n"
-	"	wrgsbase %rax\n"
-	"	mov " STR(CTX_HOST_FS) "(%rdi), %rax\n"
-	"	wrfsbase %rax\n"
-	"	cld\n"
+	"2:	cld\n"
 	"	mov " STR(CTX_EXIT_INFO) "(%rdi), %rax\n"
 	"	add $8, %rsp\n"
 	"	pop %r15\n"
@@ -148,30 +149,11 @@ __asm__(
 	"	pop %rbx\n"
 	"	pop %rbp\n"
 	"	ret\n"
-	".size bt_exit_stub, .-bt_exit_stub\n"
+	".size bt_exit_stub, .-bt_exit_stub\n");
 
-	/* sa_sigaction: rdi = sig, rsi = siginfo, rdx = ucontext. When FS is a context
-	 * block (its magic matches; glibc's TCB holds a pointer there), glibc's FS is put
-	 * back for the C handler, which gets the block as its fourth argument, and the
-	 * block's FS is restored for the return (sigreturn does not restore FS). */
-	".globl bt_sig_entry\n"
-	".type bt_sig_entry, @function\n"
-	"bt_sig_entry:\n"
-	"	rdfsbase %rax\n"
-	"	movabs $" STR(BT_CTX_MAGIC_VALUE) ", %r10\n"
-	"	cmp %r10, " STR(CTX_MAGIC) "(%rax)\n"
-	"	jne 1f\n"
-	"	mov " STR(CTX_HOST_FS) "(%rax), %r10\n"
-	"	wrfsbase %r10\n"
-	"	push %rax\n"
-	"	mov %rax, %rcx\n"
-	"	call bt_signal_handler\n"
-	"	pop %rax\n"
-	"	wrfsbase %rax\n"
-	"	ret\n"
-	"1:	sub $8, %rsp\n"
-	"	xor %ecx, %ecx\n"
-	"	call bt_signal_handler\n"
-	"	add $8, %rsp\n"
-	"	ret\n"
-	".size bt_sig_entry, .-bt_sig_entry\n");
+/* sa_sigaction of the synchronous signals. FS is glibc's even in translated code, so
+ * this is plain C; the context block comes from the thread-local word. */
+void bt_sig_entry(int sig, siginfo_t *si, void *uc)
+{
+	bt_signal_handler(sig, si, uc, bt_tls_ctx);
+}

@@ -117,7 +117,7 @@ static void imap_add(struct tctx *t);
 /* From here on (within this instruction) the guest value of r is in its slot. */
 static void spill(struct tctx *t, int r)
 {
-	em_fs_store(&t->e, r, CTX_SPILLR(r));
+	em_ctx_store(&t->e, r, CTX_SPILLR(r));
 	if (!(t->spilled & (1u << r))) {
 		t->spilled |= (uint16_t)(1u << r);
 		imap_add(t);
@@ -126,7 +126,7 @@ static void spill(struct tctx *t, int r)
 
 static void unspill(struct tctx *t, int r)
 {
-	em_fs_load(&t->e, r, CTX_SPILLR(r));
+	em_ctx_load(&t->e, r, CTX_SPILLR(r));
 }
 
 /* ---- the instruction map ---- */
@@ -151,14 +151,14 @@ static void imap_add(struct tctx *t)
 
 /* ---- exits ---- */
 
-/* mov %rsp,%fs:RSP; mov %fs:HOST_RSP,%rsp; call *%fs:EXIT_FN; then the record. */
+/* mov %rsp,ctx.RSP; mov ctx.HOST_RSP,%rsp; call *ctx.EXIT_FN; then the record. */
 struct bt_exit_info *bt_emit_exit(struct bt_emit *e, uint8_t kind)
 {
 	struct bt_exit_info *info;
 
-	em_fs_store(e, BT_RSP, CTX_REG(BT_RSP));
-	em_fs_load(e, BT_RSP, CTX_HOST_RSP);
-	em_call_fs(e, CTX_EXIT_FN);
+	em_ctx_store(e, BT_RSP, CTX_REG(BT_RSP));
+	em_ctx_load(e, BT_RSP, CTX_HOST_RSP);
+	em_call_ctx(e, CTX_EXIT_FN);
 	info = (struct bt_exit_info *)e->p;
 	em_bytes(e, &(struct bt_exit_info){ .kind = kind }, sizeof(*info));
 	return e->overflow ? NULL : info;
@@ -201,11 +201,11 @@ static void emit_lookup(struct tctx *t)
 	uint8_t *jr, *miss;
 
 	spill(t, BT_RDX);
-	em_fs_store(e, BT_RCX, CTX_TARGET);
+	em_ctx_store(e, BT_RCX, CTX_TARGET);
 	em_movzwl_rr(e, BT_RDX, BT_RCX);
 	em_lea(e, BT_RDX, &dbl);
 	em_not(e, BT_RCX);
-	em_rm(e, EM_FS | EM_W, load, 1, BT_RDX, &key);
+	em_rm(e, EM_CTX | EM_W, load, 1, BT_RDX, &key);
 	em_lea(e, BT_RCX, &diff);                   /* key - target */
 	em_jrcxz(e, 0);
 	jr = e->p - 1;
@@ -215,13 +215,13 @@ static void emit_lookup(struct tctx *t)
 	emit_exit(t, BT_EXIT_LOOKUP);
 	if (!e->overflow)
 		*jr = (uint8_t)(e->p - miss);
-	em_movzwl_fs(e, BT_RDX, CTX_TARGET);
+	em_movzwl_ctx(e, BT_RDX, CTX_TARGET);
 	em_lea(e, BT_RDX, &dbl);
-	em_rm(e, EM_FS | EM_W, load, 1, BT_RDX, &host);
-	em_fs_store(e, BT_RDX, CTX_JMP);
+	em_rm(e, EM_CTX | EM_W, load, 1, BT_RDX, &host);
+	em_ctx_store(e, BT_RDX, CTX_JMP);
 	unspill(t, BT_RDX);
 	unspill(t, BT_RCX);
-	em_jmp_fs(e, CTX_JMP);
+	em_jmp_ctx(e, CTX_JMP);
 }
 
 /* A direct branch to target: a jump to a stub emitted after the block (see
@@ -305,7 +305,7 @@ static struct bt_mem mem_operand(struct tctx *t, const ZydisDecodedInstruction *
 		}
 		if (in->address_width == 32)
 			em_mov_r32(&t->e, x, x);   /* a 32-bit guest address wraps at 4 GiB */
-		em_fs_load(&t->e, y, op->mem.segment == ZYDIS_REGISTER_FS ? CTX_GFSBASE
+		em_ctx_load(&t->e, y, op->mem.segment == ZYDIS_REGISTER_FS ? CTX_GFSBASE
 									  : CTX_GGSBASE);
 		sum = (struct bt_mem){ .base = x, .index = y, .scale = 1, .disp = 0 };
 		em_lea(&t->e, x, &sum);
@@ -724,11 +724,11 @@ static void translate_string(struct tctx *t, const ZydisDecodedInstruction *in,
 		em_rorx(e, a, p, 32);
 		em_mov_r32(e, a, a);
 		em_rorx(e, a, a, 32);
-		em_fs_load(e, b, CTX_NEGWIN);
+		em_ctx_load(e, b, CTX_NEGWIN);
 		em_lea(e, a, &sum);
-		em_fs_store(e, a, CTX_DELTAR(p));
+		em_ctx_store(e, a, CTX_DELTAR(p));
 		em_mov_r32(e, p, p);
-		em_fs_load(e, b, CTX_WINBASE);
+		em_ctx_load(e, b, CTX_WINBASE);
 		em_lea(e, p, &host);
 	}
 	unspill(t, a);
@@ -747,7 +747,7 @@ static void translate_string(struct tctx *t, const ZydisDecodedInstruction *in,
 
 		if (!(ptrs & (1u << p)))
 			continue;
-		em_fs_load(e, a, CTX_DELTAR(p));
+		em_ctx_load(e, a, CTX_DELTAR(p));
 		em_lea(e, p, &back);
 	}
 	unspill(t, a);
@@ -924,21 +924,21 @@ static void emit_fpu_check(struct tctx *t)
 	struct bt_emit *e = &t->e;
 	uint8_t *jr, *jm, *slow;
 
-	em_fs_store(e, BT_RCX, CTX_SPILLR(BT_RCX));
-	em_movzbl_fs(e, BT_RCX, CTX_FPU_HW);
+	em_ctx_store(e, BT_RCX, CTX_SPILLR(BT_RCX));
+	em_movzbl_ctx(e, BT_RCX, CTX_FPU_HW);
 	em_jrcxz(e, 0);
 	jr = e->p - 1;
-	em_fs_load(e, BT_RCX, CTX_SPILLR(BT_RCX));
+	em_ctx_load(e, BT_RCX, CTX_SPILLR(BT_RCX));
 	em_jmp8(e, 0);
 	jm = e->p - 1;
 	slow = e->p;
-	em_fs_load(e, BT_RCX, CTX_SPILLR(BT_RCX));
+	em_ctx_load(e, BT_RCX, CTX_SPILLR(BT_RCX));
 	emit_exit(t, BT_EXIT_FPU);
 	if (!e->overflow) {
 		*jr = (uint8_t)(slow - (jr + 1));
 		*jm = (uint8_t)(e->p - (jm + 1));
 	}
-	em_fs_store_imm8(e, CTX_FPU_DIRTY, 1);
+	em_ctx_store_imm8(e, CTX_FPU_DIRTY, 1);
 	t->fpu_checked = 1;
 }
 
@@ -1196,9 +1196,10 @@ static struct bt_tb *translate_block(struct bt_vcpu *v, uint64_t rip, uint64_t g
 	t.tb = tb;
 	t.e.start = t.e.p = c->code + c->code_used;
 	t.e.end = t.e.start + BLOCK_ROOM;
+	t.e.ctx = (uint32_t)(uintptr_t)v->ctx;
 
 	imap_add(&t);
-	em_fs_store_imm8(&t.e, CTX_POLL, 0);      /* the poll: faults when an exit is asked */
+	em_ctx_store_imm8(&t.e, CTX_POLL, 0);      /* the poll: faults when an exit is asked */
 	while (!t.end && !t.e.overflow) {
 		ZydisDecodedInstruction in;
 		ZydisDecodedOperand op[ZYDIS_MAX_OPERAND_COUNT];

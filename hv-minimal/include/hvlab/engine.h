@@ -105,6 +105,9 @@ struct hv_sregs {
 struct hv_vm_config {
 	unsigned nr_vcpus;
 	uint64_t mem_bytes;
+	/* bt: how the GS base is written: "auto", "wrgsbase", "arch_prctl"; NULL: the
+	 * HVLAB_BT_GS environment variable, else auto. Other engines ignore it. */
+	const char *bt_gs;
 };
 
 struct hv_engine_ops {
@@ -152,6 +155,10 @@ struct hv_engine_ops {
 	 * vCPU's thread or after it stopped. */
 	void (*stats)(struct hv_engine_vcpu *vcpu,
 		      void (*emit)(void *arg, const char *name, uint64_t value), void *arg);
+	/* Optional (may be NULL): facts about how this VM runs that belong in the run
+	 * context (e.g. "bt_gs_write" = "arch_prctl"), one call of emit per fact. */
+	void (*notes)(struct hv_engine_vm *vm,
+		      void (*emit)(void *arg, const char *key, const char *value), void *arg);
 };
 
 /* The engine table (engines/engines.c). */

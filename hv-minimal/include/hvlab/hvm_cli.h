@@ -30,6 +30,7 @@ struct hvm_options {
 	const char *cmdline;             /* NULL: none */
 	const char *pin;                 /* --pin CPULIST: host CPUs for the vCPU threads, or NULL */
 	unsigned pin_ncpus;              /* how many CPUs that list names */
+	const char *bt_gs;               /* --bt-gs: auto, wrgsbase, arch_prctl; NULL: not given */
 	unsigned reps;                   /* native baseline repetitions */
 	int reps_given;                  /* else: as many as the guest made */
 	int help;                        /* --help/-h was given */

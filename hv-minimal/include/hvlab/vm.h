@@ -51,6 +51,7 @@ struct hv_vm_params {
 	const struct hv_engine_ops *ops;
 	unsigned nr_vcpus;
 	uint64_t mem_bytes;
+	const char *bt_gs;       /* struct hv_vm_config's */
 };
 
 struct hv_vm {

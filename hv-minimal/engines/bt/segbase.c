@@ -1,0 +1,95 @@
+/* The GS base: while translated code runs it is the current window (every rewritten
+ * memory operand is %gs: + addr32). It is written from C only when the window changes
+ * (a CPL change or a CR3 load): C code never uses GS, so it keeps the window across
+ * exits, and a per-thread copy of the last value written spares the rewrite.
+ *
+ * Two ways to write it, chosen once per VM:
+ *   wrgsbase    the instruction, where the host offers user-mode FSGSBASE (AT_HWCAP2
+ *               bit 1, Linux 5.9+): a few cycles;
+ *   arch_prctl  ARCH_SET_GS, a system call: everywhere, but one costs from ~1,000
+ *               cycles (bare metal) to ~16,500 (a nested host without FSGSBASE).
+ * "auto" takes wrgsbase where it exists. HVLAB_BT_GS (or hvm's --bt-gs) forces one,
+ * so that both paths are tested on hosts that have both. */
+#include <asm/prctl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/auxv.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "bt.h"
+#include "hvlab/err.h"
+
+#ifndef HWCAP2_FSGSBASE
+#define HWCAP2_FSGSBASE (1 << 1)
+#endif
+
+/* The value this thread's GS base was last given here; valid while gs_known. */
+static __thread uint64_t gs_cached;
+static __thread int gs_known;
+
+int bt_host_has_fsgsbase(void)
+{
+	return (getauxval(AT_HWCAP2) & HWCAP2_FSGSBASE) != 0;
+}
+
+const char *bt_gs_write_name(enum bt_gs_write w)
+{
+	return w == BT_GS_WRGSBASE ? "wrgsbase" : "arch_prctl";
+}
+
+int bt_gs_choose(const char *want, struct bt_vm *vm)
+{
+	const char *src = "option";
+
+	if (!want || !*want) {
+		want = getenv("HVLAB_BT_GS");
+		src = "HVLAB_BT_GS";
+	}
+	if (!want || !*want || !strcmp(want, "auto")) {
+		vm->gs_write = bt_host_has_fsgsbase() ? BT_GS_WRGSBASE : BT_GS_ARCH_PRCTL;
+		vm->gs_reason = bt_host_has_fsgsbase() ? "auto: the host offers user-mode FSGSBASE"
+						       : "auto: the host offers no user-mode FSGSBASE";
+		return 0;
+	}
+	if (!strcmp(want, "arch_prctl")) {
+		vm->gs_write = BT_GS_ARCH_PRCTL;
+		vm->gs_reason = !strcmp(src, "option") ? "forced by --bt-gs" : "forced by HVLAB_BT_GS";
+		return 0;
+	}
+	if (!strcmp(want, "wrgsbase")) {
+		if (!bt_host_has_fsgsbase())
+			return hv_err_set("%s=wrgsbase: this host offers no user-mode FSGSBASE "
+					  "(AT_HWCAP2 bit 1); use auto or arch_prctl",
+					  !strcmp(src, "option") ? "--bt-gs" : src);
+		vm->gs_write = BT_GS_WRGSBASE;
+		vm->gs_reason = !strcmp(src, "option") ? "forced by --bt-gs" : "forced by HVLAB_BT_GS";
+		return 0;
+	}
+	return hv_err_set("%s '%s': not a way to write GS; use auto, wrgsbase or arch_prctl",
+			  !strcmp(src, "option") ? "--bt-gs" : src, want);
+}
+
+int bt_gs_sync(struct bt_vcpu *v)
+{
+	uint64_t base = v->ctx->winbase;
+
+	if (gs_known && gs_cached == base)
+		return 0;
+	if (v->vm->gs_write == BT_GS_WRGSBASE) {
+		__asm__ volatile("wrgsbase %0" : : "r"(base) : "memory");
+	} else if (syscall(SYS_arch_prctl, ARCH_SET_GS, base)) {
+		gs_known = 0;
+		return hv_err_errno("setting the GS base to vCPU %u's window %#llx", v->index,
+				    (unsigned long long)base);
+	}
+	gs_cached = base;
+	gs_known = 1;
+	v->stats.gs_writes++;
+	return 0;
+}
+
+void bt_gs_forget(void)
+{
+	gs_known = 0;
+}
