@@ -68,8 +68,19 @@ run_suite() { # run_suite SCRIPT [env...]
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
+# The host kind (PLATFORM.md's table): what a skip below is about.
+host_kind() {
+	if [ -x build/bin/hvm ]; then
+		build/bin/hvm host 2>&1 | sed 's/^/# /'
+	else
+		echo "# host: unknown (hvm was not built)"
+	fi
+	[ -n "${HVLAB_BT_GS:-}" ] && echo "# HVLAB_BT_GS=$HVLAB_BT_GS forces the translator's GS write"
+}
+
 # 1. The default (gcc) build and its suites.
 if build gcc; then
+	host_kind
 	for t in build/tests/test_*; do
 		[ -x "$t" ] || continue
 		echo "=== unit: $t"
@@ -78,6 +89,21 @@ if build gcc; then
 	for s in tests/integration/*.sh; do
 		[ -f "$s" ] && run_suite "$s" HVLAB_BUILD=build
 	done
+	# The translator writes GS with wrgsbase where the host offers user-mode FSGSBASE,
+	# else with arch_prctl: where it has the choice, the other path runs the bt suites
+	# again, so both are tested on such a host.
+	if [ -z "${HVLAB_BT_GS:-}" ] && build/bin/hvm host | grep -q 'user-mode FSGSBASE yes'; then
+		export HVLAB_BT_GS=arch_prctl
+		for t in build/tests/test_bt_*; do
+			echo "=== unit (bt, GS by arch_prctl): $t"
+			run_cmocka "$t (arch_prctl)" "$t"
+		done
+		run_suite tests/integration/bt_engine.sh HVLAB_BUILD=build
+		unset HVLAB_BT_GS
+	elif [ -z "${HVLAB_BT_GS:-}" ]; then
+		echo "skip - bt with GS by wrgsbase: this host offers no user-mode FSGSBASE (arch_prctl ran above)"
+		count skip "bt wrgsbase"
+	fi
 fi
 
 # 2. clang must build the same code warning-free.
@@ -103,6 +129,7 @@ if build san SAN=1 BUILD=build/san; then
 fi
 
 echo
+host_kind
 if [ ${#failures[@]} -gt 0 ]; then
 	echo "Failures:"
 	printf '  %s\n' "${failures[@]}"

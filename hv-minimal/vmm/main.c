@@ -3,6 +3,8 @@
 #include <string.h>
 
 #include "hvlab/engine.h"
+#include "hvlab/err.h"
+#include "hvlab/kvminfo.h"
 #include "hvlab/hvm.h"
 #include "hvlab/hvm_cli.h"
 #include "hvlab/tsc.h"
@@ -14,9 +16,11 @@ struct hvm_cmd {
 };
 
 static int cmd_help(int argc, char **argv, const struct hvm_invocation *inv);
+static int cmd_host(int argc, char **argv, const struct hvm_invocation *inv);
 
 static const struct hvm_cmd cmds[] = {
 	{ "run", hvm_cmd_run, "boot the guest kernel and run one workload" },
+	{ "host", cmd_host, "what this host offers: KVM, FSGSBASE, and which engines can run" },
 	{ "help", cmd_help, "this text, or `hvm help run` for one subcommand" },
 };
 
@@ -54,6 +58,48 @@ static int cmd_help(int argc, char **argv, const struct hvm_invocation *inv)
 	return HVM_EXIT_PASS;
 }
 
+static void print_note(void *arg, const char *key, const char *value)
+{
+	(void)arg;
+	printf("; %s %s", key, value);
+}
+
+/* The host kind, then each engine's own answer: a VM is created and destroyed, so an
+ * engine that cannot run here says why in its own words. */
+static int cmd_host(int argc, char **argv, const struct hvm_invocation *inv)
+{
+	char line[512];
+	size_t n;
+	const struct hv_engine_entry *e = hv_engines(&n);
+
+	(void)inv;
+	if (argc > 1) {
+		fprintf(stderr, "hvm host: takes no arguments ('%s')\n", argv[1]);
+		return HVM_EXIT_USAGE;
+	}
+	hv_host_kind_line(line, sizeof(line));
+	printf("host: %s\n", line);
+	for (size_t i = 0; i < n; i++) {
+		struct hv_engine_vm *vm = NULL;
+		struct hv_vm_config cfg = { .nr_vcpus = 1, .mem_bytes = 16u << 20 };
+
+		if (!e[i].ops) {
+			printf("engine %s: not built\n", e[i].name);
+			continue;
+		}
+		if (e[i].ops->vm_create(&cfg, &vm)) {
+			printf("engine %s: unavailable: %s\n", e[i].name, hv_err_msg());
+			continue;
+		}
+		printf("engine %s: available; memvirt %s", e[i].name, e[i].ops->memvirt(vm));
+		if (e[i].ops->notes)
+			e[i].ops->notes(vm, print_note, NULL);
+		printf("\n");
+		e[i].ops->vm_destroy(vm);
+	}
+	return HVM_EXIT_PASS;
+}
+
 int main(int argc, char **argv)
 {
 	struct hvm_invocation inv = { .argc = argc, .argv = argv, .tsc_start = hv_tsc_begin() };
@@ -69,7 +115,7 @@ int main(int argc, char **argv)
 	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
 		if (!strcmp(argv[1], cmds[i].name))
 			return cmds[i].fn(argc - 1, argv + 1, &inv);
-	fprintf(stderr, "hvm: unknown command '%s' (commands: run, help; see hvm --help)\n",
+	fprintf(stderr, "hvm: unknown command '%s' (commands: run, host, help; see hvm --help)\n",
 		argv[1]);
 	return HVM_EXIT_USAGE;
 }

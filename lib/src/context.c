@@ -389,10 +389,14 @@ void hv_context_json(const struct hv_context *c, struct hv_json *j)
 	hv_json_obj_begin(j);
 	hv_json_key(j, "present");
 	hv_json_bool(j, c->kvm.present);
+	hv_json_key(j, "usable");
+	hv_json_bool(j, c->kvm.usable);
 	hv_json_kv_str(j, "flavour", c->kvm.flavour);
 	hv_json_kv_str(j, "paging", c->kvm.paging);
 	hv_json_kv_str(j, "why", c->kvm.why);
 	hv_json_obj_end(j);
+	hv_json_key(j, "user_fsgsbase");
+	hv_json_bool(j, hv_host_user_fsgsbase());
 	hv_json_key(j, "tsc_hz");
 	if (c->tsc_hz > 0)
 		hv_json_num(j, c->tsc_hz);

@@ -3,10 +3,18 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/auxv.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "hvlab/kvminfo.h"
+
+#ifndef HWCAP2_FSGSBASE
+#define HWCAP2_FSGSBASE (1 << 1)
+#endif
+#define KVM_GET_API_VERSION_IOCTL 0xAE00   /* _IO(KVMIO, 0x00) */
+#define KVM_API_VERSION_12 12
 
 static int module_loaded(const char *sysfs, const char *mod)
 {
@@ -54,6 +62,12 @@ int hv_kvm_detect(struct hv_kvm_info *info, const char *sysfs_root, const char *
 	fd = open(dev_kvm, O_RDWR | O_CLOEXEC);
 	if (fd >= 0) {
 		info->present = 1;
+		/* a stand-in (e.g. /dev/null bound over it in a container) opens too */
+		info->usable = ioctl(fd, KVM_GET_API_VERSION_IOCTL, 0) == KVM_API_VERSION_12;
+		if (!info->usable)
+			snprintf(info->why, sizeof(info->why),
+				 "%s opens but does not answer KVM_GET_API_VERSION with 12: not a "
+				 "KVM device", dev_kvm);
 		close(fd);
 	} else {
 		snprintf(info->why, sizeof(info->why), "%s: %s%s", dev_kvm, strerror(errno),
@@ -99,4 +113,22 @@ int hv_kvm_detect(struct hv_kvm_info *info, const char *sysfs_root, const char *
 		}
 	}
 	return 0;
+}
+
+int hv_host_user_fsgsbase(void)
+{
+	return (getauxval(AT_HWCAP2) & HWCAP2_FSGSBASE) != 0;
+}
+
+void hv_host_kind_line(char *buf, size_t len)
+{
+	struct hv_kvm_info k;
+
+	hv_kvm_detect(&k, "/sys", "/dev/kvm");
+	if (k.usable)
+		snprintf(buf, len, "/dev/kvm %s (paging %s); user-mode FSGSBASE %s", k.flavour,
+			 k.paging, hv_host_user_fsgsbase() ? "yes" : "no");
+	else
+		snprintf(buf, len, "/dev/kvm unusable (%s; module %s); user-mode FSGSBASE %s",
+			 k.why, k.flavour, hv_host_user_fsgsbase() ? "yes" : "no");
 }

@@ -52,6 +52,30 @@ g = [x for x in s["groups"] if x["engine"] == "bt"]
 assert g and all(x["memvirt"] == "shadow-bt" for x in g)
 assert any(k.startswith("engine_") for k in s["notes"]), "no engine_* notes"
 PY
+# How GS was written is recorded with the run, with its count: HVLAB_BT_GS when the
+# suite forces it, else what the host offers.
+want=${HVLAB_BT_GS:-}
+if [ -z "$want" ]; then
+	"$HVM" host | grep -q 'user-mode FSGSBASE yes' && want=wrgsbase || want=arch_prctl
+fi
+python3 - "$TMPDIR_IT/bt-nb/summary.json" "$want" <<'PY' && ok "bt records its GS write ($want) and counts the writes" || bad "bt GS write" "bt_gs_write is not $want, or engine_bt_gs_writes is 0"
+import json, sys
+n = json.load(open(sys.argv[1]))["notes"]
+assert n["bt_gs_write"] == sys.argv[2], n.get("bt_gs_write")
+assert n["bt_gs_write_reason"]
+assert n["engine_bt_gs_writes"] > 0
+PY
+run_hvm bt-gs-bad 20 run --engine bt --workload hello --bt-gs fast --out "$TMPDIR_IT/bt-gs-bad"
+[ "$RC" -eq 2 ] && grep -q -- "--bt-gs" "$OUT" && ok "--bt-gs with an unknown way is refused by name" ||
+	bad "--bt-gs fast" "exit $RC: $(head -n2 "$OUT" | tr '\n' ' ')"
+run_hvm bt-gs-wr 60 run --engine bt --workload hello --bt-gs wrgsbase --out "$TMPDIR_IT/bt-gs-wr"
+if "$HVM" host | grep -q 'user-mode FSGSBASE yes'; then
+	[ "$RC" -eq 0 ] && ok "--bt-gs wrgsbase runs where the host offers FSGSBASE" ||
+		bad "--bt-gs wrgsbase" "exit $RC"
+else
+	[ "$RC" -ne 0 ] && grep -q "FSGSBASE" "$OUT" && ok "--bt-gs wrgsbase is refused, naming FSGSBASE, where the host lacks it" ||
+		bad "--bt-gs wrgsbase without FSGSBASE" "exit $RC: $(head -n2 "$OUT" | tr '\n' ' ')"
+fi
 
 # Misbehaving guests under bt: stopped, reported with registers, exit 3.
 for spec in "triplefault:triple fault|shutdown" "hang:watchdog|hang|timeout" "wildhcall:hypercall" "wildio:port"; do

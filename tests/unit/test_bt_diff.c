@@ -16,7 +16,9 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <asm/prctl.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "../../hv-minimal/engines/bt/flatguest.h"
@@ -432,7 +434,7 @@ struct nstate {
 };
 
 struct nstate native_io;
-uint64_t native_saved_rsp, native_target, native_saved_gs, native_gsbase;
+uint64_t native_saved_rsp, native_target;
 uint32_t native_mxcsr, native_saved_mxcsr;
 void bt_native_run(void);
 void bt_native_return(void);
@@ -443,10 +445,6 @@ __asm__(".text\n"
 	"bt_native_run:\n"
 	"	push %rbp\n	push %rbx\n	push %r12\n	push %r13\n	push %r14\n	push %r15\n"
 	"	mov %rsp, native_saved_rsp(%rip)\n"
-	"	rdgsbase %rax\n"
-	"	mov %rax, native_saved_gs(%rip)\n"
-	"	mov native_gsbase(%rip), %rax\n"
-	"	wrgsbase %rax\n"
 	/* a fresh FPU, as a new vCPU has */
 	"	stmxcsr native_saved_mxcsr(%rip)\n"
 	"	fninit\n"
@@ -473,8 +471,6 @@ __asm__(".text\n"
 	"	cld\n"
 	"	fninit\n"
 	"	ldmxcsr native_saved_mxcsr(%rip)\n"
-	"	mov native_saved_gs(%rip), %rax\n"
-	"	wrgsbase %rax\n"
 	"	mov native_saved_rsp(%rip), %rsp\n"
 	"	pop %r15\n	pop %r14\n	pop %r13\n	pop %r12\n	pop %rbx\n	pop %rbp\n"
 	"	ret\n");
@@ -496,6 +492,7 @@ static void initial_regs(uint64_t r[16])
 
 static void run_native(const struct snippet *s, struct nstate *out, uint8_t *data_out)
 {
+	unsigned long saved_gs;
 	size_t len = (size_t)(s->e - s->b);
 	uint8_t *code = mmap(NULL, 4096, PROT_READ | PROT_WRITE | PROT_EXEC,
 			     MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -514,10 +511,14 @@ static void run_native(const struct snippet *s, struct nstate *out, uint8_t *dat
 	native_io.r[3] = (uint64_t)(uintptr_t)ndata;
 	native_io.r[4] = (uint64_t)(uintptr_t)(nstack + STACK_SIZE - 64);
 	native_io.rflags = 0x202;
-	native_gsbase = (uint64_t)(uintptr_t)ndata;
 	native_mxcsr = 0x1f80;
 	native_target = (uint64_t)(uintptr_t)code;
+	/* GS = the data, as the window is under bt; arch_prctl works on every host (C
+	 * code does not use GS). It is put back, so the engine's copy of it stays right. */
+	assert_int_equal(syscall(SYS_arch_prctl, ARCH_GET_GS, &saved_gs), 0);
+	assert_int_equal(syscall(SYS_arch_prctl, ARCH_SET_GS, (uintptr_t)ndata), 0);
 	bt_native_run();
+	assert_int_equal(syscall(SYS_arch_prctl, ARCH_SET_GS, saved_gs), 0);
 	*out = native_io;
 	memcpy(data_out, ndata, DATA_SIZE);
 	munmap(code, 4096);

@@ -252,7 +252,6 @@ void bt_sig_entry(int sig, siginfo_t *si, void *uc);
 void bt_signal_handler(int sig, siginfo_t *si, void *ucv, struct bt_ctx *ctx);
 
 /* ---- the GS base (segbase.c) ---- */
-int bt_host_has_fsgsbase(void);
 /* Sets vm->gs_write from want ("auto", "wrgsbase", "arch_prctl"; NULL or "": the
  * HVLAB_BT_GS environment variable, else auto). -1 with hv_err_msg() when want is not
  * one of them or names what the host lacks. */
@@ -261,8 +260,6 @@ const char *bt_gs_write_name(enum bt_gs_write w);
 /* Makes this thread's GS base v's current window (a write only when it differs from the
  * last one made here). */
 int bt_gs_sync(struct bt_vcpu *v);
-/* For code that writes GS behind the engine's back: the next sync writes it again. */
-void bt_gs_forget(void);
 
 /* ---- counters ---- */
 enum bt_trap { BT_TRAP_PF_FILL, BT_TRAP_PF_GUEST, BT_TRAP_MMIO, BT_TRAP_PROTECTED, BT_TRAP_DE,

@@ -362,7 +362,6 @@ static void bt_notes(struct hv_engine_vm *hvm,
 
 	emit(arg, "bt_gs_write", bt_gs_write_name(vm->gs_write));
 	emit(arg, "bt_gs_write_reason", vm->gs_reason);
-	emit(arg, "host_fsgsbase", bt_host_has_fsgsbase() ? "yes" : "no");
 }
 
 const struct hv_engine_ops hv_bt_engine_ops = {

@@ -13,25 +13,16 @@
 #include <asm/prctl.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/auxv.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
 #include "bt.h"
 #include "hvlab/err.h"
-
-#ifndef HWCAP2_FSGSBASE
-#define HWCAP2_FSGSBASE (1 << 1)
-#endif
+#include "hvlab/kvminfo.h"
 
 /* The value this thread's GS base was last given here; valid while gs_known. */
 static __thread uint64_t gs_cached;
 static __thread int gs_known;
-
-int bt_host_has_fsgsbase(void)
-{
-	return (getauxval(AT_HWCAP2) & HWCAP2_FSGSBASE) != 0;
-}
 
 const char *bt_gs_write_name(enum bt_gs_write w)
 {
@@ -47,8 +38,8 @@ int bt_gs_choose(const char *want, struct bt_vm *vm)
 		src = "HVLAB_BT_GS";
 	}
 	if (!want || !*want || !strcmp(want, "auto")) {
-		vm->gs_write = bt_host_has_fsgsbase() ? BT_GS_WRGSBASE : BT_GS_ARCH_PRCTL;
-		vm->gs_reason = bt_host_has_fsgsbase() ? "auto: the host offers user-mode FSGSBASE"
+		vm->gs_write = hv_host_user_fsgsbase() ? BT_GS_WRGSBASE : BT_GS_ARCH_PRCTL;
+		vm->gs_reason = hv_host_user_fsgsbase() ? "auto: the host offers user-mode FSGSBASE"
 						       : "auto: the host offers no user-mode FSGSBASE";
 		return 0;
 	}
@@ -58,7 +49,7 @@ int bt_gs_choose(const char *want, struct bt_vm *vm)
 		return 0;
 	}
 	if (!strcmp(want, "wrgsbase")) {
-		if (!bt_host_has_fsgsbase())
+		if (!hv_host_user_fsgsbase())
 			return hv_err_set("%s=wrgsbase: this host offers no user-mode FSGSBASE "
 					  "(AT_HWCAP2 bit 1); use auto or arch_prctl",
 					  !strcmp(src, "option") ? "--bt-gs" : src);
@@ -87,9 +78,4 @@ int bt_gs_sync(struct bt_vcpu *v)
 	gs_known = 1;
 	v->stats.gs_writes++;
 	return 0;
-}
-
-void bt_gs_forget(void)
-{
-	gs_known = 0;
 }

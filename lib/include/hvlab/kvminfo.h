@@ -1,9 +1,11 @@
 /* What the host's KVM is: flavour and paging mode, read from /sys/module, never assumed. */
 #ifndef HVLAB_KVMINFO_H
 #define HVLAB_KVMINFO_H
+#include <stddef.h>
 
 struct hv_kvm_info {
 	int present;             /* /dev/kvm opens read-write */
+	int usable;              /* ... and answers KVM_GET_API_VERSION with 12 (a KVM) */
 	char flavour[32];        /* "kvm_intel", "kvm_amd", "kvm_pvm", "none", "unknown" */
 	char paging[32];         /* DESIGN.md memvirt names: "ept", "npt", "shadow-kvm", "shadow-pvm", "none" */
 	char why[160];           /* when !present or paging unknown: the reason */
@@ -12,5 +14,13 @@ struct hv_kvm_info {
 /* Fills info; sysfs_root is "/sys" normally (tests point it at a fixture tree) and
  * dev_kvm is "/dev/kvm". Always returns 0. */
 int hv_kvm_detect(struct hv_kvm_info *info, const char *sysfs_root, const char *dev_kvm);
+
+/* 1 when user code may run rdfsbase/wrfsbase/rdgsbase/wrgsbase (AT_HWCAP2 bit 1: a CPU
+ * with fsgsbase and Linux 5.9 or later). */
+int hv_host_user_fsgsbase(void);
+
+/* The host kind in one line, for test logs and `hvm host`: /dev/kvm (flavour, paging, or
+ * why it is unusable) and user-mode FSGSBASE. */
+void hv_host_kind_line(char *buf, size_t len);
 
 #endif
