@@ -204,6 +204,7 @@ static int run_setup(struct run_state *s, const struct hvm_invocation *inv)
 	s->mode = (struct hv_mode){
 		.engine = s->ops->name, .memvirt = s->ops->memvirt(s->vm->eng), .flavour = "full",
 		.spinlock = "plain", .iopath = "emul", .vcpus = (int)o->vcpus,
+		.segbase = s->ops->segbase ? s->ops->segbase(s->vm->eng) : NULL,
 		.pcpus = o->pin ? (int)o->pin_ncpus : hv_pin_ncpus(),
 	};
 	snprintf(path, sizeof(path), "%s/console.log", hv_run_dir(s->run));

@@ -20,11 +20,11 @@
 
 /* The columns a group is keyed on, in CSV order. */
 enum { K_EXPERIMENT, K_WORKLOAD, K_PARAMS, K_ENGINE, K_MEMVIRT, K_FLAVOUR, K_SPINLOCK,
-       K_IOPATH, K_METRIC, K_UNIT, K_NSTR };
+       K_IOPATH, K_SEGBASE, K_METRIC, K_UNIT, K_NSTR };
 
 static const char *const key_names[K_NSTR] = {
 	"experiment", "workload", "params", "engine", "memvirt", "flavour", "spinlock",
-	"iopath", "metric", "unit",
+	"iopath", "segbase", "metric", "unit",
 };
 
 struct group {
@@ -296,7 +296,7 @@ static int run_add(struct hv_run *r, const struct hv_sample *s)
 		[K_EXPERIMENT] = s->experiment, [K_WORKLOAD] = s->workload,
 		[K_PARAMS] = s->params, [K_ENGINE] = m->engine, [K_MEMVIRT] = m->memvirt,
 		[K_FLAVOUR] = m->flavour, [K_SPINLOCK] = m->spinlock, [K_IOPATH] = m->iopath,
-		[K_METRIC] = s->metric, [K_UNIT] = s->unit,
+		[K_SEGBASE] = m->segbase, [K_METRIC] = s->metric, [K_UNIT] = s->unit,
 	};
 	char vcpus[16], pcpus[16], value[40], rep[16];
 	char *row = NULL;
@@ -316,7 +316,7 @@ static int run_add(struct hv_run *r, const struct hv_sample *s)
 	/* Column order of HV_CSV_HEADER. */
 	const char *cols[] = { str[K_EXPERIMENT], str[K_WORKLOAD], str[K_PARAMS],
 			       str[K_ENGINE], str[K_MEMVIRT], str[K_FLAVOUR],
-			       str[K_SPINLOCK], str[K_IOPATH], vcpus, pcpus,
+			       str[K_SPINLOCK], str[K_IOPATH], str[K_SEGBASE], vcpus, pcpus,
 			       str[K_METRIC], value, str[K_UNIT], rep };
 	size_t ncols = sizeof(cols) / sizeof(cols[0]);
 	for (size_t i = 0; i < ncols; i++)

@@ -39,7 +39,9 @@ import time
 from .matrixfile import OUT_MARK, Cell, parse_cpulist
 
 CSV_HEADER = ["experiment", "workload", "params", "engine", "memvirt", "flavour", "spinlock",
-              "iopath", "vcpus", "pcpus", "metric", "value", "unit", "rep"]
+              "iopath", "segbase", "vcpus", "pcpus", "metric", "value", "unit", "rep"]
+# Cells written before the segbase mode column: read as if it said "-".
+CSV_HEADER_NO_SEGBASE = [c for c in CSV_HEADER if c != "segbase"]
 EXIT_SKIP = 77
 # hvm's exit statuses (hvm run --help), used to say why a cell failed.
 HVM_STATUS = {1: "guest reported failure", 2: "usage error", 3: "guest misbehaved or was "
@@ -120,11 +122,11 @@ def check_cell_dir(d):
         return "no samples.csv"
     except (OSError, UnicodeDecodeError, csv.Error) as e:
         return f"samples.csv unreadable ({e})"
-    if not rows or rows[0] != CSV_HEADER:
+    if not rows or rows[0] not in (CSV_HEADER, CSV_HEADER_NO_SEGBASE):
         return "samples.csv does not start with the hvlab header"
     for i, r in enumerate(rows[1:], 2):
-        if len(r) != len(CSV_HEADER):
-            return f"samples.csv line {i} has {len(r)} fields, not {len(CSV_HEADER)}"
+        if len(r) != len(rows[0]):
+            return f"samples.csv line {i} has {len(r)} fields, not {len(rows[0])}"
     try:
         with open(os.path.join(d, "summary.json"), encoding="utf-8") as f:
             s = json.load(f)
@@ -138,8 +140,13 @@ def check_cell_dir(d):
 
 
 def read_rows(d):
+    """A cell's rows in CSV_HEADER's columns."""
     with open(os.path.join(d, "samples.csv"), encoding="utf-8", newline="") as f:
-        return list(csv.reader(f))[1:]
+        rows = list(csv.reader(f))
+    if rows and rows[0] == CSV_HEADER_NO_SEGBASE:
+        at = CSV_HEADER.index("segbase")
+        return [r[:at] + ["-"] + r[at:] for r in rows[1:]]
+    return rows[1:]
 
 
 def _option(argv, name):

@@ -18,7 +18,7 @@ declare -A ARGS=(
 	[tlbshoot]=rounds=10
 	[forktest]=
 )
-col() { awk -F, -v e="$2" -v m="$3" '$4 == e && $11 == m { print $12 }' "$1" 2>/dev/null; }
+col() { awk -F, -v e="$2" -v m="$3" '$4 == e && $12 == m { print $13 }' "$1" 2>/dev/null; }
 
 for w in forkwait compute memwalk ptchurn ctxswitch locks tlbshoot forktest; do
 	vc=1
@@ -42,7 +42,7 @@ done
 run_hvm bt-nb 300 run --engine bt --workload nanobench:reps=2,mincycles=2000000 --out "$TMPDIR_IT/bt-nb"
 [ "$RC" -eq 0 ] && ok "nanobench under bt exits 0" || bad "nanobench under bt" "exit $RC"
 for op in syscall in cr8wr callret pgfault divzero ptemod cpuid hypercall mmio rdtsc ioeventfd; do
-	n=$(awk -F, -v op="$op" '$2 == op && $4 == "bt" && $11 == "cycles_per_op" && $3 ~ /iters=[1-9]/' "$TMPDIR_IT/bt-nb/samples.csv" 2>/dev/null | grep -c .)
+	n=$(awk -F, -v op="$op" '$2 == op && $4 == "bt" && $12 == "cycles_per_op" && $3 ~ /iters=[1-9]/' "$TMPDIR_IT/bt-nb/samples.csv" 2>/dev/null | grep -c .)
 	[ "$n" -ge 2 ] && ok "bt nanobench $op has values and iterations" || bad "bt nanobench $op" "$n rows"
 done
 python3 - "$TMPDIR_IT/bt-nb/summary.json" <<'PY' && ok "bt records its memvirt and translator counters" || bad "bt summary" "memvirt shadow-bt or engine counters missing"

@@ -13,7 +13,7 @@ else
 fi
 csv=$out/samples.csv
 for op in syscall in cr8wr callret pgfault divzero ptemod cpuid hypercall mmio rdtsc ioeventfd; do
-	rows=$(awk -F, -v op="$op" '$2 == op && $4 == "hw" && $11 == "cycles_per_op"' "$csv" 2>/dev/null)
+	rows=$(awk -F, -v op="$op" '$2 == op && $4 == "hw" && $12 == "cycles_per_op"' "$csv" 2>/dev/null)
 	n=$(printf '%s' "$rows" | grep -c .)
 	iters_ok=$(printf '%s\n' "$rows" | awk -F, '$3 ~ /iters=[1-9]/' | grep -c .)
 	if [ "$n" -ge 2 ] && [ "$iters_ok" -eq "$n" ]; then

@@ -31,7 +31,7 @@ why=$(kvm_unavailable)
 if [ -n "$why" ]; then skip "workloads on KVM" "$why"; exit 0; fi
 
 # col FILE ENGINE METRIC: the values of METRIC for ENGINE in a samples.csv, one a line.
-col() { awk -F, -v e="$2" -v m="$3" '$4 == e && $11 == m { print $12 }' "$1" 2>/dev/null; }
+col() { awk -F, -v e="$2" -v m="$3" '$4 == e && $12 == m { print $13 }' "$1" 2>/dev/null; }
 
 # wl NAME LABEL [hvm options...]: runs workload NAME with its small arguments; leaves
 # the run directory in $TMPDIR_IT/LABEL and its single checksum in $CK ("" unless every
@@ -101,7 +101,7 @@ done
 
 # --pin: every vCPU thread on the listed CPUs, recorded in the mode columns and notes.
 run_hvm pin 60 run --engine hw --vcpus 2 --pin 0 --workload hello --out "$TMPDIR_IT/pin"
-pc=$(awk -F, 'NR > 1 { print $9 "/" $10; exit }' "$TMPDIR_IT/pin/samples.csv" 2>/dev/null)
+pc=$(awk -F, 'NR > 1 { print $10 "/" $11; exit }' "$TMPDIR_IT/pin/samples.csv" 2>/dev/null)
 [ "$RC" -eq 0 ] && [ "$pc" = 2/1 ] && grep -q '"pin": *"0"' "$TMPDIR_IT/pin/summary.json" &&
 	ok "--pin 0 runs 2 vCPUs on 1 host CPU (vcpus/pcpus $pc)" || bad "--pin 0" "exit $RC, vcpus/pcpus '$pc'"
 run_hvm pin-absent 60 run --engine hw --pin 4095 --workload hello --out "$TMPDIR_IT/pin-absent"

@@ -290,11 +290,12 @@ PY
 import csv, sys
 rows = list(csv.reader(open(sys.argv[1])))
 out = list(rows)
+v = rows[0].index("value")
 for r in rows[1:]:
     if r[3] == "hw" and r[0] in ("nanobench", "forkwait") and not r[2].startswith("exit="):
-        out.append(r[:3] + ["bt", "shadow-bt"] + r[5:11] + [repr(float(r[11]) * 0.02)] + r[12:])
+        out.append(r[:3] + ["bt", "shadow-bt"] + r[5:v] + [repr(float(r[v]) * 0.02)] + r[v + 1:])
     if r[0] == "compute" and r[3] == "hw":
-        out.append(r[:3] + ["qemu-tcg"] + r[4:11] + [repr(float(r[11]) * 1.8)] + r[12:])
+        out.append(r[:3] + ["qemu-tcg"] + r[4:v] + [repr(float(r[v]) * 1.8)] + r[v + 1:])
 csv.writer(open(sys.argv[2], "w"), lineterminator="\n").writerows(out)
 PY
 	if python3 "$ROOT/scripts/report.py" "$wb" --out "$T/paper-bt" >"$T/report-bt.log" 2>&1; then

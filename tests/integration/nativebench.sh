@@ -14,7 +14,7 @@ csv=$out/samples.csv
 [ -f "$csv" ] && head -n1 "$csv" | grep -q '^experiment,workload,params,engine' &&
 	ok "nativebench writes samples.csv with its header" || bad "nativebench samples.csv" "missing or no header"
 for op in syscall pgfault protfault divzero callret ptemod cpuid rdtsc; do
-	n=$(awk -F, -v op="$op" '$2 == op && $11 == "cycles_per_op" && $12 > 0' "$csv" | wc -l)
+	n=$(awk -F, -v op="$op" '$2 == op && $12 == "cycles_per_op" && $13 > 0' "$csv" | wc -l)
 	[ "$n" -eq 2 ] && ok "nativebench measures $op twice" || bad "nativebench $op" "$n positive cycles_per_op rows, expected 2"
 done
 s=$out/summary.json

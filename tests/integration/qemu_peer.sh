@@ -12,7 +12,7 @@ QEMU=${QEMU:-qemu-system-x86_64}
 HVPEER=$HVLAB_BUILD/bin/hvpeer
 ARGS=size=65536,rounds=8,reps=2
 T=$TMPDIR_IT
-HEADER='experiment,workload,params,engine,memvirt,flavour,spinlock,iopath,vcpus,pcpus,metric,value,unit,rep'
+HEADER='experiment,workload,params,engine,memvirt,flavour,spinlock,iopath,segbase,vcpus,pcpus,metric,value,unit,rep'
 
 if [ ! -x "$HVPEER" ]; then skip "QEMU peers" "$HVPEER was not built (make)"; exit 0; fi
 
@@ -24,10 +24,10 @@ peer() {
 	RC=$?
 }
 # col FILE ENGINE METRIC: that engine's values of METRIC, one a line.
-col() { awk -F, -v e="$2" -v m="$3" '$4 == e && $11 == m { print $12 }' "$1" 2>/dev/null; }
+col() { awk -F, -v e="$2" -v m="$3" '$4 == e && $12 == m { print $13 }' "$1" 2>/dev/null; }
 # shape FILE ENGINE: the rows' (experiment, workload, params, metric, unit), exit
 # statistics (hvm's alone) left out, sorted and unique.
-shape() { awk -F, -v e="$2" '$4 == e && $3 !~ /^exit=/ { print $1, $2, $3, $11, $13 }' "$1" | sort -u; }
+shape() { awk -F, -v e="$2" '$4 == e && $3 !~ /^exit=/ { print $1, $2, $3, $12, $14 }' "$1" | sort -u; }
 note() { python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["notes"].get(sys.argv[2], ""))' "$1/summary.json" "$2" 2>/dev/null; }
 
 # --- a malformed @hvr line is rejected by number, the rest recorded ------------------
@@ -78,7 +78,7 @@ tcg=$T/tcg
 peer tcg 60 run --engine qemu-tcg --workload "compute:$ARGS" --out "$tcg"
 tsum=$(col "$tcg/samples.csv" qemu-tcg checksum | sort -u)
 if [ "$RC" -eq 0 ] && [ "$(head -n1 "$tcg/samples.csv")" = "$HEADER" ] &&
-	[ "$(awk -F, 'NR > 1 && NF != 14' "$tcg/samples.csv" | wc -l)" -eq 0 ] &&
+	[ "$(awk -F, 'NR > 1 && NF != 15' "$tcg/samples.csv" | wc -l)" -eq 0 ] &&
 	[ "$(col "$tcg/samples.csv" qemu-tcg cycles_per_op | wc -l)" -eq 2 ] &&
 	awk -F, '$4 == "qemu-tcg" && $5 != "softmmu" { exit 1 }' "$tcg/samples.csv" &&
 	[ -n "$(col "$tcg/samples.csv" qemu-tcg ratio_to_native)" ] &&

@@ -33,13 +33,13 @@ fi
 
 csv=$TMPDIR_IT/parsed/samples.csv
 if "$HVPEER" parse --engine qemu-tcg --out "$TMPDIR_IT/parsed" "$LOG" >"$TMPDIR_IT/parse.err" 2>&1 &&
-	head -n1 "$csv" | grep -q '^experiment,workload,params,engine,memvirt,flavour,spinlock,iopath,vcpus,pcpus,metric,value,unit,rep$' &&
-	[ "$(awk -F, '$4 == "qemu-tcg" && $11 == "cycles_per_op"' "$csv" | wc -l)" -eq 2 ]; then
+	head -n1 "$csv" | grep -q '^experiment,workload,params,engine,memvirt,flavour,spinlock,iopath,segbase,vcpus,pcpus,metric,value,unit,rep$' &&
+	[ "$(awk -F, '$4 == "qemu-tcg" && $12 == "cycles_per_op"' "$csv" | wc -l)" -eq 2 ]; then
 	ok "hvpeer parse turns the console records into hvm's rows"
 else
 	bad "hvpeer parse" "$(head -c 300 "$TMPDIR_IT/parse.err") $(head -n 3 "$csv" 2>/dev/null | tr '\n' ' ')"
 fi
-qsums=$(awk -F, '$11 == "checksum" { print $12 }' "$csv" | sort -u)
+qsums=$(awk -F, '$12 == "checksum" { print $13 }' "$csv" | sort -u)
 if [ -n "$qsums" ] && [ "$(printf '%s\n' "$qsums" | wc -l)" -eq 1 ]; then
 	ok "QEMU repetitions agree on the checksum ($qsums)"
 else
@@ -51,7 +51,7 @@ fi
 why=$(kvm_unavailable)
 if [ -z "$why" ]; then
 	run_hvm hvm-compute 120 run --engine hw --workload "compute:$ARGS" --out "$TMPDIR_IT/hvm-compute"
-	hsum=$(awk -F, '$4 == "hw" && $11 == "checksum" { print $12 }' "$TMPDIR_IT/hvm-compute/samples.csv" 2>/dev/null | sort -u)
+	hsum=$(awk -F, '$4 == "hw" && $12 == "checksum" { print $13 }' "$TMPDIR_IT/hvm-compute/samples.csv" 2>/dev/null | sort -u)
 	ref="hvm (KVM)"
 else
 	hsum=$("$HVLAB_BUILD/bin/native-compute" "$ARGS" 2>/dev/null |

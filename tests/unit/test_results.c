@@ -368,7 +368,7 @@ static void rm_rf(const char *path)
 /* Splits CSV text into rows of fields (RFC 4180 quoting). Returns the number of rows,
  * or -1 if the text does not end with a newline or a quote is unbalanced. */
 #define MAX_ROWS 200000
-#define NCOLS 14
+#define NCOLS 15
 struct csv {
 	size_t nrows;
 	size_t nfields[MAX_ROWS];
@@ -486,7 +486,7 @@ static void round_trip(void **state)
 					 9007199254740993.0, 12.5, 13 };
 	const size_t na = sizeof(a_vals) / sizeof(a_vals[0]);
 	const double b_vals[] = { 5, NAN, 6 };
-	const struct hv_mode mode = { "hw", "shadow-pvm", "full", "plain", "emul", 1, 2 };
+	const struct hv_mode mode = { "hw", "shadow-pvm", "full", "plain", "emul", NULL, 1, 2 };
 	const char *b_work = "w,with \"quote\"\nand newline";
 	char *root = make_tmp(), *csv_path, *sum_path, *text, base[256];
 	static struct csv c;
@@ -559,16 +559,17 @@ static void round_trip(void **state)
 		assert_string_equal(f[5], is_a ? "full" : "-");
 		assert_string_equal(f[6], is_a ? "plain" : "-");
 		assert_string_equal(f[7], is_a ? "emul" : "-");
-		assert_string_equal(f[8], is_a ? "1" : "0");
-		assert_string_equal(f[9], is_a ? "2" : "0");
-		assert_string_equal(f[10], is_a ? "cycles_per_op" : "ns");
-		got = strtod(f[11], NULL);
+		assert_string_equal(f[8], "-");
+		assert_string_equal(f[9], is_a ? "1" : "0");
+		assert_string_equal(f[10], is_a ? "2" : "0");
+		assert_string_equal(f[11], is_a ? "cycles_per_op" : "ns");
+		got = strtod(f[12], NULL);
 		if (isnan(want))
-			assert_string_equal(f[11], "nan");
+			assert_string_equal(f[12], "nan");
 		else
 			assert_memory_equal(&got, &want, sizeof(double));
-		assert_string_equal(f[12], is_a ? "cycles" : "ns");
-		assert_int_equal(atoi(f[13]), (int)i);
+		assert_string_equal(f[13], is_a ? "cycles" : "ns");
+		assert_int_equal(atoi(f[14]), (int)i);
 	}
 	csv_free(&c);
 
@@ -711,7 +712,7 @@ static void killed_run_leaves_whole_rows(void **state)
 	pid = fork();
 	assert_true(pid >= 0);
 	if (pid == 0) {
-		const struct hv_mode mode = { "native", "native", "full", "plain", "emul", 1, 1 };
+		const struct hv_mode mode = { "native", "native", "full", "plain", "emul", NULL, 1, 1 };
 		struct hv_run *r = hv_run_open(NULL, "crash", out, 0, NULL, 1);
 
 		if (!r)
@@ -743,9 +744,9 @@ static void killed_run_leaves_whole_rows(void **state)
 	free(text);
 	assert_true(rows > 1000);
 	for (int row = 1; row < rows; row++) {
-		double v = strtod(c.field[row][11], NULL), want = (row - 1) * 1.1;
+		double v = strtod(c.field[row][12], NULL), want = (row - 1) * 1.1;
 		assert_int_equal(c.nfields[row], NCOLS);
-		assert_int_equal(atoi(c.field[row][13]), row - 1);
+		assert_int_equal(atoi(c.field[row][14]), row - 1);
 		assert_memory_equal(&v, &want, sizeof(double));
 	}
 	csv_free(&c);

@@ -355,6 +355,11 @@ static int bt_guest_syscall_ok(struct hv_engine_vm *hvm)
 	return 1;
 }
 
+static const char *bt_segbase(struct hv_engine_vm *hvm)
+{
+	return bt_gs_write_name(((struct bt_vm *)hvm)->gs_write);
+}
+
 static void bt_notes(struct hv_engine_vm *hvm,
 		     void (*emit)(void *arg, const char *key, const char *value), void *arg)
 {
@@ -380,6 +385,7 @@ const struct hv_engine_ops hv_bt_engine_ops = {
 	.ioeventfd_add = bt_ioeventfd_add,
 	.tsc_khz = bt_tsc_khz,
 	.memvirt = bt_memvirt,
+	.segbase = bt_segbase,
 	.guest_syscall_ok = bt_guest_syscall_ok,
 	.vcpu_destroy = bt_vcpu_destroy,
 	.vm_destroy = bt_vm_destroy,

@@ -144,6 +144,9 @@ struct hv_engine_ops {
 	uint64_t (*tsc_khz)(struct hv_engine_vm *vm);
 	/* Memory virtualization as DESIGN.md names it (ept, npt, shadow-kvm, ...). */
 	const char *(*memvirt)(struct hv_engine_vm *vm);
+	/* Optional (may be NULL): how the engine writes a host segment base, for the
+	 * segbase mode column (bt: "wrgsbase" or "arch_prctl"). */
+	const char *(*segbase)(struct hv_engine_vm *vm);
 	/* 1 when an unmodified guest's syscall/sysret work under this engine (the VMM
 	 * then selects the guest's trap-based system-call gate if not). */
 	int (*guest_syscall_ok)(struct hv_engine_vm *vm);

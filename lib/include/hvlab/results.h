@@ -14,6 +14,7 @@ struct hv_mode {
 	const char *flavour;     /* full, pv */
 	const char *spinlock;    /* plain, pv */
 	const char *iopath;      /* emul, virtio, ioeventfd, poll, split */
+	const char *segbase;     /* bt: how its GS base is written, wrgsbase or arch_prctl */
 	int vcpus, pcpus;
 };
 
@@ -59,6 +60,6 @@ int hv_run_close(struct hv_run *r);
 
 /* CSV header line written first in samples.csv. */
 #define HV_CSV_HEADER \
-	"experiment,workload,params,engine,memvirt,flavour,spinlock,iopath,vcpus,pcpus,metric,value,unit,rep"
+	"experiment,workload,params,engine,memvirt,flavour,spinlock,iopath,segbase,vcpus,pcpus,metric,value,unit,rep"
 
 #endif
