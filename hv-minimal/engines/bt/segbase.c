@@ -5,9 +5,9 @@
  *
  * Two ways to write it, chosen once per VM:
  *   wrgsbase    the instruction, where the host offers user-mode FSGSBASE (AT_HWCAP2
- *               bit 1, Linux 5.9+): a few cycles;
- *   arch_prctl  ARCH_SET_GS, a system call: everywhere, but one costs from ~1,000
- *               cycles (bare metal) to ~16,500 (a nested host without FSGSBASE).
+ *               bit 1, Linux 5.9+): ~40 cycles on PLATFORM.md's kind B;
+ *   arch_prctl  ARCH_SET_GS, a system call: everywhere, but ~1,000 cycles on kind B
+ *               and ~16,500 on kind C (no FSGSBASE there).
  * "auto" takes wrgsbase where it exists. HVLAB_BT_GS (or hvm's --bt-gs) forces one,
  * so that both paths are tested on hosts that have both. */
 #include <asm/prctl.h>
