@@ -52,7 +52,7 @@ void hvm_cli_usage_run(FILE *f)
 	}
 	fprintf(f, "\nexit status: 0 guest passed, 1 guest reported failure, 2 usage error,\n"
 		   "3 guest misbehaved or was stopped (watchdog, fault, bad access), 4 host error,\n"
-		   "77 guest skipped its workload\n");
+		   "77 skipped: the guest skipped its workload, or this host cannot run the engine\n");
 }
 
 int hvm_parse_size(const char *s, uint64_t *bytes)

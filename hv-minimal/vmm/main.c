@@ -87,7 +87,7 @@ static int cmd_host(int argc, char **argv, const struct hvm_invocation *inv)
 			printf("engine %s: not built\n", e[i].name);
 			continue;
 		}
-		if (e[i].ops->vm_create(&cfg, &vm)) {
+		if ((e[i].ops->probe && e[i].ops->probe(&cfg)) || e[i].ops->vm_create(&cfg, &vm)) {
 			printf("engine %s: unavailable: %s\n", e[i].name, hv_err_msg());
 			continue;
 		}

@@ -171,6 +171,14 @@ static int run_setup(struct run_state *s, const struct hvm_invocation *inv)
 			 HV_BOOT_RESERVED_END, &image))
 		goto usage;
 
+	if (s->ops->probe &&
+	    s->ops->probe(&(struct hv_vm_config){ .nr_vcpus = o->vcpus, .mem_bytes = o->mem_bytes,
+						  .bt_gs = o->bt_gs })) {
+		/* what the host lacks is a skip, as for a peer without QEMU */
+		fprintf(stderr, "hvm: skipped: engine %s cannot run on this host: %s\n",
+			s->ops->name, hv_err_msg());
+		return HVM_EXIT_SKIP;
+	}
 	s->vm = calloc(1, sizeof(*s->vm));
 	if (!s->vm) {
 		hv_err("allocating the VM: out of memory");

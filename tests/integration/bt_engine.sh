@@ -68,14 +68,6 @@ PY
 run_hvm bt-gs-bad 20 run --engine bt --workload hello --bt-gs fast --out "$TMPDIR_IT/bt-gs-bad"
 [ "$RC" -eq 2 ] && grep -q -- "--bt-gs" "$OUT" && ok "--bt-gs with an unknown way is refused by name" ||
 	bad "--bt-gs fast" "exit $RC: $(head -n2 "$OUT" | tr '\n' ' ')"
-run_hvm bt-gs-wr 60 run --engine bt --workload hello --bt-gs wrgsbase --out "$TMPDIR_IT/bt-gs-wr"
-if "$HVM" host | grep -q 'user-mode FSGSBASE yes'; then
-	[ "$RC" -eq 0 ] && ok "--bt-gs wrgsbase runs where the host offers FSGSBASE" ||
-		bad "--bt-gs wrgsbase" "exit $RC"
-else
-	[ "$RC" -ne 0 ] && grep -q "FSGSBASE" "$OUT" && ok "--bt-gs wrgsbase is refused, naming FSGSBASE, where the host lacks it" ||
-		bad "--bt-gs wrgsbase without FSGSBASE" "exit $RC: $(head -n2 "$OUT" | tr '\n' ' ')"
-fi
 
 # Misbehaving guests under bt: stopped, reported with registers, exit 3.
 for spec in "triplefault:triple fault|shutdown" "hang:watchdog|hang|timeout" "wildhcall:hypercall" "wildio:port"; do

@@ -39,6 +39,14 @@ static uint64_t map_budget(unsigned nr_vcpus)
 	return max * 4 / 5 / 2 / (nr_vcpus ? nr_vcpus : 1);
 }
 
+/* BMI2, and the GS write cfg asks for (a forced wrgsbase needs FSGSBASE). */
+static int bt_probe(const struct hv_vm_config *cfg)
+{
+	struct bt_vm scratch = { 0 };
+
+	return host_supported() || bt_gs_choose(cfg->bt_gs, &scratch) ? -1 : 0;
+}
+
 static int bt_vm_create(const struct hv_vm_config *cfg, struct hv_engine_vm **out)
 {
 	struct bt_vm *vm;
@@ -372,6 +380,7 @@ static void bt_notes(struct hv_engine_vm *hvm,
 const struct hv_engine_ops hv_bt_engine_ops = {
 	.name = "bt",
 	.description = "hvlab's binary translator (shadow paging through host mappings)",
+	.probe = bt_probe,
 	.vm_create = bt_vm_create,
 	.mem_add = bt_mem_add,
 	.vcpu_create = bt_vcpu_create,

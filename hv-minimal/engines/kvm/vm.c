@@ -58,20 +58,39 @@ static void kvm_vm_destroy(struct hv_engine_vm *vm)
 	free(vm);
 }
 
-static int kvm_vm_setup(struct hv_engine_vm *vm, const struct hv_vm_config *cfg)
+/* Opens /dev/kvm into *fd and checks that it is a KVM hvm can speak to. */
+static int kvm_open_checked(int *fd)
 {
 	int api;
 
-	vm->kvm_fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
-	if (vm->kvm_fd < 0)
+	*fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
+	if (*fd < 0)
 		return hv_err_errno("cannot open /dev/kvm (is a kvm module loaded, and may this "
 				    "user open it, e.g. as a member of group kvm?)");
-	api = ioctl(vm->kvm_fd, KVM_GET_API_VERSION, 0);
+	api = ioctl(*fd, KVM_GET_API_VERSION, 0);
 	if (api < 0)
 		return hv_err_errno("/dev/kvm does not answer KVM_GET_API_VERSION (is it KVM?)");
 	if (api != KVM_API_EXPECTED)
 		return hv_err_set("/dev/kvm speaks KVM API version %d, hvm needs %d", api,
 				  KVM_API_EXPECTED);
+	return 0;
+}
+
+static int kvm_probe(const struct hv_vm_config *cfg)
+{
+	int fd, r;
+
+	(void)cfg;
+	r = kvm_open_checked(&fd);
+	if (fd >= 0)
+		close(fd);
+	return r;
+}
+
+static int kvm_vm_setup(struct hv_engine_vm *vm, const struct hv_vm_config *cfg)
+{
+	if (kvm_open_checked(&vm->kvm_fd))
+		return -1;
 	if (kvm_require_cap(vm, KVM_CAP_USER_MEMORY, "KVM_CAP_USER_MEMORY") ||
 	    kvm_require_cap(vm, KVM_CAP_IMMEDIATE_EXIT, "KVM_CAP_IMMEDIATE_EXIT") ||
 	    kvm_require_cap(vm, KVM_CAP_IRQCHIP, "KVM_CAP_IRQCHIP") ||
@@ -182,6 +201,7 @@ const struct hv_engine_ops hv_kvm_engine_ops = {
 	.description = "KVM, hardware-assisted (VT-x/AMD-V, or PVM where the host offers only that)",
 	.vm_create = kvm_vm_create,
 	.mem_add = kvm_mem_add,
+	.probe = kvm_probe,
 	.vcpu_create = kvm_vcpu_create,
 	.vcpu_run = kvm_vcpu_run,
 	.request_exit = kvm_vcpu_request_exit,

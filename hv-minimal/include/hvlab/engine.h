@@ -114,6 +114,10 @@ struct hv_engine_ops {
 	const char *name;            /* "hw", "bt": the --engine value */
 	const char *description;     /* one line for --help */
 
+	/* Whether this host can run the engine with cfg at all: 0, or -1 with hv_err_msg()
+	 * saying what the host lacks (no usable /dev/kvm, no FSGSBASE for a forced
+	 * wrgsbase...). hvm then skips (exit 77) instead of failing. Cheap: no VM. */
+	int (*probe)(const struct hv_vm_config *cfg);
 	/* Creates a VM; returns 0 or -1 with hv_err_msg() set. */
 	int (*vm_create)(const struct hv_vm_config *cfg, struct hv_engine_vm **vm);
 	/* Maps host memory [host, host + size) at guest-physical gpa. fd/offset name the

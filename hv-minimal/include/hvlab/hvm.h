@@ -9,7 +9,8 @@ enum hvm_exit {
 	HVM_EXIT_USAGE = 2,      /* bad option, unknown engine, unreadable or malformed kernel */
 	HVM_EXIT_GUEST = 3,      /* the guest misbehaved, hung or was interrupted: stopped */
 	HVM_EXIT_HOST = 4,       /* the host failed: no /dev/kvm, an ioctl, the run directory */
-	HVM_EXIT_SKIP = 77,      /* the guest skipped its workload (HV_EXIT_SKIP) */
+	HVM_EXIT_SKIP = 77,      /* the guest skipped its workload (HV_EXIT_SKIP), or this
+				  * host cannot run the engine (its probe says why) */
 };
 
 /* The whole command line and the TSC at main(), for the run context and the

@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# What a host lacks is a skip with its reason, never a failure (PLATFORM.md's host
+# kinds): hvm host names the kind; hvm run exits 77 naming what is missing when the
+# engine cannot run here. Where this host has /dev/kvm, a host without it is made by
+# binding /dev/null over it in a private mount namespace (root only).
+# san: yes
+. "$(dirname "$0")/lib.sh"
+if [ ! -x "$HVM" ]; then skip "host kinds" "$HVM was not built"; exit 0; fi
+
+run_hvm host 20 host
+[ "$RC" -eq 0 ] && grep -Eq '^host: /dev/kvm .*user-mode FSGSBASE (yes|no)$' "$OUT" &&
+	grep -q '^engine hw: ' "$OUT" && grep -q '^engine bt: ' "$OUT" &&
+	ok "hvm host names /dev/kvm, FSGSBASE and each engine" ||
+	bad "hvm host" "exit $RC: $(head -n3 "$OUT" | tr '\n' ' ')"
+
+# hw where there is no usable KVM: exit 77, nothing measured, the reason printed.
+nokvm() { # nokvm CMD...: runs CMD as on a host without a usable /dev/kvm
+	if [ -n "$(kvm_unavailable)" ]; then
+		"$@"
+	else
+		unshare -m bash -c 'mount --bind /dev/null /dev/kvm && exec "$@"' nokvm "$@"
+	fi
+}
+if [ -z "$(kvm_unavailable)" ] && ! unshare -m true 2>/dev/null; then
+	skip "hw on a host without KVM" "cannot hide /dev/kvm here (unshare -m needs root)"
+else
+	OUT=$TMPDIR_IT/nokvm.out
+	nokvm timeout 30 "$HVM" run --engine hw --workload hello --out "$TMPDIR_IT/nokvm" >"$OUT" 2>&1
+	RC=$?
+	[ "$RC" -eq 77 ] && grep -q 'skipped: engine hw cannot run on this host: .*/dev/kvm' "$OUT" &&
+		[ ! -e "$TMPDIR_IT/nokvm/samples.csv" ] &&
+		ok "hw without a usable /dev/kvm skips (77) naming /dev/kvm" ||
+		bad "hw without KVM" "exit $RC: $(head -n2 "$OUT" | tr '\n' ' ')"
+	OUT=$TMPDIR_IT/nokvm-host.out
+	nokvm "$HVM" host >"$OUT" 2>&1
+	grep -q '^host: /dev/kvm unusable' "$OUT" && grep -q '^engine hw: unavailable: ' "$OUT" &&
+		grep -q '^engine bt: available' "$OUT" &&
+		ok "hvm host without KVM: hw unavailable with its reason, bt available" ||
+		bad "hvm host without KVM" "$(tr '\n' ' ' <"$OUT")"
+fi
+
+# bt asked to use wrgsbase: runs where the host has user-mode FSGSBASE, else skips.
+run_hvm gs-wr 60 run --engine bt --workload hello --bt-gs wrgsbase --out "$TMPDIR_IT/gs-wr"
+if "$HVM" host | grep -q 'user-mode FSGSBASE yes'; then
+	[ "$RC" -eq 0 ] && ok "bt --bt-gs wrgsbase runs where the host offers FSGSBASE" ||
+		bad "bt --bt-gs wrgsbase" "exit $RC: $(head -n2 "$OUT" | tr '\n' ' ')"
+else
+	[ "$RC" -eq 77 ] && grep -q 'FSGSBASE' "$OUT" &&
+		ok "bt --bt-gs wrgsbase skips (77) naming FSGSBASE where the host lacks it" ||
+		bad "bt --bt-gs wrgsbase without FSGSBASE" "exit $RC: $(head -n2 "$OUT" | tr '\n' ' ')"
+fi
+run_hvm gs-ap 60 run --engine bt --workload hello --bt-gs arch_prctl --out "$TMPDIR_IT/gs-ap"
+[ "$RC" -eq 0 ] && grep -q ',bt,shadow-bt,.*,arch_prctl,' "$TMPDIR_IT/gs-ap/samples.csv" &&
+	ok "bt --bt-gs arch_prctl runs on every host, its rows say segbase arch_prctl" ||
+	bad "bt --bt-gs arch_prctl" "exit $RC: $(head -n2 "$OUT" | tr '\n' ' ')"
