@@ -10,6 +10,11 @@ ENGINE_TITLES = {"native": "native", "hw": "hw (KVM)", "bt": "bt (hvlab BT)",
 
 
 def engine_title(e):
+    """A legend title; "bt (arch_prctl)" (a second segbase, rundata) keeps its suffix."""
+    base, sep, variant = e.partition(" (")
+    if sep and base in ENGINE_TITLES:
+        return ENGINE_TITLES[base].rstrip(")") + ", " + variant if "(" in ENGINE_TITLES[base] \
+            else f"{ENGINE_TITLES[base]} ({variant}"
     return ENGINE_TITLES.get(e, e)
 
 

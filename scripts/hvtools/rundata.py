@@ -11,6 +11,8 @@ EXIT_METRICS = ("exits", "exit_run_ns_median", "exit_handle_ns_median",
 # Adams & Agesen's nanobenchmarks, in the order of their table.
 AA_OPS = ("syscall", "in", "cr8wr", "callret", "pgfault", "divzero", "ptemod")
 WORKLOADS = ("forkwait", "compute", "memwalk", "ptchurn", "ctxswitch", "locks")
+# The segbase mode column (bt: how GS is written), fastest first.
+SEGBASE_ORDER = ("wrgsbase", "arch_prctl")
 
 
 class RunError(Exception):
@@ -34,6 +36,26 @@ def summarize(v):
             "n": len(v)}
 
 
+def _label_segbase(rows):
+    """Where one engine's rows were measured with more than one segbase (bt with
+    wrgsbase and with arch_prctl), the fastest keeps the engine's name, which the
+    published comparisons use, and the others become "ENGINE (SEGBASE)", so tables and
+    figures set them side by side instead of mixing them."""
+    seen = {}
+    for r in rows:
+        sb = r.get("segbase") or "-"
+        if sb != "-":
+            seen.setdefault(r["engine"], set()).add(sb)
+    for engine, kinds in seen.items():
+        if len(kinds) < 2:
+            continue
+        first = min(kinds, key=lambda k: SEGBASE_ORDER.index(k) if k in SEGBASE_ORDER
+                    else len(SEGBASE_ORDER))
+        for r in rows:
+            if r["engine"] == engine and r.get("segbase") not in ("-", None, first):
+                r["engine"] = f"{engine} ({r['segbase']})"
+
+
 class Run:
     """A run directory: one program's, or a matrix run's merged files."""
 
@@ -50,6 +72,7 @@ class Run:
         except FileNotFoundError:
             raise RunError(f"{csv_path}: no such file; give a run directory (one that holds "
                            "samples.csv), e.g. results/runs/<run>") from None
+        _label_segbase(self.rows)
         self.summary = self._json("summary.json") or {}
         self.matrix = self._json("matrix-summary.json")
         self.context = self.summary.get("context") or {}
