@@ -10,7 +10,12 @@
 #include "x86.h"
 
 #define AP_STACK      (16 * 1024)
-#define AP_WAIT_US    20000      /* for the first SIPI; as long again after the second */
+/* How long an application processor may take to come online: after the first SIPI,
+ * then after the second. Its start-up code runs emulated under some KVMs (kvm_pvm: ~1 us
+ * an instruction) and its thread may wait for a host CPU when vCPUs outnumber them, so
+ * the second wait is long, as Linux's is (seconds); a CPU that starts costs no more. */
+#define AP_WAIT_US        20000
+#define AP_WAIT_LAST_US 2000000
 
 extern const char ap_tramp_start[], ap_tramp_end[], ap_tramp_cr3[], ap_tramp_entry[];
 void ap_entry64(void);
@@ -81,7 +86,7 @@ static int start_ap(uint32_t id, uint32_t apic)
 	if (wait_online(c, AP_WAIT_US))
 		return 0;
 	lapic_sipi(apic, AP_TRAMP_PA >> 12);   /* the specification's second SIPI */
-	return wait_online(c, AP_WAIT_US) ? 0 : -1;
+	return wait_online(c, AP_WAIT_LAST_US) ? 0 : -1;
 }
 
 void smp_boot(void)
