@@ -31,34 +31,28 @@ const char *bt_gs_write_name(enum bt_gs_write w)
 
 int bt_gs_choose(const char *want, struct bt_vm *vm)
 {
-	const char *src = "option";
+	const char *by = "--bt-gs";
+	int fsgsbase = hv_host_user_fsgsbase();
 
 	if (!want || !*want) {
 		want = getenv("HVLAB_BT_GS");
-		src = "HVLAB_BT_GS";
+		by = "HVLAB_BT_GS";
 	}
 	if (!want || !*want || !strcmp(want, "auto")) {
-		vm->gs_write = hv_host_user_fsgsbase() ? BT_GS_WRGSBASE : BT_GS_ARCH_PRCTL;
-		vm->gs_reason = hv_host_user_fsgsbase() ? "auto: the host offers user-mode FSGSBASE"
-						       : "auto: the host offers no user-mode FSGSBASE";
+		vm->gs_write = fsgsbase ? BT_GS_WRGSBASE : BT_GS_ARCH_PRCTL;
+		vm->gs_reason = fsgsbase ? "auto: the host offers user-mode FSGSBASE"
+					 : "auto: the host offers no user-mode FSGSBASE";
 		return 0;
 	}
-	if (!strcmp(want, "arch_prctl")) {
-		vm->gs_write = BT_GS_ARCH_PRCTL;
-		vm->gs_reason = !strcmp(src, "option") ? "forced by --bt-gs" : "forced by HVLAB_BT_GS";
-		return 0;
-	}
-	if (!strcmp(want, "wrgsbase")) {
-		if (!hv_host_user_fsgsbase())
-			return hv_err_set("%s=wrgsbase: this host offers no user-mode FSGSBASE "
-					  "(AT_HWCAP2 bit 1); use auto or arch_prctl",
-					  !strcmp(src, "option") ? "--bt-gs" : src);
-		vm->gs_write = BT_GS_WRGSBASE;
-		vm->gs_reason = !strcmp(src, "option") ? "forced by --bt-gs" : "forced by HVLAB_BT_GS";
-		return 0;
-	}
-	return hv_err_set("%s '%s': not a way to write GS; use auto, wrgsbase or arch_prctl",
-			  !strcmp(src, "option") ? "--bt-gs" : src, want);
+	if (strcmp(want, "wrgsbase") && strcmp(want, "arch_prctl"))
+		return hv_err_set("%s '%s': not a way to write GS; use auto, wrgsbase or "
+				  "arch_prctl", by, want);
+	if (!strcmp(want, "wrgsbase") && !fsgsbase)
+		return hv_err_set("%s wrgsbase: this host offers no user-mode FSGSBASE "
+				  "(AT_HWCAP2 bit 1); use auto or arch_prctl", by);
+	vm->gs_write = !strcmp(want, "wrgsbase") ? BT_GS_WRGSBASE : BT_GS_ARCH_PRCTL;
+	vm->gs_reason = by[0] == '-' ? "forced by --bt-gs" : "forced by HVLAB_BT_GS";
+	return 0;
 }
 
 int bt_gs_sync(struct bt_vcpu *v)
