@@ -226,6 +226,11 @@ static int parse_mem(const char *v, uint64_t *out)
 	return 0;
 }
 
+static int bt_gs_word(const char *v)
+{
+	return !strcmp(v, "auto") || !strcmp(v, "wrgsbase") || !strcmp(v, "arch_prctl");
+}
+
 static int apply_opt(enum opt_id id, const char *v, struct hvm_options *o)
 {
 	const char *name = opts[id].name;
@@ -271,7 +276,7 @@ static int apply_opt(enum opt_id id, const char *v, struct hvm_options *o)
 		o->pin = v;
 		return 0;
 	case OPT_BT_GS:
-		if (strcmp(v, "auto") && strcmp(v, "wrgsbase") && strcmp(v, "arch_prctl"))
+		if (!bt_gs_word(v))
 			return hv_err_set("option --bt-gs: '%s' is not auto, wrgsbase or arch_prctl",
 					  v);
 		o->bt_gs = v;
@@ -347,6 +352,11 @@ int hvm_cli_parse_run(int argc, char **argv, struct hvm_options *o)
 		return 0;
 	if (!(seen & (1u << OPT_WORKLOAD)))
 		return hv_err_set("option --workload is required (e.g. --workload nanobench)");
+	/* the environment's default for --bt-gs is checked as strictly as the option */
+	const char *env = getenv("HVLAB_BT_GS");
+
+	if (!o->bt_gs && env && *env && !bt_gs_word(env))
+		return hv_err_set("HVLAB_BT_GS='%s' is not auto, wrgsbase or arch_prctl", env);
 	return 0;
 }
 

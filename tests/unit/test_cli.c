@@ -6,6 +6,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <stdlib.h>
 #include <string.h>
 
 #include "hvlab/err.h"
@@ -236,6 +237,30 @@ static void pin_lists(void **state)
 	}
 }
 
+/* --bt-gs and its environment default: the three words, anything else refused by name. */
+static void bt_gs(void **state)
+{
+	char *ok[] = { "run", "--workload", "hello", "--bt-gs=arch_prctl" };
+	char *bad[] = { "run", "--workload", "hello", "--bt-gs", "fast" };
+	char *none[] = { "run", "--workload", "hello" };
+	struct hvm_options o;
+
+	(void)state;
+	unsetenv("HVLAB_BT_GS");
+	assert_int_equal(hvm_cli_parse_run(ARGC(ok), ok, &o), 0);
+	assert_string_equal(o.bt_gs, "arch_prctl");
+	assert_int_equal(hvm_cli_parse_run(ARGC(none), none, &o), 0);
+	assert_null(o.bt_gs);
+	expect_refused(ARGC(bad), bad, "--bt-gs");
+	setenv("HVLAB_BT_GS", "wrgsbase", 1);
+	assert_int_equal(hvm_cli_parse_run(ARGC(none), none, &o), 0);
+	setenv("HVLAB_BT_GS", "sometimes", 1);
+	expect_refused(ARGC(none), none, "HVLAB_BT_GS");
+	/* the option wins over the environment */
+	assert_int_equal(hvm_cli_parse_run(ARGC(ok), ok, &o), 0);
+	unsetenv("HVLAB_BT_GS");
+}
+
 static void host_words(void **state)
 {
 	char *a[] = { "run", "--workload", "compute:size=1M", "--cmdline", "kmem=kernel" };
@@ -256,6 +281,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(pin_lists),
 		cmocka_unit_test(host_words),
+		cmocka_unit_test(bt_gs),
 		cmocka_unit_test(all_options),
 		cmocka_unit_test(defaults),
 		cmocka_unit_test(help),

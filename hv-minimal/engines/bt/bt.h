@@ -253,8 +253,8 @@ void bt_signal_handler(int sig, siginfo_t *si, void *ucv, struct bt_ctx *ctx);
 
 /* ---- the GS base (segbase.c) ---- */
 /* Sets vm->gs_write from want ("auto", "wrgsbase", "arch_prctl"; NULL or "": the
- * HVLAB_BT_GS environment variable, else auto). -1 with hv_err_msg() when want is not
- * one of them or names what the host lacks. */
+ * HVLAB_BT_GS environment variable, else auto). With hv_err_msg() set: -1 when want is
+ * none of them, -2 when it names what the host lacks (wrgsbase without FSGSBASE). */
 int bt_gs_choose(const char *want, struct bt_vm *vm);
 const char *bt_gs_write_name(enum bt_gs_write w);
 /* Makes this thread's GS base v's current window (a write only when it differs from the

@@ -39,12 +39,13 @@ static uint64_t map_budget(unsigned nr_vcpus)
 	return max * 4 / 5 / 2 / (nr_vcpus ? nr_vcpus : 1);
 }
 
-/* BMI2, and the GS write cfg asks for (a forced wrgsbase needs FSGSBASE). */
+/* BMI2, and the GS write cfg asks for (a forced wrgsbase needs FSGSBASE). A value that
+ * is no way of writing GS is not the host's lack: vm_create refuses it. */
 static int bt_probe(const struct hv_vm_config *cfg)
 {
 	struct bt_vm scratch = { 0 };
 
-	return host_supported() || bt_gs_choose(cfg->bt_gs, &scratch) ? -1 : 0;
+	return host_supported() || bt_gs_choose(cfg->bt_gs, &scratch) == -2 ? -1 : 0;
 }
 
 static int bt_vm_create(const struct hv_vm_config *cfg, struct hv_engine_vm **out)
@@ -58,7 +59,7 @@ static int bt_vm_create(const struct hv_vm_config *cfg, struct hv_engine_vm **ou
 	vm = calloc(1, sizeof(*vm));
 	if (!vm)
 		return hv_err_errno("allocating the binary translator's VM");
-	if (bt_gs_choose(cfg->bt_gs, vm)) {
+	if (bt_gs_choose(cfg->bt_gs, vm) < 0) {
 		free(vm);
 		return -1;
 	}

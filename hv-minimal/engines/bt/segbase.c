@@ -49,7 +49,7 @@ int bt_gs_choose(const char *want, struct bt_vm *vm)
 				  "arch_prctl", by, want);
 	if (!strcmp(want, "wrgsbase") && !fsgsbase)
 		return hv_err_set("%s wrgsbase: this host offers no user-mode FSGSBASE "
-				  "(AT_HWCAP2 bit 1); use auto or arch_prctl", by);
+				  "(AT_HWCAP2 bit 1); use auto or arch_prctl", by), -2;
 	vm->gs_write = !strcmp(want, "wrgsbase") ? BT_GS_WRGSBASE : BT_GS_ARCH_PRCTL;
 	vm->gs_reason = by[0] == '-' ? "forced by --bt-gs" : "forced by HVLAB_BT_GS";
 	return 0;
