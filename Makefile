@@ -10,6 +10,9 @@ ifeq ($(origin CC),default)
 CC := gcc
 endif
 GUEST_CC ?= gcc
+# A literal comma, for make functions whose own commas separate arguments: $(,).
+# Defined first, so that assignments expanded at once (:=, +=) see it too.
+, := ,
 BUILD    ?= build
 SAN      ?=
 V        ?=
@@ -19,14 +22,15 @@ CFLAGS   ?= -O2 -g
 HOST_CFLAGS := -std=gnu11 $(CFLAGS) $(WARN) -D_GNU_SOURCE -MMD -MP \
                -Ilib/include -Ihv-minimal/include
 HOST_LDLIBS := -lm -lpthread
+SAN_CFLAGS  :=
 ifeq ($(SAN),1)
-HOST_CFLAGS += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+SAN_CFLAGS  := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+HOST_CFLAGS += $(SAN_CFLAGS)
 HOST_LDFLAGS += -fsanitize=address,undefined
 endif
-# Recorded in every result's context block.
+# Recorded in every result's context block: the flags as given, sanitizers included.
 HOST_CFLAGS += -DHVLAB_CC='"$(shell $(CC) --version | head -n1)"' \
-               -DHVLAB_CFLAGS='"$(CFLAGS) $(WARN)$(if $(filter 1,$(SAN)), -fsanitize=address$(,)undefined)"'
-, := ,
+               -DHVLAB_CFLAGS='"$(strip $(CFLAGS) $(WARN) $(SAN_CFLAGS))"'
 
 ifeq ($(V),)
 Q := @

@@ -3,7 +3,8 @@
 # scripts/matrices/default.matrix) through scripts/matrix.py into one run directory
 # results/runs/bench-<matrix>-<UTC time>/, then its figures into <run>/figures/.
 # `scripts/bench.sh --resume DIR` finishes an interrupted run and redraws its figures.
-# Exit status: the matrix runner's (0: every cell done or skipped; 1: a cell failed;
+# Exit status: the matrix runner's (0: every cell done or skipped for a stated reason,
+# e.g. hw and qemu-kvm on a host without a usable KVM; 1: a cell failed;
 # 128+N: interrupted), or 1 when the figures cannot be drawn.
 set -uo pipefail
 cd "$(dirname "$0")/.."

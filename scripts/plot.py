@@ -101,7 +101,11 @@ def main(argv):
         return 1
     outdir = os.path.abspath(a.out or os.path.join(run.path, "figures"))
     os.makedirs(outdir, exist_ok=True)
-    index = {"run": run.path, "fixture": run.is_fixture, "figures": [], "skipped": []}
+    index = {"run": run.path, "fixture": run.is_fixture, "figures": [], "skipped": [],
+             "not_measured": [{"engine": e, "label": label, "why": why}
+                              for e, label, why in run.absent_engines()]}
+    for e, label, why in run.absent_engines():
+        print(f"plot.py: {e}: {label}, so absent from the figures ({why})")
     status = 0
     for fig, why in figures.all_figures(run, pub):
         if fig is None:

@@ -129,14 +129,44 @@ def section_cells(run):
     return "\n".join(out)
 
 
+def section_engines(run):
+    """Per engine the matrix asked for: measured (with its cells) or not, and why not;
+    an engine the host could not run reads NOT_ON_HOST."""
+    cells = run.engine_cells()
+    if not cells:
+        return ""
+    out = [r"\section{Engines}",
+           "Every engine this run's matrix asked for. An engine that was "
+           + esc(rundata.NOT_ON_HOST) + " had every cell skipped for the reason given "
+           "(the host lacks what it needs); it is absent from the figures, and the "
+           "comparisons that need it say so.",
+           r"{\small\begin{longtable}{@{}llp{10.4cm}@{}}\toprule",
+           r"engine & measured & cells, or why not\\\midrule\endhead"]
+    for engine, cs in cells.items():
+        absent = run.absence(engine)
+        if absent:
+            label, why = absent
+        else:
+            counts = {}
+            for c in cs:
+                counts[c.get("status")] = counts.get(c.get("status"), 0) + 1
+            label = "yes"
+            why = f"{len(cs)} cells: " + ", ".join(f"{n} {st}" for st, n in counts.items())
+        out.append(tt(engine) + " & " + esc(label) + " & " + esc(why, breakable=True) +
+                   r"\\")
+    out.append(r"\bottomrule\end{longtable}}")
+    return "\n".join(out)
+
+
 def section_nanobench(run):
     ops = run.nanobench_ops()
     engines = [e for e in run.engines() if run.select(experiment="nanobench", engine=e,
                                                       metric="cycles_per_op")]
     engines.sort(key=lambda e: e != "native")
     if not ops:
-        return r"\section{Measured nanobenchmarks}" + "\nNot measured: this run holds no " \
-               "nanobenchmark samples."
+        return "\n".join([r"\section{Measured nanobenchmarks}",
+                          "Not measured: this run holds no nanobenchmark samples."] +
+                         absent_lines(run))
     others = [e for e in engines if e != "native"]
     cols = "l" + "r" * (len(engines) + len(others))
     head = ["operation"] + [esc(e) for e in engines] + [esc(f"{e}/native") for e in others]
@@ -163,7 +193,15 @@ def section_nanobench(run):
     for op, v in unavailable.items():
         out.append(r"\par{\small " + esc(f"Native {op} not measured: {v}", breakable=True) +
                    "}")
+    out += absent_lines(run)
     return "\n".join(out)
+
+
+def absent_lines(run):
+    """One paragraph per engine of the matrix with no samples in the run: ENGINE: not
+    measured on this host (why), or not measured (why)."""
+    return [r"\par{\small " + tt(e) + ": " + esc(f"{label} ({why}).", breakable=True) + "}"
+            for e, label, why in run.absent_engines()]
 
 
 def section_figures(figdir, index):
@@ -182,6 +220,10 @@ def section_figures(figdir, index):
                 r"\end{figure}"]
     for s in index["skipped"]:
         out.append(r"\par " + esc("Not drawn: " + s + "."))
+    for n in index.get("not_measured", []):
+        out.append(r"\par " + tt(n["engine"]) + ": " +
+                   esc(f"{n['label']}, so absent from every figure ({n['why']}).",
+                       breakable=True))
     out.append(r"\clearpage")
     return "\n".join(out)
 
@@ -194,7 +236,9 @@ def section_comparisons(tables):
     out = [r"\section{Published comparisons}",
            "One table per published comparison: the published ratio, this run's ratio, "
            "whether the published shape holds here, and why. ``not measured'' means the "
-           "run holds no data for that row; the sentence says what is missing."]
+           "run holds no data for that row, and the sentence says what is missing; ``"
+           + esc(rundata.NOT_ON_HOST) + "'' means the host could not run the engine "
+           "the row needs (the Engines section says why)."]
     for t in tables:
         # The citation and the table in one box, so the heading stays with its table.
         out += [r"\subsection{" + esc(t.title) + "}",
@@ -303,7 +347,7 @@ def main(argv):
     tables = compare.all_tables(run, published)
     body = "\n\n".join(s for s in [
         section_source(run, how), section_context(run), section_cells(run),
-        section_nanobench(run), section_figures(figdir, index),
+        section_engines(run), section_nanobench(run), section_figures(figdir, index),
         section_comparisons(tables), section_closing(compare.closing(run, tables)),
         r"\appendix", appendix_published(published), appendix_notes(run)] if s)
     title = "hvlab on this machine: a reproduction report"

@@ -8,6 +8,7 @@ below 0.8 BT, 0.8 to 1.25 a tie, above 1.25 VT-x (here: the hw engine)."""
 import math
 import statistics
 
+from . import rundata
 from .rundata import AA_OPS, aa_ratio, cycles_per_op, ratio_to_native
 
 FASTER, PAR = 0.8, 1.5
@@ -44,6 +45,8 @@ KERNEL_OPS = ("syscall", "cr8wr", "pgfault", "divzero", "ptemod")
 def fmt_ratio(r):
     if r is None or not math.isfinite(r):
         return "--"
+    if r < 0.01:
+        return f"{r:.2g}x"              # two significant digits, not "0.00x"
     if r >= 100:
         return f"{r:,.0f}x"
     if r >= 10:
@@ -87,8 +90,31 @@ class Table:
 
 
 def host_kind(run):
+    """How this run's KVM ran guest kernel code: "cpl0-emulated" (kvm_pvm), "hardware",
+    or "none" when the host had no usable KVM (a kvm_pvm module may still be loaded)."""
     kvm = run.context.get("kvm") if isinstance(run.context.get("kvm"), dict) else {}
+    if kvm.get("usable") is False or kvm.get("present") is False:
+        return "none"
     return "cpl0-emulated" if kvm.get("flavour") == "kvm_pvm" else "hardware"
+
+
+# Where the report says why an engine was not measured on this host (once, not per row).
+SEE_ENGINES = "the Engines section says why"
+
+
+def unmeasured(run, label, published, pub_s, engine, why):
+    """The row of a comparison this run cannot make. When the run holds no samples of
+    engine at all, the row says so: NOT_ON_HOST when the host could not run it (the
+    reason is given once, in the report's Engines section), else "not measured" and
+    why; otherwise "not measured" with why."""
+    absent = run.absence(engine) if engine else None
+    if absent and absent[0] == rundata.NOT_ON_HOST:
+        return Row(label, published, rundata.NOT_ON_HOST, None,
+                   f"{pub_s}; {engine} was {rundata.NOT_ON_HOST} ({SEE_ENGINES}).")
+    if absent:
+        return Row(label, published, absent[0], None, f"{pub_s}; not measured here: "
+                   f"{absent[1]}.")
+    return Row(label, published, "not measured", None, f"{pub_s}; not measured here: {why}.")
 
 
 def _mode_of(run, engine, col):
@@ -182,8 +208,8 @@ def aa_vs_native(run, pub, engine, tech):
         pub_s = f"A&A: {'VT-x' if tech == 'vtx' else 'BT'} is {fmt_ratio(p)} native because " \
                 f"{AA_WHY[(op, tech)]}" if p is not None else "no published figure"
         if m is None:
-            sentence = f"{pub_s}; not measured here: {why}{_abs_note(run, op, engine)}."
-            rows.append(Row(op, fmt_ratio(p), "not measured", None, sentence))
+            rows.append(unmeasured(run, op, fmt_ratio(p), pub_s, engine,
+                                   f"{why}{_abs_note(run, op, engine)}"))
             continue
         mech = mechanism(run, op, engine)
         other = _native_differs(run, op)
@@ -215,6 +241,14 @@ def aa_bt_vs_vtx(run, pub):
         mb, mh = cycles_per_op(run, op, "bt"), cycles_per_op(run, op, "hw")
         pub_s = f"A&A: BT/VT-x is {fmt_ratio(p)}, {winner(p)}" if p else "no published figure"
         if mb is None or mh is None or mb["median"] <= 0 or mh["median"] <= 0:
+            on_host = [e for e in ("bt", "hw")
+                       if (run.absence(e) or ("",))[0] == rundata.NOT_ON_HOST]
+            if on_host:
+                rows.append(Row(op, fmt_ratio(p), rundata.NOT_ON_HOST, None,
+                                f"{pub_s}; {' and '.join(on_host)} "
+                                f"{'were' if len(on_host) > 1 else 'was'} "
+                                f"{rundata.NOT_ON_HOST} ({SEE_ENGINES})."))
+                continue
             missing = [e for e, s in (("bt", mb), ("hw", mh)) if s is None]
             why = f"engine {' and '.join(missing)} not in this run" if missing else \
                 "a non-positive median"
@@ -303,10 +337,10 @@ def aa_forkwait(run, pub):
         label = f"{name} vs {engine}"
         m, how = forkwait_ratio(run, engine)
         if m is None:
-            if engine.startswith("qemu-") and not run.select(engine=engine):
-                continue            # a peer absent from the run adds no row
-            rows.append(Row(label, fmt_ratio(p), "not measured", None,
-                            f"{pub_s}; not measured here: {how}."))
+            if engine.startswith("qemu-") and not run.select(engine=engine) and \
+                    engine not in run.engine_cells():
+                continue            # a peer the run did not ask for adds no row
+            rows.append(unmeasured(run, label, fmt_ratio(p), pub_s, engine, how))
             continue
         holds = band(p) == band(m) if p else None
         mech = ""
@@ -347,8 +381,8 @@ def exit_cost(run, pub, agesen):
     if ex is None or nat is None or not hz or nat["median"] <= 0:
         why = "no I/O exit statistics for hw" if ex is None else \
             ("no native syscall baseline" if nat is None else "no TSC frequency in the context")
-        return [Row("exit round trip / native syscall", fmt_ratio(p), "not measured", None,
-                    f"{pub_s}; not measured here: {why}.")]
+        return [unmeasured(run, "exit round trip / native syscall", fmt_ratio(p), pub_s,
+                           "hw", why)]
     cyc = ex[0] * 1e-6 * hz
     m = cyc / nat["median"]
     holds = band(p) == band(m) if p else None
@@ -412,8 +446,8 @@ def hqemu(run, pub):
         e, _ = _workload_median(run, ours, "qemu-tcg")
         if e is None or n is None or n <= 0:
             why = f"no {ours} samples for qemu-tcg and native in this run"
-            rows.append(Row(f"{wl} vs {ours}", fmt_ratio(p), "not measured", None,
-                            f"{pub_s}; not measured here: {why}."))
+            rows.append(unmeasured(run, f"{wl} vs {ours}", fmt_ratio(p), pub_s, "qemu-tcg",
+                                   why))
             continue
         m = e / n
         holds = band(p) == band(m) if p else None
@@ -461,7 +495,7 @@ COMPARED = ("adams-agesen-2006", "agesen-2012", "barham-2003", "hqemu-2012")
 
 def closing(run, tables):
     """Sentences for the closing note: what holds, what does not, and why."""
-    held, failed, unmeasured = [], [], []
+    held, failed, not_measured = [], [], []
     for t in tables:
         for r in t.rows:
             tag = f"{r.label} ({t.key})"
@@ -470,7 +504,7 @@ def closing(run, tables):
             elif r.holds is False:
                 failed.append(tag)
             else:
-                unmeasured.append(tag)
+                not_measured.append(tag)
     out = []
     n = len(held) + len(failed)
     if n == 0:
@@ -498,9 +532,16 @@ def closing(run, tables):
     if ex:
         out.append(f"An exit to the VMM costs {ex[0]:.1f} us here (median round trip of "
                    f"{ex[1]:,} {ex[2]} exits).")
-    if unmeasured:
-        engines = sorted({e for e in ("bt", "qemu-tcg", "qemu-kvm") if not run.select(engine=e)})
+    on_host = [(e, why) for e, label, why in run.absent_engines()
+               if label == rundata.NOT_ON_HOST]
+    if on_host:
+        out.append(f"Not measured on this host: {', '.join(e for e, _ in on_host)} "
+                   "(" + "; ".join(f"{e}: {why}" for e, why in on_host) + "); these "
+                   "engines are absent from the figures, and the rows that need them say so.")
+    if not_measured:
+        engines = [e for e in ("hw", "bt", "qemu-tcg", "qemu-kvm") if not run.has_engine(e)
+                   and e not in dict(on_host)]
         extra = f" (engines absent from this run: {', '.join(engines)})" if engines else ""
-        out.append(f"Not measured in this run: {len(unmeasured)} comparisons{extra}; "
+        out.append(f"Not measured in this run: {len(not_measured)} comparisons{extra}; "
                    "their rows say what is missing.")
     return out

@@ -50,10 +50,45 @@ def _positive(v):
     return v is not None and math.isfinite(v) and v > 0
 
 
+def _drawn(fig, v):
+    """Whether one value of fig draws a bar: a positive median (the first of value, low,
+    high with error bars), since every figure's axis may be logarithmic."""
+    return _positive(v[0] if fig.errorbars and v else v)
+
+
+def finish(fig):
+    """(fig, None) with what cannot be drawn taken out, or (None, why) when nothing is
+    left. A series with no value to draw (an engine whose every ratio lacks a baseline,
+    a published column with no figure for these rows) would leave an empty legend entry
+    and an x position with none a gap, and gnuplot refuses a plot with no point at all;
+    each removal is said in fig.left_out."""
+    keep = [i for i, _ in enumerate(fig.series)
+            if any(_drawn(fig, row[i]) for row in fig.values)]
+    for i, name in enumerate(fig.series):
+        if i not in keep:
+            fig.left_out.append(f"{name}: no value to draw")
+    fig.series = [fig.series[i] for i in keep]
+    fig.values = [[row[i] for i in keep] for row in fig.values]
+    rows = [(x, row) for x, row in zip(fig.xlabels, fig.values)
+            if any(_drawn(fig, v) for v in row)]
+    for x, row in zip(fig.xlabels, fig.values):
+        if not any(_drawn(fig, v) for v in row) and fig.series:
+            fig.left_out.append(f"{x}: no value to draw")
+    if not fig.series or not rows:
+        why = "; ".join(fig.left_out) or "no series"
+        return None, f"{fig.name}: nothing to draw ({why}); figure skipped"
+    fig.xlabels = [x for x, _ in rows]
+    fig.values = [row for _, row in rows]
+    return fig, None
+
+
 def _run_label(run):
     c = run.context
     kvm = c.get("kvm") if isinstance(c.get("kvm"), dict) else {}
-    bits = [str(c.get("cpu_model", "")).strip(), str(kvm.get("flavour", "")).strip()]
+    flavour = str(kvm.get("flavour", "")).strip()
+    if kvm.get("usable") is False or kvm.get("present") is False:
+        flavour = "no usable KVM"       # a kvm module may be loaded without a device
+    bits = [str(c.get("cpu_model", "")).strip(), flavour]
     label = ", ".join(b for b in bits if b and not b.startswith("unavailable"))
     if run.is_fixture:
         label = "FIXTURE (not measured)" + (f", {label}" if label else "")
@@ -86,9 +121,10 @@ def nanobench_ratio(run, pub):
                "native baseline measured in the same run.")
     if not engines:
         caption += " This run holds no guest engine, so only the published ratios are drawn."
-    return Figure("nanobench-ratio", "Nanobenchmarks: ratio to native\n" + _run_label(run),
-                  "ratio to native (log scale)", xlabels, series, values, refline=1.0,
-                  reflabel="native", caption=caption, left_out=left_out), None
+    return finish(Figure("nanobench-ratio", "Nanobenchmarks: ratio to native\n" +
+                         _run_label(run), "ratio to native (log scale)", xlabels, series,
+                         values, refline=1.0, reflabel="native", caption=caption,
+                         left_out=left_out))
 
 
 def nanobench_cycles(run):
@@ -119,10 +155,10 @@ def nanobench_cycles(run):
     caption = ("Cycles per operation (TSC cycles, log scale) of every nanobenchmark per "
                "engine: bars are medians of all repetitions in the run, whiskers span the "
                "interquartile range.")
-    return Figure("nanobench-cycles", "Nanobenchmarks: cycles per operation\n" +
-                  _run_label(run), "TSC cycles per operation (log scale)", xlabels,
-                  [engine_title(e) for e in engines], values, errorbars=True,
-                  caption=caption, left_out=left_out), None
+    return finish(Figure("nanobench-cycles", "Nanobenchmarks: cycles per operation\n" +
+                         _run_label(run), "TSC cycles per operation (log scale)", xlabels,
+                         [engine_title(e) for e in engines], values, errorbars=True,
+                         caption=caption, left_out=left_out))
 
 
 def exit_costs(run, top=14):
@@ -159,10 +195,10 @@ def exit_costs(run, top=14):
     caption = ("Exit costs per exit kind: median round trip in microseconds (host TSC, from "
                "the exit back into the guest: the run call that ended in the exit plus the "
                "VMM's handling), per engine and workload; n is the number of exits.")
-    return Figure("exit-costs", "Exit round trip per exit kind\n" + _run_label(run),
-                  "median round trip, us (log scale)", xlabels,
-                  [f"{engine_title(e)}: {w}" for e, w in combos], values,
-                  caption=caption, left_out=left_out), None
+    return finish(Figure("exit-costs", "Exit round trip per exit kind\n" + _run_label(run),
+                         "median round trip, us (log scale)", xlabels,
+                         [f"{engine_title(e)}: {w}" for e, w in combos], values,
+                         caption=caption, left_out=left_out))
 
 
 def _workload_rows(run, w):
@@ -172,7 +208,8 @@ def _workload_rows(run, w):
 
 def workloads(run, pub):
     """Per workload present (forkwait, compute, ...): its first metric per engine, as
-    ratio to native when native ran it, beside A&A's forkwait ratios."""
+    ratio to native when native ran it, beside A&A's forkwait ratios.
+    [(Figure or None, why not)], or ([], why) when the run has no workload samples."""
     figs, skipped = [], []
     ratio_x, ratio_vals = [], []
     ratio_engines = []
@@ -230,7 +267,7 @@ def workloads(run, pub):
     if not figs:
         return [], "no forkwait, compute, memwalk, ptchurn, ctxswitch or locks samples; " \
                    "workload figures skipped"
-    return figs, None
+    return [finish(f) for f in figs], None
 
 
 def all_figures(run, pub):
@@ -238,7 +275,7 @@ def all_figures(run, pub):
     out = [nanobench_ratio(run, pub), nanobench_cycles(run), exit_costs(run)]
     figs, why = workloads(run, pub)
     if figs:
-        out += [(f, None) for f in figs]
+        out += figs
     else:
         out.append((None, why))
     return out

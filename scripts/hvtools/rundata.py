@@ -4,7 +4,10 @@ import csv
 import json
 import math
 import os
+import shlex
 import statistics
+
+from .hostcheck import option
 
 EXIT_METRICS = ("exits", "exit_run_ns_median", "exit_handle_ns_median",
                 "exit_roundtrip_ns_median")
@@ -13,6 +16,8 @@ AA_OPS = ("syscall", "in", "cr8wr", "callret", "pgfault", "divzero", "ptemod")
 WORKLOADS = ("forkwait", "compute", "memwalk", "ptchurn", "ctxswitch", "locks")
 # The segbase mode column (bt: how GS is written), fastest first.
 SEGBASE_ORDER = ("wrgsbase", "arch_prctl")
+# What tables say of an engine whose every cell was skipped: the host cannot run it.
+NOT_ON_HOST = "not measured on this host"
 
 
 class RunError(Exception):
@@ -126,6 +131,55 @@ class Run:
                 seen.append(r["engine"])
         return seen
 
+    def has_engine(self, engine):
+        """Whether the run holds samples of engine (also as "ENGINE (SEGBASE)")."""
+        return any(r["engine"] == engine or r["engine"].startswith(engine + " (")
+                   for r in self.rows)
+
+    def engine_cells(self):
+        """{engine: [its cells' records in matrix-summary.json]}, in plan order, for the
+        engines the matrix asked for; empty without a matrix summary."""
+        out = {}
+        for c in (self.matrix or {}).get("cells", []):
+            e = cell_engine(c.get("command"))
+            if e:
+                out.setdefault(e, []).append(c)
+        return out
+
+    def absence(self, engine):
+        """None when the run holds samples of engine; else (label, why). The label is
+        NOT_ON_HOST when the engine's cells were skipped, i.e. the host cannot run it
+        (why: the first cell's reason), else "not measured" (its cells failed, did not
+        run, or the run has none)."""
+        if self.has_engine(engine):
+            return None
+        cells = self.engine_cells().get(engine)
+        if not cells:
+            return "not measured", f"this run has no {engine} cell"
+        by = {}
+        for c in cells:
+            by.setdefault(c.get("status"), []).append(c)
+        if "failed" in by:
+            c = by["failed"][0]
+            return "not measured", f"{len(by['failed'])} of {len(cells)} {engine} cells " \
+                f"failed (first: {c['name']}: {c.get('reason') or 'no reason recorded'})"
+        if "skipped" in by:
+            return NOT_ON_HOST, skip_reason(by["skipped"][0].get("reason"))
+        if "done" in by:
+            return "not measured", f"its cells ({', '.join(c['name'] for c in by['done'])}) " \
+                f"wrote no {engine} samples"
+        return "not measured", f"the run stopped before its {engine} cells ran"
+
+    def absent_engines(self):
+        """[(engine, label, why)] for every engine the matrix asked for that has no
+        samples here, in plan order."""
+        out = []
+        for e in self.engine_cells():
+            a = self.absence(e)
+            if a:
+                out.append((e,) + a)
+        return out
+
     def nanobench_ops(self):
         ops = []
         for r in self.rows:
@@ -137,6 +191,33 @@ class Run:
     def exit_rows(self):
         return [r for r in self.rows
                 if r["metric"] in EXIT_METRICS and r["params"].startswith("exit=")]
+
+
+def cell_engine(command):
+    """The engine a matrix cell's command measures: its --engine, "native" for
+    nativebench, or None when the command does not say."""
+    try:
+        argv = shlex.split(command or "")
+    except ValueError:
+        return None
+    if not argv:
+        return None
+    engine = option(argv, "--engine")
+    if engine:
+        return engine
+    return "native" if os.path.basename(argv[0]) == "nativebench" else None
+
+
+def skip_reason(reason):
+    """A skipped cell's reason as a reader wants it: without the runner's "exit 77
+    (skipped): " and the program's "PROGRAM: skipped: " in front."""
+    r = (reason or "").strip()
+    if r.startswith("exit 77 (skipped)"):
+        r = r[len("exit 77 (skipped)"):].lstrip(": ")
+    head, sep, rest = r.partition("skipped: ")
+    if sep and len(head.split()) <= 1:           # "hvm: skipped: REASON"
+        r = rest
+    return r or "no reason recorded"
 
 
 def cycles_per_op(run, op, engine):

@@ -36,6 +36,7 @@ import subprocess
 import sys
 import time
 
+from .hostcheck import engine_unavailable
 from .matrixfile import OUT_MARK, Cell, parse_cpulist
 
 CSV_HEADER = ["experiment", "workload", "params", "engine", "memvirt", "flavour", "spinlock",
@@ -149,42 +150,6 @@ def read_rows(d):
     return rows[1:]
 
 
-def _option(argv, name):
-    """The value of --name V or --name=V in argv, or None."""
-    value = None
-    for i, a in enumerate(argv):
-        if a == name and i + 1 < len(argv):
-            value = argv[i + 1]
-        elif a.startswith(name + "="):
-            value = a.split("=", 1)[1]
-    return value
-
-
-# The QEMU peers (hvpeer run --engine qemu-tcg|qemu-kvm): the binary they run.
-PEERS = ("qemu-tcg", "qemu-kvm")
-QEMU = "qemu-system-x86_64"
-
-
-def engine_unavailable(argv):
-    """Why the engine a command asks for (--engine E) cannot run on this host, or None.
-    The bt engine is asked of hvm itself: it says when it is not built. A peer's QEMU is
-    the one its --qemu names, else qemu-system-x86_64 from PATH (as hvpeer finds it);
-    hvpeer also exits 77 itself when QEMU or a usable KVM is missing."""
-    engine = _option(argv, "--engine")
-    if engine in ("hw", "qemu-kvm"):
-        if not os.path.exists("/dev/kvm"):
-            return f"engine {engine} needs /dev/kvm, which is absent on this host"
-        if not os.access("/dev/kvm", os.R_OK | os.W_OK):
-            return f"engine {engine} needs /dev/kvm, which is not readable and writable " \
-                   f"by this user"
-    if engine in PEERS:
-        qemu = _option(argv, "--qemu") or QEMU
-        found = os.access(qemu, os.X_OK) if "/" in qemu else shutil.which(qemu)
-        if not found:
-            return f"engine {engine} needs {qemu} (Debian package qemu-system-x86)"
-    return None
-
-
 def missing_program(prog, cwd):
     if "/" in prog:
         p = prog if os.path.isabs(prog) else os.path.join(cwd, prog)
@@ -265,6 +230,23 @@ def last_line(log_path, offset):
     causes = [l for l in lines if CAUSE.search(l)]
     best = errors[-1] if errors else (causes[0] if causes else (lines[-1] if lines else ""))
     return best[:300]
+
+
+SKIP_WORD = re.compile(r"\bskip(ped|s|ping)?\b", re.I)
+
+
+def skip_line(log_path, offset):
+    """The output line in which a program that exited 77 says why it skipped: the last
+    one that says "skipped" (hvm and hvpeer print "PROGRAM: skipped: REASON"), else the
+    line last_line picks; "" when the program printed nothing."""
+    try:
+        with open(log_path, "rb") as f:
+            f.seek(offset)
+            text = f.read().decode("utf-8", "replace")
+    except OSError:
+        return ""
+    said = [l.strip() for l in text.splitlines() if SKIP_WORD.search(l)]
+    return said[-1][:300] if said else last_line(log_path, offset)
 
 
 def find_line(log_path, offset, needle):
@@ -569,9 +551,15 @@ class Runner:
             if problem:
                 return f"exit 0 but the cell directory is incomplete: {problem}", "failed"
             return None, "done"
-        tail = last_line(log_path, offset)
         if rc == EXIT_SKIP:
-            return f"exit 77 (skipped): {tail}" if tail else "exit 77 (skipped)", "skipped"
+            # A skip counts as one only with its reason: the run's report says why the
+            # engine was not measured on this host, and "skipped" alone tells no one.
+            why = skip_line(log_path, offset)
+            if why:
+                return f"exit 77 (skipped): {why}", "skipped"
+            return "exit 77 (skipped) but the program printed no reason; a cell that " \
+                   "skips must say why", "failed"
+        tail = last_line(log_path, offset)
         if is_hvm and rc == 2:
             line = find_line(log_path, offset, "not built yet")
             if line:

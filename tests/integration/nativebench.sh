@@ -33,3 +33,11 @@ for k in sys.argv[2].split("."):
 sys.exit(0 if v not in (None, "") else 1)
 PY
 done
+# The recorded flags are the ones the build used; a sanitizer build names both
+# sanitizers (a lost comma once recorded -fsanitize=addressundefined).
+cflags=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["context"]["cflags"])' "$s" 2>/dev/null)
+case $cflags in
+*-fsanitize=address,undefined*) ok "cflags of this sanitizer build: $cflags" ;;
+*fsanitize*) bad "cflags" "sanitizer flags recorded wrongly: $cflags" ;;
+*) ok "cflags of this build (no sanitizer): $cflags" ;;
+esac

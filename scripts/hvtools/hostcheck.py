@@ -1,0 +1,71 @@
+"""Whether this host can run the engine a matrix cell asks for, checked before the cell
+starts so that a cell the host cannot run is recorded as skipped with the host's
+reason. The programs check again themselves (hvm run and hvpeer exit 77 with their
+reason); the two agree on what a usable KVM is: /dev/kvm opens read-write and answers
+KVM_GET_API_VERSION with 12 (a /dev/kvm that opens but is no KVM, for example
+/dev/null bound over it in a container, is not one)."""
+import errno
+import fcntl
+import os
+import shutil
+
+KVM_DEVICE = "/dev/kvm"
+KVM_GET_API_VERSION = 0xAE00        # _IO(KVMIO = 0xAE, 0x00)
+KVM_API_VERSION = 12
+
+# Engines that need a usable KVM, and the QEMU peers (hvpeer run --engine ...).
+KVM_ENGINES = ("hw", "qemu-kvm")
+PEERS = ("qemu-tcg", "qemu-kvm")
+QEMU = "qemu-system-x86_64"
+
+
+def option(argv, name):
+    """The value of --name V or --name=V in argv (the last one given), or None."""
+    value = None
+    for i, a in enumerate(argv):
+        if a == name and i + 1 < len(argv):
+            value = argv[i + 1]
+        elif a.startswith(name + "="):
+            value = a.split("=", 1)[1]
+    return value
+
+
+def kvm_unusable(device=KVM_DEVICE):
+    """Why device is not a usable KVM on this host, or None when it is."""
+    try:
+        fd = os.open(device, os.O_RDWR | os.O_CLOEXEC)
+    except OSError as e:
+        if e.errno == errno.ENOENT:
+            return f"{device} is absent on this host (no KVM)"
+        if e.errno in (errno.EACCES, errno.EPERM):
+            return f"{device} is not readable and writable by this user"
+        return f"{device} cannot be opened: {e.strerror}"
+    try:
+        version = fcntl.ioctl(fd, KVM_GET_API_VERSION)
+    except OSError as e:
+        return f"{device} opens but does not answer KVM_GET_API_VERSION ({e.strerror}): " \
+               "not a KVM device"
+    finally:
+        os.close(fd)
+    if version != KVM_API_VERSION:
+        return f"{device} answers KVM_GET_API_VERSION with {version}, not " \
+               f"{KVM_API_VERSION}: not a KVM this project can use"
+    return None
+
+
+def engine_unavailable(argv, kvm_device=KVM_DEVICE):
+    """Why the engine a command asks for (--engine E) cannot run on this host, or None.
+    The bt engine is asked of hvm itself: it says when it cannot run here. A peer's
+    QEMU is the one its --qemu names, else qemu-system-x86_64 from PATH (as hvpeer
+    finds it)."""
+    engine = option(argv, "--engine")
+    if engine in KVM_ENGINES:
+        why = kvm_unusable(kvm_device)
+        if why:
+            return f"engine {engine} needs a usable KVM: {why}"
+    if engine in PEERS:
+        qemu = option(argv, "--qemu") or QEMU
+        found = os.access(qemu, os.X_OK) if "/" in qemu else shutil.which(qemu)
+        if not found:
+            return f"engine {engine} needs {qemu} (Debian package qemu-system-x86)"
+    return None
