@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "hvlab/console.h"
@@ -169,6 +170,14 @@ static int take_peer_opts(int *argc, char **argv, struct peer_opts *p)
 	return 0;
 }
 
+/* The guest kernel's tsc_start or tsc_end record: its TSC when sent, and the host's
+ * CLOCK_MONOTONIC when its line arrived. */
+struct tsc_mark {
+	int seen;
+	uint64_t tsc;
+	double at;
+};
+
 struct peer_run {
 	struct hvm_options o;
 	struct peer_opts p;
@@ -176,7 +185,8 @@ struct peer_run {
 	struct host_choice host;
 	char qemu[PATH_MAX], qemu_version[160], firmware[PATH_MAX], kernel[PATH_MAX];
 	char cmdline[HV_CMDLINE_MAX], qemu_log[PATH_MAX + 16];
-	double host_hz;
+	double host_hz, guest_hz;
+	struct tsc_mark marks[2];    /* tsc_start, tsc_end */
 	struct hv_run *run;
 	struct hv_mode mode;
 	struct hv_console console;
@@ -277,11 +287,72 @@ usage:
 	return HVM_EXIT_USAGE;
 }
 
+static double monotonic_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+/* Notes when the guest kernel's tsc_start and tsc_end records arrive (hv.h of the
+ * guest kernel): the lines are read as QEMU writes them, so the host's clock at their
+ * arrival and the guest's TSC in them span the same stretch of the run, less the
+ * time to print a line at each end. */
+static void on_record(void *arg, const struct hv_result *r)
+{
+	struct peer_run *s = arg;
+	int i = !strcmp(r->name, "tsc_start") ? 0 : !strcmp(r->name, "tsc_end") ? 1 : -1;
+	char *end;
+	unsigned long long v;
+
+	if (r->kind != HV_RES_INFO || i < 0 || s->marks[i].seen)
+		return;
+	errno = 0;
+	v = strtoull(r->unit, &end, 10);
+	if (errno || end == r->unit || *end)
+		return;
+	s->marks[i] = (struct tsc_mark){ .seen = 1, .tsc = v, .at = monotonic_s() };
+}
+
+/* The guest's clock against the host's (tools/README.md, "The guest's cycles against
+ * the host's clock"): the guest TSC cycles from tsc_start to tsc_end at the guest TSC
+ * rate, over the host CLOCK_MONOTONIC time between the two lines' arrival. */
+static void clock_check(struct peer_run *s)
+{
+	const struct tsc_mark *a = &s->marks[0], *b = &s->marks[1];
+	double guest, host, ratio;
+
+	if (!a->seen || !b->seen) {
+		note(s, "guest_tsc_vs_host_clock", "unavailable: the guest kernel did not send "
+		     "both tsc_start and tsc_end (the run did not end normally, or an older "
+		     "guest image)");
+		return;
+	}
+	if (b->tsc <= a->tsc || b->at <= a->at || !(s->guest_hz > 0)) {
+		note(s, "guest_tsc_vs_host_clock", "unavailable: tsc_end is not after tsc_start");
+		return;
+	}
+	guest = (double)(b->tsc - a->tsc) / s->guest_hz;
+	host = b->at - a->at;
+	ratio = guest / host;
+	note_num(s, "guest_tsc_span_s", guest);
+	note_num(s, "host_clock_span_s", host);
+	note_num(s, "guest_tsc_vs_host_clock", ratio);
+	/* Under half a second, a few milliseconds of printing and reading say more than
+	 * the clocks do. */
+	if (host >= 0.5 && (ratio < 0.95 || ratio > 1.05))
+		hv_warn("the guest's TSC and the host's clock disagree: %.3f s of guest TSC at "
+			"%.0f kHz over %.3f s of host time (ratio %.3f); cycles and ns of this "
+			"run are suspect", guest, s->guest_hz / 1e3, host, ratio);
+}
+
 static int run_open(struct peer_run *s, int argc, char **argv)
 {
 	char path[PATH_MAX + 32];
 	double guest_hz = s->host.tsc_khz ? (double)s->host.tsc_khz * 1e3 : s->host_hz;
 
+	s->guest_hz = guest_hz;
 	s->run = hv_run_open(HVPEER_RESULTS_ROOT, s->o.workload, s->o.out_dir, argc, argv, 0);
 	if (!s->run) {
 		hv_err("opening the run directory: %s", hv_err_msg());
@@ -301,6 +372,8 @@ static int run_open(struct peer_run *s, int argc, char **argv)
 	hv_recorder_init(&s->rec, s->run, &s->mode, s->o.workload, guest_hz);
 	s->recorder_init = 1;
 	hvr_feed_init(&s->feed, &s->console, &s->rec, s->o.vcpus, "console");
+	s->feed.on_record = on_record;
+	s->feed.on_record_arg = s;
 	snprintf(s->qemu_log, sizeof(s->qemu_log), "%s/qemu.log", hv_run_dir(s->run));
 
 	note(s, "engine", s->pe->name);
@@ -390,6 +463,7 @@ static void report(struct peer_run *s)
 		note_num(s, "startup_to_first_output_us", s->end.first_output_s * 1e6);
 	note_num(s, "console_bytes", (double)s->feed.bytes);
 	note_num(s, "records_rejected", s->feed.nrejected);
+	clock_check(s);
 	if (s->feed.nrejected)
 		note(s, "first_rejected", s->feed.first_rejected);
 	hv_stop_finish(&s->rec, &s->o, s->host_hz, s->stop_kind, s->stop_why, s->guest_status);

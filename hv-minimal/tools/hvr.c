@@ -275,6 +275,8 @@ static void end_line(struct hvr_feed *f)
 				 hv_err_msg());
 		} else {
 			f->nrecords++;
+			if (f->on_record)
+				f->on_record(f->on_record_arg, &r);
 		}
 	}
 	f->len = 0;

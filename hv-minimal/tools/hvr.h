@@ -37,6 +37,9 @@ struct hvr_feed {
 	char first_rejected[256];    /* the first rejection, for the run's notes */
 	int record_error;            /* the recorder failed: the run cannot be written */
 	char record_why[256];
+	/* Optional: called with each record the recorder took, as its line arrives. */
+	void (*on_record)(void *arg, const struct hv_result *r);
+	void *on_record_arg;
 };
 
 void hvr_feed_init(struct hvr_feed *f, struct hv_console *console, struct hv_recorder *rec,

@@ -106,3 +106,11 @@ void hv_result_info(const char *workload, const char *key, const char *value)
 	strlcpy(r.unit, value, sizeof(r.unit));
 	hv_result_send(&r);
 }
+
+void hv_result_tsc(const char *workload, const char *key)
+{
+	char num[24];
+
+	fmt_snprintf(num, sizeof(num), "%lu", rdtsc());
+	hv_result_info(workload, key, num);
+}

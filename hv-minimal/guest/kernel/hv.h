@@ -24,6 +24,12 @@ void hv_result_send(const struct hv_result *r);
 /* An HV_RES_INFO record: key = value, for the given workload. */
 void hv_result_info(const char *workload, const char *key, const char *value);
 
+/* An HV_RES_INFO record key = the TSC now, in decimal. The kernel sends tsc_start as
+ * soon as the result channel is known and tsc_end when the workload ends: a VMM that
+ * notes when each arrives can check the guest's TSC against its own clock (hvpeer
+ * does, tools/README.md). */
+void hv_result_tsc(const char *workload, const char *key);
+
 /* Fills a record's header fields (magic, kind, workload, name); the rest is zero. */
 void hv_result_init(struct hv_result *r, uint32_t kind, const char *workload, const char *name);
 

@@ -78,6 +78,7 @@ void kmain(uint64_t boot_gpa)
 		kcfg.workload ? kcfg.workload : "(none)", kcfg.wargs[0] ? " " : "", kcfg.wargs);
 
 	percpu_init(0);
+	hv_result_tsc(kcfg.workload ? kcfg.workload : "none", "tsc_start"); /* needs mycpu() */
 	idt_init();
 	hv_post(POST_TABLES);
 	vm_init();
@@ -97,5 +98,8 @@ void kmain(uint64_t boot_gpa)
 		list_workloads();
 		hv_exit(HV_EXIT_FAIL);
 	}
-	hv_exit(run_workload(kcfg.workload, kcfg.wargs));
+	uint32_t status = run_workload(kcfg.workload, kcfg.wargs);
+
+	hv_result_tsc(kcfg.workload, "tsc_end");
+	hv_exit(status);
 }
