@@ -36,19 +36,31 @@
 				 : "memory");                                            \
 	} while (0)
 
+/* LOOP with each body once, or twice under GUEST_KOP_TWICE. */
+#define KLOOP(body, ax, ...)                                                             \
+	do {                                                                             \
+		if (twice)                                                               \
+			LOOP(body "\n\t" body, ax, __VA_ARGS__);                          \
+		else                                                                     \
+			LOOP(body, ax, __VA_ARGS__);                                     \
+	} while (0)
+
 long kop_run(struct proc *p, uint64_t op, uint64_t n)
 {
+	int twice = (op & GUEST_KOP_TWICE) != 0;
+
+	op &= ~(uint64_t)GUEST_KOP_TWICE;
 	if (n > GUEST_KOP_MAX_N)
 		return -GUEST_EINVAL;
 
 	switch (op) {
 	case GUEST_KOP_NONE:
-		LOOP("", 0, "i"(0));
+		KLOOP("", 0, "i"(0));
 		return 0;
 	case GUEST_KOP_CR8WR: {
 		uint64_t tpr;
 		__asm__ volatile("mov %%cr8, %0" : "=r"(tpr));
-		LOOP("mov %3, %%cr8", 0, "r"(tpr));
+		KLOOP("mov %3, %%cr8", 0, "r"(tpr));
 		return 0;
 	}
 	case GUEST_KOP_PTEMOD: {
@@ -57,29 +69,29 @@ long kop_run(struct proc *p, uint64_t op, uint64_t n)
 		if (!pte)
 			return -GUEST_EINVAL;
 		pte_t v = *pte;
-		LOOP("mov %3, (%4)", 0, "r"(v), "r"(pte));
+		KLOOP("mov %3, (%4)", 0, "r"(v), "r"(pte));
 		return 0;
 	}
 	case GUEST_KOP_HCALL: {
 		uint32_t id = mycpu()->id;
 		volatile struct hv_hcall_page *page = P2V(kcfg.hcall_gpa + (uint64_t)id * PAGE_SIZE);
 		/* Each call writes the number and rings the doorbell. */
-		LOOP("movq %3, (%4)\n\t"
-		     "outl %%eax, %%dx",
-		     id, "i"((uint64_t)HV_HC_NOP), "r"(&page->nr), "d"(HV_PORT_HCALL));
+		KLOOP("movq %3, (%4)\n\t"
+		      "outl %%eax, %%dx",
+		      id, "i"((uint64_t)HV_HC_NOP), "r"(&page->nr), "d"(HV_PORT_HCALL));
 		return 0;
 	}
 	case GUEST_KOP_IN:
-		LOOP("inb %%dx, %%al", 0, "d"(HV_PORT_POST));
+		KLOOP("inb %%dx, %%al", 0, "d"(HV_PORT_POST));
 		return 0;
 	case GUEST_KOP_IOEVENTFD:
-		LOOP("outl %%eax, %%dx", 0, "d"(HV_PORT_IOEVENTFD));
+		KLOOP("outl %%eax, %%dx", 0, "d"(HV_PORT_IOEVENTFD));
 		return 0;
 	case GUEST_KOP_MMIO: {
 		static volatile uint32_t *reg;
 		if (!reg && !(reg = vm_map_device(HV_MMIO_UNBACKED)))
 			return -GUEST_EINVAL;
-		LOOP("movl %%eax, (%3)", 0, "r"(reg));
+		KLOOP("movl %%eax, (%3)", 0, "r"(reg));
 		return 0;
 	}
 	default:

@@ -85,6 +85,9 @@ enum guest_kop {
 	GUEST_KOP_NR
 };
 #define GUEST_KOP_MAX_N (1u << 24)
+/* Or'd into the operation: each body twice (nanobench harness=marginal times op|TWICE
+ * against op, so that the difference is n more operations beside n others). */
+#define GUEST_KOP_TWICE 0x100u
 
 /* ---- User address space: [0, HV_USER_TOP) ----
  * Demand areas (pages appear, zero-filled, on first touch): the heap [HEAP_BASE, break),
