@@ -194,6 +194,18 @@ def section_nanobench(run):
         out.append(r"\par{\small " + esc(f"Native {op} not measured: {v}", breakable=True) +
                    "}")
     out += absent_lines(run)
+    tcg = compare.peer_cycles_notes(run, "qemu-tcg")
+    if tcg:
+        have = [(op, rundata.cycles_per_op(run, op, "qemu-tcg"))
+                for op in ("cpuid", "ptemod", "syscall")]
+        have = [f"{op} {compare.fmt_cycles(c['median'])}" for op, c in have if c]
+        out += [r"\paragraph{How to read qemu-tcg's cycles.} " +
+                esc(f"Under QEMU's translator this run measured {', '.join(have)} per "
+                    "operation. Each statement below says how it is known."),
+                r"\begin{itemize}"]
+        out += [r"\item \textbf{" + esc(label) + ":} " + esc(text, breakable=False) + "."
+                for label, text in tcg]
+        out.append(r"\end{itemize}")
     return "\n".join(out)
 
 

@@ -545,3 +545,105 @@ def closing(run, tables):
         out.append(f"Not measured in this run: {len(not_measured)} comparisons{extra}; "
                    "their rows say what is missing.")
     return out
+
+
+def engine_notes(run, engine, key):
+    """The value of note key in every program run of engine in this run: the run's own
+    notes, or each matrix cell's (merged as CELL.key) whose engine note is engine."""
+    out = []
+    if run.notes.get("engine") == engine and key in run.notes:
+        out.append(run.notes[key])
+    for k, v in run.notes.items():
+        cell, _, rest = k.partition(".")
+        if rest == key and run.notes.get(f"{cell}.engine") == engine:
+            out.append(v)
+    return out
+
+
+def _num_notes(run, engine, key):
+    return [v for v in engine_notes(run, engine, key)
+            if isinstance(v, (int, float)) and math.isfinite(v)]
+
+
+# What hv-minimal/tools/tcg-clock-check.py measured when qemu-tcg's small figures were
+# checked (hv-minimal/tools/README.md has the commands and every number).
+TCG_CHECKED_ONCE = (
+    "on a 2-vCPU AMD EPYC host (TSC 2.445 GHz, shared with other work), "
+    "hv-minimal/tools/tcg-clock-check.py found (a) the guest TSC cycles of 48 extra "
+    "repetitions of the cpuid, ptemod and syscall loops against the host's clock over the "
+    "same runs: ratios 0.992, 0.994 and 1.004 (medians of 5 pairs of runs); (b) with each "
+    "operation timed as its loop with each body twice against once (nanobench "
+    "harness=marginal), so that no empty loop is subtracted, the usual empty-loop figure "
+    "is 0.66 to 0.70 of the marginal one for cpuid, 0.78 to 0.87 for ptemod, 0.69 to 0.87 "
+    "for rdtsc and 0.72 to 0.93 for callret (three sessions of 90 repetitions each; cpuid "
+    "15 to 30 cycles by subtraction and 22 to 45 marginal, the host's load moving both "
+    "twofold between sessions). The empty-loop subtraction thus understates qemu-tcg's "
+    "smallest operations by up to a third; they stay tens of cycles (cpuid, rdtsc, "
+    "callret) and a few cycles (ptemod)")
+
+TCG_SOURCE = (
+    "in QEMU 7.2, rdtsc in translated code calls a helper that returns cpu_get_ticks(), "
+    "the host's TSC plus an offset unless QEMU runs with -icount (hvpeer does not); cpuid "
+    "is a call from the translated block to a C helper that reads the leaf from QEMU's CPU "
+    "model, without leaving translated code (no exit, no VMM); and a store to a guest "
+    "page-table entry is an ordinary softmmu store, because QEMU does not write-protect "
+    "guest page tables (it refills its TLB on invlpg and CR3 writes), so ptemod costs a "
+    "store, as it did natively for Adams and Agesen (1 cycle)")
+
+TCG_HYPOTHESIS = (
+    "the empty loop (10 to 15 cycles per turn on the host above) is translated code "
+    "chaining blocks and computing flags, and the host's out-of-order core overlaps part "
+    "of it with the operation's own work, so the empty loop costs more than the loop adds "
+    "beside an operation. A host with a faster core shrinks every one of these figures together "
+    "(cpuid about 6 and ptemod about 0.7 cycles have been reported from such a host); "
+    "neither was measured")
+
+
+def peer_cycles_notes(run, engine="qemu-tcg"):
+    """(label, sentence) pairs on how to read the engine's nanobenchmark cycles, each
+    label saying whether the sentence was measured in this run, measured once
+    elsewhere, read from QEMU's source, or a hypothesis. Empty when the run holds no
+    nanobenchmarks of the engine."""
+    if not run.select(experiment="nanobench", engine=engine, metric="cycles_per_op"):
+        return []
+    out = []
+    ratios = _num_notes(run, engine, "guest_tsc_vs_host_clock")
+    spans = _num_notes(run, engine, "host_clock_span_s")
+    khz = _num_notes(run, engine, "guest_tsc_khz")
+    if ratios:
+        def rng(v, f):
+            return f"{min(v):{f}}" if f"{min(v):{f}}" == f"{max(v):{f}}" else \
+                f"{min(v):{f}} to {max(v):{f}}"
+        rate = f" (at {khz[0]:,.0f} kHz)" if khz else ""
+        span = f" over {rng(spans, '.2f')} s" if spans else ""
+        runs = f"the {engine} run" if len(ratios) == 1 else \
+            f"each of the {len(ratios)} {engine} runs"
+        out.append(("Measured in this run", f"between the guest kernel's first and last "
+                    f"records, the guest's TSC{rate} and the host's CLOCK_MONOTONIC advanced "
+                    f"alike in {runs}: guest over host {rng(ratios, '.3f')}{span}. A guest "
+                    "TSC cycle is a host TSC cycle of real time; the small figures are not "
+                    "a slow or scaled clock"))
+    else:
+        out.append(("Not checked in this run", f"its {engine} runs carry no "
+                    "guest_tsc_vs_host_clock note (an older hvpeer or guest image, or runs "
+                    "that did not end normally)"))
+    parts = []
+    for op, shape in (("cpuid", "one cpuid per turn of a user-mode loop"),
+                      ("ptemod", "eight stores per turn of a kernel loop")):
+        c = cycles_per_op(run, op, engine)
+        h = run.stat(experiment="nanobench", workload=op, engine=engine,
+                     metric="harness_cycles_per_op")
+        if c and h:
+            parts.append(f"{op} nets {fmt_cycles(c['median'])} after an empty-loop harness "
+                         f"of {fmt_cycles(h['median'])} per operation ({shape})")
+    if parts:
+        nat = cycles_per_op(run, "cpuid", "native")
+        natxt = f"; native cpuid costs {fmt_cycles(nat['median'])} because it executes the " \
+                "host's cpuid instruction (an exit to the hypervisor when the host is itself " \
+                "a virtual machine), which TCG never does" if nat else ""
+        out.append(("Measured in this run", "; ".join(parts) + ": the harness is of the "
+                    f"order of the operations themselves{natxt}"))
+    out.append(("Measured once, not in this run", TCG_CHECKED_ONCE))
+    out.append(("From QEMU's source", TCG_SOURCE))
+    out.append(("Hypothesis, not measured", TCG_HYPOTHESIS))
+    return out
