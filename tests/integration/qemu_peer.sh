@@ -66,6 +66,28 @@ peer noqemu 20 run --engine qemu-tcg --workload hello --qemu "$T/no/such/qemu" -
 	ok "a missing QEMU makes hvpeer skip (77) with the reason" ||
 	bad "missing QEMU" "exit $RC: $(head -c 200 "$OUT")"
 
+# --- the guest TSC against the host clock: a guest TSC far faster than the host's ---
+# A stand-in for QEMU prints the kernel's tsc_start and tsc_end records 0.6 s apart but
+# 1.5e11 TSC cycles apart (30 s at 5 GHz or less), and exits as isa-debug-exit does for
+# status 0.
+cat >"$T/fastclock-qemu" <<'EOF'
+#!/bin/sh
+[ "$1" = -version ] && { echo "QEMU emulator version 0.0 (hvlab test stand-in)"; exit 0; }
+echo "@hvr kind=info workload=hello name=tsc_start value=1000000"
+sleep 0.6
+echo "@hvr kind=info workload=hello name=tsc_end value=150001000000"
+exit 1
+EOF
+chmod +x "$T/fastclock-qemu"
+peer fastclock 30 run --engine qemu-tcg --workload hello --qemu "$T/fastclock-qemu" --out "$T/fastclock"
+r=$(note "$T/fastclock" guest_tsc_vs_host_clock)
+if [ "$RC" -eq 0 ] && grep -q "guest's TSC and the host's clock disagree" "$OUT" &&
+	python3 -c 'import sys; sys.exit(0 if float(sys.argv[1]) > 5 else 1)' "$r" 2>/dev/null; then
+	ok "a guest TSC running far faster than the host's clock is caught (ratio $r, warned)"
+else
+	bad "guest clock check" "exit $RC, ratio '$r': $(grep -i 'warn\|error' "$OUT" | head -n 2 | tr '\n' ' ')"
+fi
+
 if ! command -v "$QEMU" >/dev/null; then
 	skip "QEMU peer runs" "$QEMU is not installed (Debian package qemu-system-x86)"; exit 0
 fi
@@ -99,6 +121,34 @@ sys.exit(0 if all(k in c for k in need_c) and all(k in n for k in need_n) and
          any(g["engine"] == "qemu-tcg" for g in s["groups"]) else 1)
 PY
 	bad "qemu-tcg summary.json" "context or notes incomplete: $(head -c 300 "$tcg/summary.json")"
+
+# nanobench harness=marginal: each body twice against once; pgfault cannot be doubled.
+# (2^27 cycles per timed run: the whole run takes about a second, long enough for the
+# clock check below.)
+peer marginal 60 run --engine qemu-tcg --out "$T/marginal" \
+	--workload nanobench:only=cpuid+ptemod+pgfault,reps=2,mincycles=134217728,harness=marginal
+if [ "$RC" -eq 0 ] && [ "$(note "$T/marginal" harness)" = marginal ] &&
+	[ "$(awk -F, '$4 == "qemu-tcg" && $2 == "cpuid" && $11 == "cycles_per_op"' "$T/marginal/samples.csv" | wc -l)" -eq 2 ] &&
+	[ "$(awk -F, '$4 == "qemu-tcg" && $2 == "ptemod" && $11 == "cycles_per_op"' "$T/marginal/samples.csv" | wc -l)" -eq 2 ] &&
+	! awk -F, '$4 == "qemu-tcg" && $2 == "pgfault" { f = 1 } END { exit !f }' "$T/marginal/samples.csv" &&
+	grep -q 'pgfault: harness=marginal does not apply' "$T/marginal/console.log"; then
+	ok "nanobench harness=marginal: cpuid and ptemod measured, pgfault skipped with the reason"
+else
+	bad "nanobench harness=marginal" "exit $RC, harness '$(note "$T/marginal" harness)': $(grep '^nanobench' "$T/marginal/console.log" | tail -n 3 | tr '\n' ' ')"
+fi
+# Under TCG the guest's TSC is the host's (QEMU's cpu_get_ticks() without -icount):
+# the kernel's tsc_start and tsc_end span as much host time as guest TSC time, within
+# the few milliseconds that printing and reading a line take (5% of half a second).
+r=$(note "$T/marginal" guest_tsc_vs_host_clock); span=$(note "$T/marginal" host_clock_span_s)
+[ -n "$(note "$T/marginal" tsc_start)" ] && [ -n "$(note "$T/marginal" tsc_end)" ] &&
+	python3 -c 'import sys; r, s = float(sys.argv[1]), float(sys.argv[2])
+sys.exit(0 if s >= 0.5 and abs(r - 1) < 0.05 else 1)' "$r" "$span" 2>/dev/null &&
+	ok "qemu-tcg: the guest's TSC keeps the host's time (guest_tsc_vs_host_clock $r over $span s)" ||
+	bad "qemu-tcg guest clock" "guest_tsc_vs_host_clock '$r' over '$span' s (tsc_start '$(note "$T/marginal" tsc_start)', tsc_end '$(note "$T/marginal" tsc_end)')"
+peer badharness 60 run --engine qemu-tcg --out "$T/badharness" --workload nanobench:harness=none
+[ "$RC" -eq 1 ] && grep -q "bad argument at 'harness=none'" "$T/badharness/console.log" &&
+	ok "nanobench refuses an unknown harness" ||
+	bad "nanobench harness=none" "exit $RC: $(grep '^nanobench' "$T/badharness/console.log" | head -n 2 | tr '\n' ' ')"
 
 # hvm on KVM with the same arguments: the checksum and the shape of the rows.
 why=$(kvm_unavailable)
