@@ -633,16 +633,16 @@ def peer_cycles_notes(run, engine="qemu-tcg"):
         c = cycles_per_op(run, op, engine)
         h = run.stat(experiment="nanobench", workload=op, engine=engine,
                      metric="harness_cycles_per_op")
-        if c and h:
+        if c and h and c["median"] > 0:
             parts.append(f"{op} nets {fmt_cycles(c['median'])} after an empty-loop harness "
-                         f"of {fmt_cycles(h['median'])} per operation ({shape})")
+                         f"of {fmt_cycles(h['median'])} per operation ({shape}; the "
+                         f"harness is {h['median'] / c['median']:.0%} of the figure)")
     if parts:
         nat = cycles_per_op(run, "cpuid", "native")
         natxt = f"; native cpuid costs {fmt_cycles(nat['median'])} because it executes the " \
                 "host's cpuid instruction (an exit to the hypervisor when the host is itself " \
                 "a virtual machine), which TCG never does" if nat else ""
-        out.append(("Measured in this run", "; ".join(parts) + ": the harness is of the "
-                    f"order of the operations themselves{natxt}"))
+        out.append(("Measured in this run", "; ".join(parts) + natxt))
     out.append(("Measured once, not in this run", TCG_CHECKED_ONCE))
     out.append(("From QEMU's source", TCG_SOURCE))
     out.append(("Hypothesis, not measured", TCG_HYPOTHESIS))
