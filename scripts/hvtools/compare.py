@@ -582,7 +582,8 @@ TCG_CHECKED_ONCE = (
     "callret) and a few cycles (ptemod)")
 
 TCG_SOURCE = (
-    "in QEMU 7.2, rdtsc in translated code calls a helper that returns cpu_get_ticks(), "
+    "in QEMU's TCG (the same before and after 7.2), rdtsc in translated code calls a "
+    "helper that returns cpu_get_ticks(), "
     "the host's TSC plus an offset unless QEMU runs with -icount (hvpeer does not); cpuid "
     "is a call from the translated block to a C helper that reads the leaf from QEMU's CPU "
     "model, without leaving translated code (no exit, no VMM); and a store to a guest "
