@@ -127,10 +127,13 @@ PY
 # clock check below.)
 peer marginal 60 run --engine qemu-tcg --out "$T/marginal" \
 	--workload nanobench:only=cpuid+ptemod+pgfault,reps=2,mincycles=134217728,harness=marginal
+# rows OP FILE: qemu-tcg's cycles_per_op rows of OP (columns found by the header's names).
+rows() { awk -F, -v op="$1" 'NR == 1 { for (i = 1; i <= NF; i++) c[$i] = i; next }
+	$c["engine"] == "qemu-tcg" && $c["workload"] == op && $c["metric"] == "cycles_per_op"' "$2"; }
 if [ "$RC" -eq 0 ] && [ "$(note "$T/marginal" harness)" = marginal ] &&
-	[ "$(awk -F, '$4 == "qemu-tcg" && $2 == "cpuid" && $11 == "cycles_per_op"' "$T/marginal/samples.csv" | wc -l)" -eq 2 ] &&
-	[ "$(awk -F, '$4 == "qemu-tcg" && $2 == "ptemod" && $11 == "cycles_per_op"' "$T/marginal/samples.csv" | wc -l)" -eq 2 ] &&
-	! awk -F, '$4 == "qemu-tcg" && $2 == "pgfault" { f = 1 } END { exit !f }' "$T/marginal/samples.csv" &&
+	[ "$(rows cpuid "$T/marginal/samples.csv" | wc -l)" -eq 2 ] &&
+	[ "$(rows ptemod "$T/marginal/samples.csv" | wc -l)" -eq 2 ] &&
+	[ "$(rows pgfault "$T/marginal/samples.csv" | wc -l)" -eq 0 ] &&
 	grep -q 'pgfault: harness=marginal does not apply' "$T/marginal/console.log"; then
 	ok "nanobench harness=marginal: cpuid and ptemod measured, pgfault skipped with the reason"
 else
