@@ -216,14 +216,21 @@ def kill_group(pgid, grace=KILL_GRACE_S, proc=None):
 CAUSE = re.compile(r"^(no |unknown |cannot |invalid )|not found|no such", re.I)
 
 
-def last_line(log_path, offset):
-    """The output line that best says why a cell ended: the last one that reports an
-    error, else the first that says something is missing or unknown, else the last."""
+def _log_text(log_path, offset):
+    """What the cell's attempt wrote to its log (from offset on); None when unreadable."""
     try:
         with open(log_path, "rb") as f:
             f.seek(offset)
-            text = f.read().decode("utf-8", "replace")
+            return f.read().decode("utf-8", "replace")
     except OSError:
+        return None
+
+
+def last_line(log_path, offset):
+    """The output line that best says why a cell ended: the last one that reports an
+    error, else the first that says something is missing or unknown, else the last."""
+    text = _log_text(log_path, offset)
+    if text is None:
         return ""
     lines = [l.strip() for l in text.splitlines() if l.strip()]
     errors = [l for l in lines if "error" in l.lower()]
@@ -239,22 +246,16 @@ def skip_line(log_path, offset):
     """The output line in which a program that exited 77 says why it skipped: the last
     one that says "skipped" (hvm and hvpeer print "PROGRAM: skipped: REASON"), else the
     line last_line picks; "" when the program printed nothing."""
-    try:
-        with open(log_path, "rb") as f:
-            f.seek(offset)
-            text = f.read().decode("utf-8", "replace")
-    except OSError:
+    text = _log_text(log_path, offset)
+    if text is None:
         return ""
     said = [l.strip() for l in text.splitlines() if SKIP_WORD.search(l)]
     return said[-1][:300] if said else last_line(log_path, offset)
 
 
 def find_line(log_path, offset, needle):
-    try:
-        with open(log_path, "rb") as f:
-            f.seek(offset)
-            text = f.read().decode("utf-8", "replace")
-    except OSError:
+    text = _log_text(log_path, offset)
+    if text is None:
         return None
     for l in text.splitlines():
         if needle in l:
