@@ -314,8 +314,10 @@ static void report_startup(struct run_state *s, const struct hvm_invocation *inv
 		tsc_us(s, s->tsc_booted, vm->tsc_first_exit));
 }
 
-/* The engine's own counters (optional engine op), summed over vCPUs into notes
- * "engine_NAME". */
+/* The engine's own counters (optional engine op), summed over vCPUs: notes
+ * "engine_NAME", and samples of experiment "counters" (metric NAME, unit count), so
+ * that KVM's statistics and the translator's counters sit beside the measurements in
+ * samples.csv with the run's mode columns. */
 #define ENGINE_COUNTERS_MAX 256
 
 struct engine_counters {
@@ -357,6 +359,10 @@ static void report_engine_counters(struct run_state *s)
 
 		snprintf(key, sizeof(key), "engine_%s", ec.name[i]);
 		note_num(s, key, (double)ec.value[i]);
+		if (hv_run_add(s->run, &(struct hv_sample){
+			    .experiment = "counters", .workload = s->o.workload, .mode = &s->mode,
+			    .metric = ec.name[i], .value = (double)ec.value[i], .unit = "count" }))
+			hv_warn("recording counter %s: %s", ec.name[i], hv_err_msg());
 	}
 	if (ec.dropped)
 		hv_warn("%u engine counters beyond the first %d were not recorded", ec.dropped,

@@ -34,6 +34,10 @@ void kvm_vcpu_request_exit(struct hv_engine_vcpu *c);
 int kvm_vcpu_inject_irq(struct hv_engine_vcpu *c, uint8_t vector);
 void kvm_vcpu_destroy(struct hv_engine_vcpu *c);
 
+/* stats.c: KVM's binary statistics of the vCPU (and of the VM, with vCPU 0's) */
+void kvm_stats(struct hv_engine_vcpu *c, void (*emit)(void *arg, const char *name,
+						      uint64_t value), void *arg);
+
 /* regs.c */
 int kvm_get_regs(struct hv_engine_vcpu *c, struct hv_regs *r);
 int kvm_set_regs(struct hv_engine_vcpu *c, const struct hv_regs *r);

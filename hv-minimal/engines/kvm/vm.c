@@ -216,4 +216,5 @@ const struct hv_engine_ops hv_kvm_engine_ops = {
 	.guest_syscall_ok = kvm_guest_syscall_ok,
 	.vcpu_destroy = kvm_vcpu_destroy,
 	.vm_destroy = kvm_vm_destroy,
+	.stats = kvm_stats,
 };
