@@ -18,6 +18,7 @@
 #   --mem SIZE       its memory (default 4G)
 #   --timeout S      whole boot, in seconds (default 600)
 #   --build DIR      the build to take hvm and the guest from (default $BUILD or build)
+#   --env NAME=VALUE an environment variable for the command (repeatable)
 #
 # What it needs is fetched from Debian's archive with apt-get download and unpacked
 # without installing, into <build>/nested/cache: the kernel (linux-image-amd64) and
@@ -26,7 +27,7 @@
 set -uo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BUILD=${BUILD:-build}
-NPT=1 OUT="" CPU=max SMP=2 MEM=4G TIMEOUT=600 SCRIPT=""
+NPT=1 OUT="" CPU=max SMP=2 MEM=4G TIMEOUT=600 SCRIPT="" ENVS=()
 QEMU=${QEMU:-qemu-system-x86_64}
 
 die() { echo "nested: $*" >&2; exit 125; }
@@ -44,6 +45,8 @@ while [ $# -gt 0 ]; do
 	--timeout) TIMEOUT=${2:?--timeout needs seconds}; shift ;;
 	--build) BUILD=${2:?--build needs a directory}; shift ;;
 	--script) SCRIPT=${2:?--script needs a file}; shift ;;
+	--env) [[ ${2:-} =~ ^[A-Za-z_][A-Za-z0-9_]*= ]] || die "--env takes NAME=VALUE, not '${2:-}'"
+		ENVS+=("$2"); shift ;;
 	-h|--help) usage; exit 0 ;;
 	--) shift; break ;;
 	*) die "unknown option '$1' (see scripts/nested.sh --help)" ;;
@@ -105,11 +108,10 @@ copy_with_libs() { # copy_with_libs FILE: the file and every shared library it l
 }
 for b in "$BUILD"/bin/*; do copy_with_libs "$b"; done
 mkdir -p "$R$BUILD/guest" && cp "$BUILD/guest/kernel.elf" "$R$BUILD/guest/"
-if [ -n "$SCRIPT" ]; then
-	cp "$SCRIPT" "$R/job.sh"
-else
-	{ printf '%q ' "$@"; echo; } >"$R/job.sh"
-fi
+{
+	for e in "${ENVS[@]}"; do printf 'export %q\n' "$e"; done
+	if [ -n "$SCRIPT" ]; then cat "$SCRIPT"; else printf '%q ' "$@"; echo; fi
+} >"$R/job.sh"
 OUTER="qemu-system-x86_64 $("$QEMU" --version | awk 'NR == 1 { print $4 }') TCG, -cpu $CPU, -smp $SMP"
 cat >"$R/init" <<EOF
 #!/bin/busybox sh
