@@ -13,6 +13,7 @@
 #include "hvlab/err.h"
 #include "hvlab/hvm.h"
 #include "hvlab/hvm_cli.h"
+#include "hvlab/kvminfo.h"
 #include "hvlab/log.h"
 #include "hvlab/pin.h"
 #include "hvlab/regdump.h"
@@ -41,6 +42,9 @@ struct run_state {
 	struct hv_mode mode;
 	char gate[16];
 	char cmdline[HV_CMDLINE_MAX];
+	char words[64];                  /* boot words this host needs (host_words) */
+	char engine_label[24];           /* the engine column: the engine's name, "-tcg" */
+	int under_tcg;                   /* this host is itself run by QEMU's TCG */
 	double host_hz;
 	uint64_t tsc_vm_ready, tsc_run_open, tsc_booted;
 };
@@ -108,6 +112,20 @@ static void note(struct run_state *s, const char *key, const char *value)
 {
 	if (s->run && hv_run_note(s->run, key, value))
 		hv_warn("recording note %s: %s", key, hv_err_msg());
+}
+
+/* Boot words this host needs: the memory virtualization's (hvm_host_words), and
+ * cr8wr=off for KVM under QEMU's TCG, where a nested guest's CR8 write aborts QEMU 7.2
+ * (tcg_handle_interrupt: assertion qemu_mutex_iothread_locked() failed). */
+static const char *host_words(struct run_state *s)
+{
+	const char *mv = hvm_host_words(s->ops->memvirt(s->vm->eng));
+	int cr8 = s->under_tcg && !strcmp(s->ops->name, "hw");
+
+	if (!cr8)
+		return mv;
+	snprintf(s->words, sizeof(s->words), "%s%scr8wr=off", mv ? mv : "", mv ? " " : "");
+	return s->words;
 }
 
 /* The engine's own facts about this VM (struct hv_engine_ops.notes). */
@@ -194,8 +212,8 @@ static int run_setup(struct run_state *s, const struct hvm_invocation *inv)
 	s->tsc_vm_ready = hv_tsc_begin();
 	snprintf(s->gate, sizeof(s->gate), "%s",
 		 s->ops->guest_syscall_ok(s->vm->eng) ? "syscall" : "ud2");
-	if (hvm_build_cmdline_host(o, s->gate, hvm_host_words(s->ops->memvirt(s->vm->eng)),
-				   s->cmdline, sizeof(s->cmdline))) {
+	s->under_tcg = hv_host_under_tcg();
+	if (hvm_build_cmdline_host(o, s->gate, host_words(s), s->cmdline, sizeof(s->cmdline))) {
 		hv_err("%s", hv_err_msg());
 		return HVM_EXIT_USAGE;
 	}
@@ -213,8 +231,12 @@ static int run_setup(struct run_state *s, const struct hvm_invocation *inv)
 	s->vm->run_dir = hv_run_dir(s->run);
 	s->vm->pin = o->pin;
 	/* pcpus: the host CPUs the vCPU threads may run on. */
+	/* Under QEMU's TCG (the nested test bed) every instruction is emulated: the rows
+	 * say so in the engine column ("hw-tcg"), so they never mix with real ones. */
+	snprintf(s->engine_label, sizeof(s->engine_label), "%s%s", s->ops->name,
+		 s->under_tcg ? "-tcg" : "");
 	s->mode = (struct hv_mode){
-		.engine = s->ops->name, .memvirt = s->ops->memvirt(s->vm->eng), .flavour = "full",
+		.engine = s->engine_label, .memvirt = s->ops->memvirt(s->vm->eng), .flavour = "full",
 		.spinlock = "plain", .iopath = "emul", .vcpus = (int)o->vcpus,
 		.segbase = s->ops->segbase ? s->ops->segbase(s->vm->eng) : NULL,
 		.pcpus = o->pin ? (int)o->pin_ncpus : hv_pin_ncpus(),
@@ -244,6 +266,22 @@ static int run_setup(struct run_state *s, const struct hvm_invocation *inv)
 	note(s, "pin", o->pin ? o->pin : "none");
 	if (s->ops->notes)
 		s->ops->notes(s->vm->eng, engine_note, s);
+	if (s->under_tcg) {
+		/* the nested test bed names the outer machine; anyone else's is unknown */
+		const char *outer = getenv("HVLAB_NESTED_OUTER");
+
+		note(s, "outer_emulator", outer && *outer ? outer : "QEMU TCG (version and CPU "
+		     "model unknown: not started by scripts/nested.sh)");
+		note(s, "times", "emulated: this host is itself run by QEMU's TCG, so times are "
+		     "not performance figures; counts and checksums are");
+		if (!strcmp(s->ops->name, "hw")) {
+			char npt[16];
+
+			note(s, "kvm_amd_npt", hv_kvm_module_param("kvm_amd", "npt", npt, sizeof(npt)));
+			note(s, "cr8wr", "off: QEMU 7.2's TCG aborts on a nested guest's CR8 write "
+			     "(tcg_handle_interrupt: assertion qemu_mutex_iothread_locked() failed)");
+		}
+	}
 
 	if (hv_devices_init(s->vm)) {
 		hv_err("setting up the devices: %s", hv_err_msg());

@@ -1,4 +1,5 @@
 /* KVM flavour and paging mode, read from sysfs module parameters. */
+#include <cpuid.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -125,10 +126,45 @@ void hv_host_kind_line(char *buf, size_t len)
 	struct hv_kvm_info k;
 
 	hv_kvm_detect(&k, "/sys", "/dev/kvm");
+	char sig[13], outer[96] = "";
+
+	hv_host_hypervisor(sig);
+	if (sig[0])
+		snprintf(outer, sizeof(outer), "; itself under %s%s", sig,
+			 hv_host_under_tcg() ? " (QEMU TCG: times are emulated)" : "");
 	if (k.usable)
-		snprintf(buf, len, "/dev/kvm %s (paging %s); user-mode FSGSBASE %s", k.flavour,
-			 k.paging, hv_host_user_fsgsbase() ? "yes" : "no");
+		snprintf(buf, len, "/dev/kvm %s (paging %s); user-mode FSGSBASE %s%s", k.flavour,
+			 k.paging, hv_host_user_fsgsbase() ? "yes" : "no", outer);
 	else
-		snprintf(buf, len, "/dev/kvm unusable (%s; module %s); user-mode FSGSBASE %s",
-			 k.why, k.flavour, hv_host_user_fsgsbase() ? "yes" : "no");
+		snprintf(buf, len, "/dev/kvm unusable (%s; module %s); user-mode FSGSBASE %s%s",
+			 k.why, k.flavour, hv_host_user_fsgsbase() ? "yes" : "no", outer);
+}
+
+void hv_host_hypervisor(char sig[13])
+{
+	unsigned a, b, c, d;
+
+	sig[0] = 0;
+	if (!__get_cpuid(1, &a, &b, &c, &d) || !(c & (1u << 31)))
+		return;
+	__cpuid(0x40000000, a, b, c, d);
+	memcpy(sig, &b, 4);
+	memcpy(sig + 4, &c, 4);
+	memcpy(sig + 8, &d, 4);
+	sig[12] = 0;
+}
+
+int hv_host_under_tcg(void)
+{
+	char sig[13];
+
+	hv_host_hypervisor(sig);
+	return !strcmp(sig, "TCGTCGTCGTCG");
+}
+
+const char *hv_kvm_module_param(const char *mod, const char *param, char *buf, size_t len)
+{
+	if (read_param("/sys", mod, param, buf, len))
+		snprintf(buf, len, "absent");
+	return buf;
 }

@@ -8,6 +8,9 @@
  *                      timer, so no preemption, and IPIs are the only wake-ups
  *   spinlock=NAME      the kernel's lock implementation (default plain)
  *   cpus=N             start at most N CPUs (default: all the boot info names)
+ *   cr8wr=off          refuse the CR8-write nanobenchmark (the VMM asks for it where
+ *                      its host cannot take a guest's CR8 writes: QEMU 7.2's TCG
+ *                      aborts when a nested guest makes them)
  * Unknown options are reported and ignored, so a newer VMM can pass more; a bad
  * value of a known one stops the boot. */
 #include "guest/string.h"
@@ -67,6 +70,10 @@ static void option(const char *key, const char *val)
 		if (lock_ops_select(val) < 0)
 			bad(key, val, "a lock this kernel has (plain)");
 		kcfg.spinlock = val;
+	} else if (!strcmp(key, "cr8wr")) {
+		if (strcmp(val, "off"))
+			bad(key, val, "off");
+		kcfg.cr8wr_off = 1;
 	} else if (!strcmp(key, "cpus")) {
 		uint32_t n = number(key, val, 1, HV_MAX_VCPUS);
 		if (n < kcfg.nr_vcpus)

@@ -49,6 +49,7 @@ struct kconfig {
 	int gate;                 /* enum guest_gate, from sysgate= */
 	int kmem;                 /* enum guest_kmem, from kmem= */
 	int cow;                  /* fork copy-on-write, from cow= */
+	int cr8wr_off;            /* cr8wr=off: the CR8-write nanobenchmark is refused */
 	uint32_t hz;              /* timer interrupts per second, from hz= */
 	const char *spinlock;     /* lock implementation, from spinlock= */
 	const char *workload;     /* workload=, NULL when absent */

@@ -59,6 +59,9 @@ long kop_run(struct proc *p, uint64_t op, uint64_t n)
 		return 0;
 	case GUEST_KOP_CR8WR: {
 		uint64_t tpr;
+
+		if (kcfg.cr8wr_off)
+			return -GUEST_ENOSYS;
 		__asm__ volatile("mov %%cr8, %0" : "=r"(tpr));
 		KLOOP("mov %3, %%cr8", 0, "r"(tpr));
 		return 0;

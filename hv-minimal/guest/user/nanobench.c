@@ -455,6 +455,13 @@ int main(const char *args)
 		bench_run(op->fn, op->max_iters, p.min_cycles, p.reps, samples);
 		if (op->teardown)
 			op->teardown();
+		if (kop_error == -GUEST_ENOSYS) {
+			/* switched off on the command line for this host (cr8wr=off) */
+			printf("nanobench: %s: switched off on this host (the kernel's command line), "
+			       "skipped\n", op->name);
+			report_info("nanobench", "switched_off", op->name);
+			continue;
+		}
 		if (kop_error) {
 			printf("nanobench: %s: the kernel refused the operation (%ld), skipped\n",
 			       op->name, kop_error);

@@ -19,6 +19,18 @@ int hv_kvm_detect(struct hv_kvm_info *info, const char *sysfs_root, const char *
  * with fsgsbase and Linux 5.9 or later). */
 int hv_host_user_fsgsbase(void);
 
+/* /sys/module/MOD/parameters/PARAM's first word into buf (e.g. kvm_amd's npt: "Y"),
+ * or "absent"; returns buf. */
+const char *hv_kvm_module_param(const char *mod, const char *param, char *buf, size_t len);
+
+/* The hypervisor this host itself runs under, by CPUID leaf 0x40000000's signature
+ * (e.g. "TCGTCGTCGTCG" for QEMU's TCG, "KVMKVMKVM" for KVM), into sig; "" when the
+ * CPUID hypervisor bit is clear (bare metal, or a hypervisor that hides itself). */
+void hv_host_hypervisor(char sig[13]);
+/* 1 when that hypervisor is QEMU's TCG: every instruction of this host is emulated, so
+ * times measured here are not performance figures (the nested test bed). */
+int hv_host_under_tcg(void);
+
 /* The host kind in one line, for test logs and `hvm host`: /dev/kvm (flavour, paging, or
  * why it is unusable) and user-mode FSGSBASE. */
 void hv_host_kind_line(char *buf, size_t len);
