@@ -27,6 +27,9 @@
 set -uo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BUILD=${BUILD:-build}
+# One TCG thread for all CPUs by default: with one thread per CPU (multi), the outer
+# kernel was seen to hang in a soft lockup under load here.
+TCG_THREAD=${NESTED_TCG_THREAD:-single}
 NPT=1 OUT="" CPU=max SMP=2 MEM=4G TIMEOUT=600 SCRIPT="" ENVS=()
 QEMU=${QEMU:-qemu-system-x86_64}
 
@@ -112,7 +115,7 @@ mkdir -p "$R$BUILD/guest" && cp "$BUILD/guest/kernel.elf" "$R$BUILD/guest/"
 	for e in "${ENVS[@]}"; do printf 'export %q\n' "$e"; done
 	if [ -n "$SCRIPT" ]; then cat "$SCRIPT"; else printf '%q ' "$@"; echo; fi
 } >"$R/job.sh"
-OUTER="qemu-system-x86_64 $("$QEMU" --version | awk 'NR == 1 { print $4 }') TCG, -cpu $CPU, -smp $SMP"
+OUTER="qemu-system-x86_64 $("$QEMU" --version | awk 'NR == 1 { print $4 }') TCG ($TCG_THREAD-threaded), -cpu $CPU, -smp $SMP"
 cat >"$R/init" <<EOF
 #!/bin/busybox sh
 /bin/busybox --install -s /bin
@@ -133,7 +136,7 @@ chmod +x "$R/init"
 # ---- boot, then bring /out back -------------------------------------------------------
 echo "nested: $OUTER, kernel $KVER, kvm_amd npt=$NPT; output in $OUT" >&2
 start=$(date +%s.%N)
-timeout "$TIMEOUT" "$QEMU" -accel tcg -cpu "$CPU" -smp "$SMP" -m "$MEM" -nodefaults \
+timeout "$TIMEOUT" "$QEMU" -accel "tcg,thread=$TCG_THREAD" -cpu "$CPU" -smp "$SMP" -m "$MEM" -nodefaults \
 	-display none -no-reboot -kernel "$VMLINUZ" -initrd "$WORK/initrd.cpio" \
 	-append "console=ttyS0 quiet panic=-1 rdinit=/init" \
 	-serial "file:$WORK/console.log" -serial "file:$WORK/out.b64" >"$WORK/qemu.log" 2>&1

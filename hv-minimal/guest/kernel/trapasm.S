@@ -79,8 +79,12 @@ alltraps:
 	mov	%rsp, %rdi
 	call	trap
 
+/* Interrupts stay off from here to iretq: trap() may have enabled them, and one taken
+ * after the swapgs below would find a kernel CS with the user's GS base. iretq puts
+ * the interrupted context's IF back. */
 	.globl trapret
 trapret:
+	cli
 	pop_gprs
 	add	$16, %rsp		/* vector, error */
 	testb	$3, 8(%rsp)		/* cs */
@@ -106,6 +110,9 @@ syscall_entry:
 	push_gprs
 	mov	%rsp, %rdi
 	call	trap
+	/* Interrupts off until sysretq (which loads IF from r11): one taken after the
+	 * swapgs below would run on the user's stack with the user's GS base. */
+	cli
 	/* sysret reloads rip from rcx and rflags from r11. It is only safe for a plain
 	 * return to a canonical user address in 64-bit user mode; anything else the
 	 * kernel set up (a changed cs, a resumed fault) goes out through iretq. */
