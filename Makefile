@@ -42,7 +42,7 @@ BIN := $(BUILD)/bin
 ALL_TARGETS :=
 UNIT_TESTS  :=
 
-.PHONY: all deps test bench clean
+.PHONY: all deps test test-nested bench clean
 all: deps-check
 
 # Object rule shared by all host code.
@@ -67,6 +67,11 @@ deps-check:
 
 test: deps
 	@tests/run-all.sh
+
+# The whole nested test bed: every workload under hw (kvm_amd npt=1 and npt=0, inside
+# QEMU's TCG) and bt, and tlbshoot 50 times under hw (tests/nested/check.sh).
+test-nested: deps all
+	@tests/nested/check.sh full
 
 bench: deps all
 	@scripts/bench.sh
