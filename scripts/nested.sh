@@ -135,13 +135,13 @@ chmod +x "$R/init"
 
 # ---- boot, then bring /out back -------------------------------------------------------
 echo "nested: $OUTER, kernel $KVER, kvm_amd npt=$NPT; output in $OUT" >&2
-start=$(date +%s.%N)
+start=$SECONDS
 timeout "$TIMEOUT" "$QEMU" -accel "tcg,thread=$TCG_THREAD" -cpu "$CPU" -smp "$SMP" -m "$MEM" -nodefaults \
 	-display none -no-reboot -kernel "$VMLINUZ" -initrd "$WORK/initrd.cpio" \
 	-append "console=ttyS0 quiet panic=-1 rdinit=/init" \
 	-serial "file:$WORK/console.log" -serial "file:$WORK/out.b64" >"$WORK/qemu.log" 2>&1
 qrc=$?
-secs=$(echo "$(date +%s.%N) - $start" | bc 2>/dev/null || echo "?")
+secs=$((SECONDS - start))
 mkdir -p "$OUT" || die "cannot create $OUT"
 cp "$WORK/console.log" "$OUT/nested-console.log"
 [ -s "$WORK/qemu.log" ] && cp "$WORK/qemu.log" "$OUT/nested-qemu.log"
