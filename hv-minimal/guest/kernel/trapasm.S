@@ -72,11 +72,35 @@ vector\n:
 /* Interrupted context's CS is at 24(%rsp) here: vector, error, rip, cs. */
 alltraps:
 	testb	$3, 24(%rsp)
-	jz	1f
+	jz	kernel_entry
 	swapgs
-1:	push_gprs
+	push_gprs
 	cld
 	mov	%rsp, %rdi
+	call	trap
+	jmp	trapret
+
+/* From kernel mode the GS base is the kernel's, except in the few instructions around
+ * swapgs on the system-call path, which run with interrupts off. Under nested
+ * emulation (kvm_amd inside QEMU's TCG) an interrupt was seen to arrive there all the
+ * same, with IF clear in the interrupted RFLAGS; so the base itself decides: the
+ * kernel's lies in the upper half. A swap done here is undone on the way out. */
+kernel_entry:
+	push_gprs
+	cld
+	mov	$MSR_GS_BASE, %ecx
+	rdmsr
+	test	%edx, %edx
+	js	1f
+	swapgs
+	mov	%rsp, %rdi
+	call	trap
+	cli
+	pop_gprs
+	add	$16, %rsp
+	swapgs
+	iretq
+1:	mov	%rsp, %rdi
 	call	trap
 
 /* Interrupts stay off from here to iretq: trap() may have enabled them, and one taken
