@@ -17,7 +17,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "scripts"))
 
 import plot  # noqa: E402
-from hvtools import compare, rundata  # noqa: E402
+from hvtools import compare, rundata, verdict  # noqa: E402
 from hvtools.latex import esc, tt  # noqa: E402
 
 TEMPLATE = os.path.join(ROOT, "paper", "report.tex.in")
@@ -168,8 +168,11 @@ def section_nanobench(run):
                           "Not measured: this run holds no nanobenchmark samples."] +
                          absent_lines(run))
     others = [e for e in engines if e != "native"]
-    cols = "l" + "r" * (len(engines) + len(others))
+    counted = [op for op in ops if rundata.guest_insns(run, op, "kernel") is not None]
+    cols = "l" + "r" * (len(engines) + len(others) + (2 if counted else 0))
     head = ["operation"] + [esc(e) for e in engines] + [esc(f"{e}/native") for e in others]
+    if counted:
+        head += ["kernel insns/op", "user insns/op"]
     out = [r"\section{Measured nanobenchmarks}",
            "Median TSC cycles per operation over the repetitions (n), harness "
            "overhead subtracted by the measuring program; ratios are to the native "
@@ -184,8 +187,36 @@ def section_nanobench(run):
         for e in others:
             r, _ = rundata.ratio_to_native(run, op, e)
             cells.append(esc(compare.fmt_ratio(r)) if r is not None else "--")
+        if counted:
+            for where in ("kernel", "user"):
+                n = rundata.guest_insns(run, op, where)
+                cells.append("--" if n is None else esc(compare.fmt_insns(n)))
+        if op in compare.NATIVE_KERNEL_PATH and "native" in engines:
+            cells[0] += r"\textsuperscript{K}"
+        elif compare.native_differs(run, op) and "native" in engines:
+            cells[0] += r"\textsuperscript{N}"
         out.append(" & ".join(cells) + r"\\")
     out.append(r"\bottomrule\end{tabular}}\end{center}")
+    marks = []
+    if "native" in engines and any(op in compare.NATIVE_KERNEL_PATH for op in ops):
+        marks.append(r"\textsuperscript{K} Different kernels: the native baseline runs "
+                     "Linux's kernel (" + esc("; ".join(
+                         f"{op}: {compare.NATIVE_KERNEL_PATH[op]}" for op in ops
+                         if op in compare.NATIVE_KERNEL_PATH)) + "), the guest runs hvlab's; "
+                     "the ratio is not a virtualization overhead alone.")
+    if "native" in engines and any(compare.native_differs(run, op) for op in ops):
+        marks.append(r"\textsuperscript{N} Not comparable with Adams and Agesen's native "
+                     "column: " + esc("; ".join(f"{op}: native is {compare.native_differs(run, op)}"
+                                                for op in ops if compare.native_differs(run, op)))
+                     + ", theirs a plain store.")
+    if counted:
+        marks.append("Instructions per operation: the guest's own, counted by the bt engine's "
+                      "counting mode (nanobench icount=1), in the guest kernel and in user mode, "
+                      "harness subtracted as for the cycles (medians over repetitions).")
+    elif run.has_engine("bt"):
+        marks.append("No guest instruction counts in this run (the bt engine counts them with "
+                      "the nanobench argument icount=1).")
+    out += [r"\par{\small " + m + "}" for m in marks]
     unavailable = {}            # op -> why; several cells may say the same
     for k, v in flatten(run.notes):
         if k.startswith("unavailable.") or ".unavailable." in k:
@@ -240,29 +271,78 @@ def section_figures(figdir, index):
     return "\n".join(out)
 
 
-def holds_cell(h):
-    return r"\holds" if h is True else (r"\fails" if h is False else r"\notmeasured")
+def holds_cell(r):
+    """The holds? cell: yes, no (and which part failed), n/c (not comparable), or --."""
+    k = r.verdict.kind
+    if k == verdict.HOLDS:
+        return r"\holds"
+    if k == verdict.MAGNITUDE_FAILS:
+        return r"\fails{\scriptsize\newline magnitude}"
+    if k == verdict.DIRECTION_FAILS:
+        return r"\fails{\scriptsize\newline direction}"
+    if k == verdict.NOT_COMPARABLE:
+        return r"\notcomparable"
+    return r"\notmeasured"
+
+
+def row_label(r):
+    """The row cell: the label, and under it the row's tag (e.g. different kernels)."""
+    return tt(r.label) + (r"\newline{\scriptsize " + esc(r.tag) + "}" if r.tag else "")
+
+
+def why_cell(r):
+    """The row's sentence, each part under its label (Published, Measured, Verdict,
+    Different kernels, Paper's explanation (cited), Hypothesis, not measured in this
+    run)."""
+    return " ".join(r"\textbf{" + esc(k) + ":} " + esc(t, breakable=False) + "."
+                    for k, t in r.parts)
 
 
 def section_comparisons(tables):
-    out = [r"\section{Published comparisons}",
-           "One table per published comparison: the published ratio, this run's ratio, "
-           "whether the published shape holds here, and why. ``not measured'' means the "
-           "run holds no data for that row, and the sentence says what is missing; ``"
-           + esc(rundata.NOT_ON_HOST) + "'' means the host could not run the engine "
-           "the row needs (the Engines section says why)."]
+    rules = []
     for t in tables:
-        # The citation and the table in one box, so the heading stays with its table.
+        if t.rule and t.rule.describe() not in rules:
+            rules.append(t.rule.describe())
+    out = [r"\section{Published comparisons}",
+           "One table per published comparison: the published ratio, this run's ratio, the "
+           "factor between them (measured divided by published), whether the published "
+           "shape holds here, and why. A shape holds when the measured ratio falls in the "
+           "published one's class (the direction) and within a factor of "
+           + esc(f"{verdict.MAGNITUDE:g}") + " of it (the magnitude): "
+           + esc("; ".join(rules)) + ". A failed verdict says which part failed. "
+           "``n/c'' marks a row whose two ratios measure different operations (no verdict); "
+           "a row tagged ``different kernels'' is judged, but its native baseline ran "
+           "Linux's kernel and the guest hvlab's, so its ratio is not a virtualization "
+           "overhead alone. ``not measured'' means the run holds no data for that row, and "
+           "the sentence says what is missing; ``" + esc(rundata.NOT_ON_HOST) + "'' means "
+           "the host could not run the engine the row needs (the Engines section says "
+           "why). Every mechanism in a sentence is labelled: the paper's explanation, with "
+           "where it is, or a hypothesis this run did not measure."]
+    for t in tables:
+        # A longtable: rows with their sentences may fill more than a page. Its head
+        # repeats on each page.
+        head = ("row & " + esc(t.pub_head) + " & " + esc(t.meas_head) +
+                r" & factor & holds? & why\\\midrule")
+        notes = [esc(t.source)]
+        srcs = compare.table_sources(t.rows)
+        if srcs:
+            notes.append(r"\textbf{Where the published figures are:} " +
+                         esc("; ".join(srcs), breakable=True) + ".")
+        if t.explained:
+            notes.append(r"\textbf{Where the paper's explanations are:} " +
+                         esc("; ".join(t.explained), breakable=True) + ".")
         out += [r"\subsection{" + esc(t.title) + "}",
-                r"\noindent\begin{minipage}{\textwidth}{\footnotesize " + esc(t.source) + "}",
-                r"\par\smallskip{\small\begin{tabularx}{\textwidth}{@{}lrrcY@{}}\toprule",
-                "row & " + esc(t.pub_head) + " & " + esc(t.meas_head) +
-                r" & holds? & why\\\midrule"]
+                r"{\footnotesize " + r"\par ".join(notes) + "}",
+                r"{\small\setlength{\LTleft}{0pt}\setlength{\LTright}{0pt}"
+                r"\begin{longtable}{@{}>{\raggedright}p{2.2cm}>{\raggedleft}p{1.35cm}"
+                r">{\raggedleft}p{1.35cm}>{\raggedleft}p{1.0cm}>{\centering}p{1.25cm}"
+                r">{\raggedright\arraybackslash}p{7.7cm}@{}}\toprule",
+                head + r"\endfirsthead", r"\toprule " + head + r"\endhead"]
         for r in t.rows:
-            out.append(" & ".join([tt(r.label), esc(r.published), esc(r.measured),
-                                   holds_cell(r.holds), esc(r.sentence, breakable=False)])
+            out.append(" & ".join([row_label(r), esc(r.published), esc(r.measured),
+                                   esc(r.factor), holds_cell(r), why_cell(r)])
                        + r"\\[0.3em]")
-        out.append(r"\bottomrule\end{tabularx}}\end{minipage}\par\medskip")
+        out.append(r"\bottomrule\end{longtable}}")
     return "\n".join(out)
 
 
@@ -275,18 +355,20 @@ def appendix_published(published):
     if not rest:
         return ""
     out = [r"\section{Published figures awaiting an experiment}",
-           "These published figures have no hvlab experiment yet; each is not measured "
-           "by this run."]
+           "These published figures have no hvlab experiment yet; none is measured by this "
+           "run. Each row names its source."]
     for p in rest:
-        cols = [c for c in (p.rows[0].keys() if p.rows else []) if c != "value"]
+        cols = [c for c in (p.rows[0].keys() if p.rows else [])
+                if c not in ("value", "unit", "source")]
         out += [r"\subsection*{" + tt(p.name + ".csv") + "}",
                 r"{\footnotesize " + esc(p.citation) + "}",
-                r"\begin{center}{\footnotesize\begin{longtable}{@{}" + "l" * len(cols) +
-                r"rl@{}}\toprule",
-                " & ".join(esc(c) for c in cols) + r" & value & measured\\\midrule\endhead"]
+                r"\begin{center}{\footnotesize\begin{longtable}{@{}>{\raggedright}p{5.4cm}"
+                r"r>{\raggedright\arraybackslash}p{8.2cm}@{}}\toprule",
+                esc(" / ".join(cols)) + r" & value & source\\\midrule\endhead"]
         for r in p.rows:
-            out.append(" & ".join(esc(r[c]) for c in cols) + " & " +
-                       esc(f"{r['value']:g}") + r" & not measured\\")
+            out.append(esc(" / ".join(r[c] for c in cols), breakable=True) + " & " +
+                       esc(f"{r['value']:g} {r.get('unit', '')}".strip()) + " & " +
+                       esc(r["source"], breakable=True) + r"\\")
         out.append(r"\bottomrule\end{longtable}}\end{center}")
     return "\n".join(out)
 
@@ -370,7 +452,8 @@ def main(argv):
     with open(TEMPLATE, encoding="utf-8") as f:
         tex = f.read()
     tex = tex.replace("@@TITLE@@", title).replace("@@DATE@@", esc(str(date))) \
-        .replace("@@NOTICE@@", notice(run, how)).replace("@@BODY@@", body)
+        .replace("@@NOTICE@@", notice(run, how)).replace("@@BODY@@", body) \
+        .replace("@@MAGNITUDE@@", f"{verdict.MAGNITUDE:g}")
     os.makedirs(outdir, exist_ok=True)
     out_tex = os.path.join(outdir, "report.tex")
     with open(out_tex, "w", encoding="utf-8") as f:

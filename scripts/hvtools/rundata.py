@@ -224,6 +224,16 @@ def cycles_per_op(run, op, engine):
     return run.stat(experiment="nanobench", workload=op, engine=engine, metric="cycles_per_op")
 
 
+def guest_insns(run, op, where="kernel", engine="bt"):
+    """Median guest instructions per operation of nanobenchmark op that the engine
+    counted, executed in the guest kernel (where="kernel") or in user mode ("user"): the
+    samples guest_kernel_insns_per_op / guest_user_insns_per_op that nanobench's icount
+    mode writes (under bt). None when the run has none."""
+    v = run.values(experiment="nanobench", workload=op, engine=engine,
+                   metric=f"guest_{where}_insns_per_op")
+    return statistics.median(v) if v else None
+
+
 def ratio_to_native(run, op, engine):
     """(ratio, why-not) of engine's median cycles per op to native's, same run."""
     e = cycles_per_op(run, op, engine)
@@ -240,7 +250,9 @@ def ratio_to_native(run, op, engine):
 
 
 class Published:
-    """One results/published/*.csv: its citation and rows."""
+    """One results/published/*.csv: its citation and rows. Every row names its own source
+    (column source: the paper, where in it, and the page, or that the page or figure is
+    not confirmed); a file with a row that does not is refused."""
 
     def __init__(self, path):
         self.path = path
@@ -250,9 +262,24 @@ class Published:
             if not first.startswith("# citation:"):
                 raise RunError(f"{path}: first line is not '# citation: ...'")
             self.citation = first[len("# citation:"):].strip()
-            self.rows = list(csv.DictReader(f))
-        for r in self.rows:
+            reader = csv.DictReader(f)
+            if "source" not in (reader.fieldnames or []):
+                raise RunError(f"{path}: no source column; every row must name its source "
+                               "(paper, table or figure, page)")
+            self.rows = list(reader)
+        for i, r in enumerate(self.rows):
+            if not (r.get("source") or "").strip():
+                raise RunError(f"{path}: row {i + 1} ({r.get('workload', '?')}) names no "
+                               "source; give the paper, table or figure and page, or say "
+                               "what could not be confirmed")
             r["value"] = _num(r.get("value"))
+
+    def source(self, **f):
+        """The source of the first row matching f, or None."""
+        for r in self.rows:
+            if all(r.get(k) == v for k, v in f.items()):
+                return r["source"]
+        return None
 
     def value(self, **f):
         for r in self.rows:

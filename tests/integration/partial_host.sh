@@ -108,7 +108,7 @@ print(c["status"] + "|" + (c["reason"] or ""))' "$run/matrix-summary.json" 2>&1)
 fi
 
 # --- a run without hw and qemu-kvm: figures and report ----------------------------------
-# From the fixture: its hw rows become bt and qemu-tcg rows, native ptemod is made
+# From the fixture: its hw rows become bt and qemu-tcg rows, native cpuid is made
 # large enough that a ratio falls below 1e-4 (gnuplot once failed on the axis floor
 # 1e-05 it gives), and the matrix summary records the hw and qemu-kvm cells as skipped.
 partial=$T/partial
@@ -123,7 +123,7 @@ eng, val, wl = head.index("engine"), head.index("value"), head.index("workload")
 new = [head]
 for r in body:
     if r[eng] == "native":
-        if r[wl] == "ptemod":
+        if r[wl] == "cpuid":
             r = r[:val] + [repr(float(r[val]) * 1e4)] + r[val + 1:]
         new.append(r)
     elif r[eng] == "hw" and not r[head.index("params")].startswith("exit="):
@@ -221,13 +221,13 @@ sys.exit(0 if [f["name"] for f in i["figures"]] == ["nanobench-ratio"] and
 	done
 	grep -q 'texttt{bt} & yes & ' "$tex" && ok "the Engines table says bt was measured" ||
 		bad "Engines table bt" "$(grep 'texttt{bt} &' "$tex" | head -n 1 | cut -c1-120)"
-	grep -q 'texttt{syscall} & 1.0x & not measured on this host & \\notmeasured & .*hw was not measured on this host' "$tex" &&
+	grep -q 'texttt{syscall} & 1.0x & not measured on this host & -- & \\notmeasured & .*hw was not measured on this host' "$tex" &&
 		ok "comparison row (VT-x vs hw, syscall): not measured on this host" ||
 		bad "comparison row hw" "$(grep 'texttt{syscall} & 1.0x' "$tex" | head -n 1 | cut -c1-160)"
-	grep -q 'texttt{syscall} & 9.4x & not measured on this host & \\notmeasured' "$tex" &&
+	grep -q 'texttt{syscall} & 9.4x & not measured on this host & -- & \\notmeasured' "$tex" &&
 		ok "comparison row (BT vs VT-x, syscall) needs hw: not measured on this host" ||
 		bad "comparison row bt/hw" "$(grep 'texttt{syscall} & 9.4x' "$tex" | head -n 1 | cut -c1-160)"
-	grep -q 'texttt{syscall} & 9.5x & [0-9.]*x & ' "$tex" &&
+	grep -q 'texttt{syscall}\\newline{\\scriptsize different kernels} & 9.5x & [0-9.]*x & ' "$tex" &&
 		ok "comparison row (BT vs bt, syscall) is measured" ||
 		bad "comparison row bt" "$(grep 'texttt{syscall} & 9.5x' "$tex" | head -n 1 | cut -c1-160)"
 	grep -q 'texttt{VT-x vs qemu-kvm} & [0-9.]*x & not measured on this host' "$tex" &&
