@@ -41,7 +41,10 @@ enum bt_gs_write { BT_GS_WRGSBASE = 1, BT_GS_ARCH_PRCTL };
 
 /* ---- the context block (layout in ctx.h) ---- */
 struct bt_ctx {
-	uint64_t self, unused0[3], host_rsp;
+	uint64_t self;
+	uint64_t icount[2];      /* counting mode: kernel-half, user-half instructions */
+	uint64_t icount_tmp;
+	uint64_t host_rsp;
 	struct bt_vcpu *vcpu;
 	uint64_t exit_fn, target, jmp, winbase, negwin, gfsbase, ggsbase, rflags;
 	const struct bt_exit_info *exit_info;
@@ -251,6 +254,39 @@ void bt_exit_common(void);
 void bt_sig_entry(int sig, siginfo_t *si, void *uc);
 void bt_signal_handler(int sig, siginfo_t *si, void *ucv, struct bt_ctx *ctx);
 
+/* ---- counting mode (icount.c) ----
+ * Off by default. The first rdpmc of HV_PMC_GUEST_INSNS_KERNEL or _USER (abi.h) turns
+ * it on for the VM: each vCPU empties its code cache, and every block translated from
+ * then on adds its instruction count to ctx->icount[] at its entry, with a sequence
+ * that leaves the arithmetic flags alone. A block left before its end (a guest
+ * exception, device memory, a call-out that does not go on inline) gives back the
+ * instructions it did not run. */
+#define BT_ICOUNT_KERNEL 0
+#define BT_ICOUNT_USER   1
+/* Which counter a block at guest address rip adds to: the kernel half or the user
+ * half of the address space (DESIGN.md's layout). */
+static inline int bt_icount_half(uint64_t rip)
+{
+	return (rip >> 63) ? BT_ICOUNT_KERNEL : BT_ICOUNT_USER;
+}
+/* rdpmc at any CPL (info: its call-out record): 0 with *val set for the counter
+ * indices of abi.h (turning counting on at the first read), 1 when index is not one of
+ * them (the caller raises #GP). */
+struct bt_exit_info;
+int bt_icount_rdpmc(struct bt_vcpu *v, const struct bt_exit_info *info, uint32_t index,
+		    uint64_t *val);
+/* Before running translated code: empties the code cache if counting was turned on
+ * since it was built. */
+void bt_icount_sync(struct bt_vcpu *v);
+/* How many of tb's instructions start at guest address rip or after it (0 when
+ * counting is off): what a block left at rip counted and did not run. */
+uint32_t bt_icount_rest(const struct bt_vcpu *v, const struct bt_tb *tb, uint64_t rip);
+/* Takes n instructions back from the counter of the block at block_rip. */
+void bt_icount_give_back(struct bt_vcpu *v, uint64_t block_rip, uint32_t n);
+/* The block tb stopped at guest address rip: the instructions from there to its end
+ * (from after rip when retired) were counted and did not run. */
+void bt_icount_unrun(struct bt_vcpu *v, const struct bt_tb *tb, uint64_t rip, int retired);
+
 /* ---- the GS base (segbase.c) ---- */
 /* Sets vm->gs_write from want ("auto", "wrgsbase", "arch_prctl"; NULL or "": the
  * HVLAB_BT_GS environment variable, else auto). With hv_err_msg() set: -1 when want is
@@ -350,6 +386,7 @@ struct bt_vm {
 	struct { uint32_t leaf, sub, r[4]; } cpuid[32];   /* the host's, read once */
 	unsigned ncpuid;
 	uint64_t map_budget;             /* window pages one vCPU may keep mapped */
+	int icount;                      /* counting mode asked for (atomic; icount.c) */
 };
 
 struct bt_vcpu {
@@ -399,6 +436,7 @@ struct bt_vcpu {
 	unsigned rmap_used;
 	int rmap_lost;                   /* entries were dropped: protect by flushing */
 	int single_insn;                 /* translate one instruction, unprotected (SMC) */
+	int icount;                      /* the code cache was built in counting mode */
 	/* guest instructions that trapped on protected pages, by address: after a few,
 	 * they are translated as call-outs (adaptive translation) */
 	struct { uint64_t rip; uint32_t traps; } hot[256];

@@ -1026,7 +1026,13 @@ int bt_callout(struct bt_vcpu *v, const struct bt_exit_info *info, struct hv_exi
 		r = callout_far(v, info);
 		return r < 0 ? -1 : 1;
 	case BT_CO_RDPMC:
-		return gp0(v);
+		/* the guest instruction counters of abi.h (counting mode, icount.c), at any
+		 * CPL; every other counter raises #GP, as on a CPU without them */
+		if (bt_icount_rdpmc(v, info, (uint32_t)v->ctx->regs[BT_RCX], &val))
+			return gp0(v);
+		v->ctx->regs[BT_RAX] = val & 0xffffffff;
+		v->ctx->regs[BT_RDX] = val >> 32;
+		break;
 	case BT_CO_EMULATE:
 		return bt_emulate_callout(v, exit);
 	case BT_CO_MOV_TO_CR:

@@ -12,6 +12,12 @@
 #define HVLAB_BT_CTX_H
 
 #define CTX_SELF      0x000   /* the block's own address */
+/* Counting mode (icount.c): guest instructions executed in translated code, in the
+ * kernel half and the user half of the address space, and the slot that keeps RAX
+ * while a block adds its count. */
+#define CTX_ICOUNT_K  0x008
+#define CTX_ICOUNT_U  0x010
+#define CTX_ICOUNT_TMP 0x018
 #define CTX_HOST_RSP  0x020   /* host stack of bt_enter(), below its saved registers */
 #define CTX_VCPU      0x028   /* struct bt_vcpu * of the owner */
 #define CTX_EXIT_FN   0x030   /* address of the exit stub (translated code calls it) */

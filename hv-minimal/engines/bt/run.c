@@ -190,6 +190,7 @@ static int run_loop(struct bt_vcpu *v, struct hv_exit *exit)
 		if (r == 1)
 			continue;
 		if (!resume) {
+			bt_icount_sync(v);    /* counting turned on by another vCPU */
 			resume = dispatch(v);
 			if (!resume)
 				continue;     /* a fetch fault, or a host error: seen above */
@@ -229,8 +230,18 @@ static int run_loop(struct bt_vcpu *v, struct hv_exit *exit)
 			break;
 		case BT_EXIT_CALLOUT: {
 			uint32_t epoch = v->cache.epoch;
+			/* counting mode: what the block counted from the call-out on, found
+			 * before the call-out may empty the cache */
+			const struct bt_tb *ctb = v->icount ?
+				bt_cache_find_host(&v->cache, (uintptr_t)info) : NULL;
+			uint32_t rest = bt_icount_rest(v, ctb, info->rip);
+			uint64_t crip = ctb ? ctb->rip : 0;
 
 			r = bt_callout(v, info, exit);
+			/* a block not gone on inline gives back what did not run: the rest
+			 * after the call-out, and the call-out itself when it faulted */
+			if (rest && r >= 0 && !(r == 0 && epoch == v->cache.epoch))
+				bt_icount_give_back(v, crip, rest - (v->fault.pending ? 0 : 1));
 			if (r < 0) {
 				exit_internal(v, exit, hv_err_msg());
 				return 0;

@@ -83,6 +83,11 @@ static void leave_translated(struct bt_vcpu *v, ucontext_t *uc, const struct bt_
 	greg_t *g = uc->uc_mcontext.gregs;
 
 	recover_state(v, uc, tb, im);
+	/* counting mode: the block is left at this instruction, which runs again later
+	 * (a guest fault) or is completed in C (device memory, a protected page); the poll
+	 * (im NULL) comes before the block's count */
+	if (im)
+		bt_icount_unrun(v, tb, v->cpu.rip, v->mmio.pending);
 	v->ctx->exit_info = NULL;
 	g[REG_RIP] = (greg_t)(uintptr_t)bt_exit_common;
 	g[REG_RSP] = (greg_t)v->ctx->host_rsp;

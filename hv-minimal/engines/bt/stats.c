@@ -73,6 +73,11 @@ void bt_stats(struct hv_engine_vcpu *hv, void (*emit)(void *arg, const char *nam
 	emit(arg, "bt_pt_remote_invalidations", s->xinvals);
 	emit(arg, "bt_interrupts_delivered", s->interrupts);
 	emit(arg, "bt_gs_writes", s->gs_writes);
+	if (v->icount) {
+		/* counting mode: guest instructions run since it was turned on */
+		emit(arg, "bt_icount_kernel_insns", v->ctx->icount[BT_ICOUNT_KERNEL]);
+		emit(arg, "bt_icount_user_insns", v->ctx->icount[BT_ICOUNT_USER]);
+	}
 	for (int i = 1; i < BT_CO_NR; i++) {
 		if (!s->callouts[i] || !callout_names[i])
 			continue;

@@ -17,6 +17,9 @@
 #define STR(x) STR_(x)
 
 _Static_assert(offsetof(struct bt_ctx, self) == CTX_SELF, "ctx layout");
+_Static_assert(offsetof(struct bt_ctx, icount) == CTX_ICOUNT_K, "ctx layout");
+_Static_assert(offsetof(struct bt_ctx, icount) + 8 == CTX_ICOUNT_U, "ctx layout");
+_Static_assert(offsetof(struct bt_ctx, icount_tmp) == CTX_ICOUNT_TMP, "ctx layout");
 _Static_assert(offsetof(struct bt_ctx, host_rsp) == CTX_HOST_RSP, "ctx layout");
 _Static_assert(offsetof(struct bt_ctx, vcpu) == CTX_VCPU, "ctx layout");
 _Static_assert(offsetof(struct bt_ctx, exit_fn) == CTX_EXIT_FN, "ctx layout");

@@ -1177,12 +1177,34 @@ static uint64_t last_gpa(struct bt_vcpu *v, uint64_t va, uint64_t first)
 	return w.gpa;
 }
 
+/* Counting mode (icount.c): adds the block's instruction count to its half's counter
+ * with mov and lea only (no flag changes). Returns where the count goes, patched once
+ * the block is complete, or NULL when counting is off. */
+static uint8_t *emit_icount(struct tctx *t)
+{
+	static const uint8_t lea_rax_disp32[] = { 0x48, 0x8d, 0x80 };  /* lea d32(%rax),%rax */
+	int32_t slot = bt_icount_half(t->start) == BT_ICOUNT_KERNEL ? CTX_ICOUNT_K : CTX_ICOUNT_U;
+	uint8_t *count;
+
+	if (!t->v->icount)
+		return NULL;
+	em_ctx_store(&t->e, BT_RAX, CTX_ICOUNT_TMP);
+	em_ctx_load(&t->e, BT_RAX, slot);
+	em_bytes(&t->e, lea_rax_disp32, sizeof(lea_rax_disp32));
+	count = t->e.p;
+	em_u32(&t->e, 0);
+	em_ctx_store(&t->e, BT_RAX, slot);
+	em_ctx_load(&t->e, BT_RAX, CTX_ICOUNT_TMP);
+	return t->e.overflow ? NULL : count;
+}
+
 static struct bt_tb *translate_block(struct bt_vcpu *v, uint64_t rip, uint64_t gpa)
 {
 	struct bt_cache *c = &v->cache;
 	struct tctx t = { .v = v, .start = rip, .rip = rip };
 	struct bt_tb *tb;
 	unsigned ninsn = 0;
+	uint8_t *count;
 
 	if (c->code_size - c->code_used < BLOCK_ROOM || c->ntb >= c->max_tb ||
 	    c->max_imap - c->nimap < 8 * MAX_INSNS)
@@ -1200,6 +1222,7 @@ static struct bt_tb *translate_block(struct bt_vcpu *v, uint64_t rip, uint64_t g
 
 	imap_add(&t);
 	em_ctx_store_imm8(&t.e, CTX_POLL, 0);      /* the poll: faults when an exit is asked */
+	count = emit_icount(&t);                   /* after the poll: a poll exit counts nothing */
 	while (!t.end && !t.e.overflow) {
 		ZydisDecodedInstruction in;
 		ZydisDecodedOperand op[ZYDIS_MAX_OPERAND_COUNT];
@@ -1278,6 +1301,11 @@ static struct bt_tb *translate_block(struct bt_vcpu *v, uint64_t rip, uint64_t g
 	tb->host_len = (uint32_t)(t.e.p - t.e.start);
 	tb->guest_len = (uint32_t)(t.rip - rip);
 	tb->ninsn = ninsn;
+	if (count) {
+		uint32_t n32 = ninsn;
+
+		memcpy(count, &n32, sizeof(n32));
+	}
 	tb->gpa_last = last_gpa(v, rip + tb->guest_len - 1, gpa);
 	c->ntb++;
 	v->stats.blocks++;

@@ -21,12 +21,18 @@ struct bench_sample {
 void bench_run(bench_fn fn, uint64_t max_iters, uint64_t min_cycles, unsigned reps,
 	       struct bench_sample *out);
 
+/* What BENCH_LOOP reads before and after its loop: the TSC unless the program says
+ * otherwise (nanobench's icount mode reads a guest instruction counter). */
+#ifndef BENCH_CLOCK
+#define BENCH_CLOCK() tsc_read()
+#endif
+
 /* A loop of n bodies between two TSC reads, in one asm statement so the harness is the
  * same instructions with any body: BENCH_LOOP(n, "cpuid", : "a"(0) : "rbx", ...).
  * The trailing arguments are the asm's input and clobber lists. */
 #define BENCH_LOOP(n, body, ...)                                                         \
 	({                                                                               \
-		uint64_t bl_n_ = (n), bl_t0_ = tsc_read();                               \
+		uint64_t bl_n_ = (n), bl_t0_ = BENCH_CLOCK();                            \
 		__asm__ volatile("test %0, %0\n\t"                                       \
 				 "jz 2f\n"                                               \
 				 "1:\n\t" body "\n\t"                                    \
@@ -34,7 +40,7 @@ void bench_run(bench_fn fn, uint64_t max_iters, uint64_t min_cycles, unsigned re
 				 "jnz 1b\n"                                              \
 				 "2:"                                                    \
 				 : "+r"(bl_n_) __VA_ARGS__);                             \
-		tsc_read() - bl_t0_;                                                     \
+		BENCH_CLOCK() - bl_t0_;                                                  \
 	})
 
 #endif

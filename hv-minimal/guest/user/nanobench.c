@@ -13,12 +13,27 @@
  * does not apply to pgfault (each body needs its own page) and divzero (the fault
  * resumes at a fixed address), which are then skipped.
  *
+ * icount=1 counts instead of timing: each operation's guest instructions, in the guest
+ * kernel and in user mode, read from the instruction counters an engine may offer
+ * (rdpmc HV_PMC_GUEST_INSNS_KERNEL and _USER, abi.h: the bt engine's counting mode).
+ * The loops are the same, with the counter read where the TSC is read otherwise, and
+ * the harness subtracted as for the cycles; the count of a loop does not depend on the
+ * repeat count, which is fixed (ICOUNT_ITERS, or the operation's maximum). Each
+ * repetition becomes the records guest_kernel_insns_per_op and guest_user_insns_per_op
+ * of workload OP; no cycles are reported (the counting code slows translated blocks).
+ * Under an engine without the counters the first read faults, and nanobench skips
+ * (exit 77) saying so.
+ *
  * wargs: reps=N (default 5), mincycles=C (default 2^24), only=op+op+...,
- * harness=empty|marginal (default empty) */
+ * harness=empty|marginal (default empty), icount=0|1 (default 0) */
+#include <stdint.h>
+static inline uint64_t nb_clock(void);
+#define BENCH_CLOCK() nb_clock()
 #include "bench.h"
 #include "ulib.h"
 
 #define DEFAULT_REPS 5
+#define ICOUNT_ITERS 1024        /* operations per counted loop (icount=1) */
 #define DEFAULT_MIN_CYCLES (1ull << 24)
 #define DEMAND_PAGES ((GUEST_USER_DEMAND_END - GUEST_USER_DEMAND_BASE) / 4096)
 
@@ -29,6 +44,21 @@ extern const char nb_divzero_resume[];
 /* How port I/O runs: "iopl" or "ioperm" (at CPL3), or "kernel". */
 static const char *port_io = "kernel";
 static int marginal;             /* harness=marginal */
+static uint32_t clock_pmc;       /* icount=1: the counter the loops read; 0: the TSC */
+
+static inline uint64_t pmc_read(uint32_t counter)
+{
+	uint32_t lo, hi;
+
+	__asm__ volatile("rdpmc" : "=a"(lo), "=d"(hi) : "c"(counter) : "memory");
+	return ((uint64_t)hi << 32) | lo;
+}
+
+/* What every loop reads before and after itself. */
+static inline uint64_t nb_clock(void)
+{
+	return clock_pmc ? pmc_read(clock_pmc) : tsc_read();
+}
 static volatile uint32_t *mmio_page;
 
 static int port_cpl3(void)
@@ -43,9 +73,9 @@ static long kop_error;
 
 static uint64_t kop_cycles(enum guest_kop op, uint64_t n)
 {
-	uint64_t t0 = tsc_read();
+	uint64_t t0 = nb_clock();
 	long r = nb_kernel_op(op, n);
-	uint64_t t = tsc_read() - t0;
+	uint64_t t = nb_clock() - t0;
 
 	if (r < 0)
 		kop_error = r;
@@ -117,22 +147,22 @@ static uint64_t empty(uint64_t n)
 
 static void m_syscall(uint64_t n, uint64_t *c, uint64_t *b)
 {
-	uint64_t t0 = tsc_read();
+	uint64_t t0 = nb_clock();
 
 	for (uint64_t i = 0; i < n; i++) {
 		sys_call(SYS_getpid, 0, 0, 0);
 		if (marginal)
 			sys_call(SYS_getpid, 0, 0, 0);
 	}
-	*c = tsc_read() - t0;
-	t0 = tsc_read();
+	*c = nb_clock() - t0;
+	t0 = nb_clock();
 	for (uint64_t i = 0; i < n; i++) {
 		if (marginal)
 			sys_call(SYS_getpid, 0, 0, 0);
 		else
 			__asm__ volatile("" : : : "memory");
 	}
-	*b = tsc_read() - t0;
+	*b = nb_clock() - t0;
 }
 
 static void m_in(uint64_t n, uint64_t *c, uint64_t *b)
@@ -176,13 +206,13 @@ static void m_mmio(uint64_t n, uint64_t *c, uint64_t *b)
 
 static void m_divzero(uint64_t n, uint64_t *c, uint64_t *b)
 {
-	uint64_t t0 = tsc_read();
+	uint64_t t0 = nb_clock();
 
 	nb_divzero(n, 0);
-	*c = tsc_read() - t0;
-	t0 = tsc_read();
+	*c = nb_clock() - t0;
+	t0 = nb_clock();
 	nb_divzero(n, 1);
-	*b = tsc_read() - t0;
+	*b = nb_clock() - t0;
 }
 
 /* n first touches of fresh demand-zero pages (each a #PF the kernel resolves), then the
@@ -287,6 +317,7 @@ struct params {
 	uint64_t min_cycles;
 	const char *only;        /* '+'-separated names, or NULL for all */
 	int marginal;            /* harness=marginal */
+	int icount;              /* icount=1 */
 };
 
 /* Matches name against the '+'-separated list that starts at list (ends at ',' or NUL). */
@@ -311,6 +342,7 @@ static int parse_args(const char *a, struct params *p)
 	p->min_cycles = DEFAULT_MIN_CYCLES;
 	p->only = NULL;
 	p->marginal = 0;
+	p->icount = 0;
 	while (*a) {
 		const char *end = a;
 		if (!strncmp(a, "reps=", 5)) {
@@ -323,6 +355,9 @@ static int parse_args(const char *a, struct params *p)
 		} else if (!strncmp(a, "harness=marginal", 16)) {
 			p->marginal = 1;
 			end = a + 16;
+		} else if (!strncmp(a, "icount=0", 8) || !strncmp(a, "icount=1", 8)) {
+			p->icount = a[7] == '1';
+			end = a + 8;
 		} else if (!strncmp(a, "only=", 5)) {
 			p->only = a + 5;
 			end = p->only;
@@ -331,7 +366,7 @@ static int parse_args(const char *a, struct params *p)
 		}
 		if (end == a || (*end && *end != ',')) {
 			printf("nanobench: bad argument at '%s' (reps=N,mincycles=C,only=a+b,"
-			       "harness=empty|marginal)\n", a);
+			       "harness=empty|marginal,icount=0|1)\n", a);
 			return -1;
 		}
 		a = *end ? end + 1 : end;
@@ -419,6 +454,104 @@ static void print_summary(const struct nb_op *op, const struct bench_sample *s, 
 	       base / 10, base % 10, user ? "CPL3" : "in the kernel");
 }
 
+/* ---- icount=1: instructions per operation ---- */
+
+/* Sorts v[0..n) (n is small) and returns its median. */
+static int64_t median_i64(int64_t *v, unsigned n)
+{
+	for (unsigned i = 1; i < n; i++)
+		for (unsigned j = i; j > 0 && v[j - 1] > v[j]; j--) {
+			int64_t t = v[j];
+			v[j] = v[j - 1];
+			v[j - 1] = t;
+		}
+	return v[n / 2];
+}
+
+/* One operation counted with counter pmc: reps loops of n operations, each the loop's
+ * count minus its harness's, as records metric of workload op->name; returns the median
+ * count per operation, in tenths. A difference may be negative: an instruction that
+ * faults does not retire (divzero's division, resumed after, runs one instruction
+ * fewer than its harness in user mode). */
+static int64_t count_op(const struct nb_op *op, uint32_t pmc, const char *metric,
+			uint64_t n, unsigned reps)
+{
+	uint64_t c, b;
+	int64_t x10[BENCH_MAX_REPS];
+
+	clock_pmc = pmc;
+	op->fn(1, &c, &b);                       /* first-time costs stay out */
+	for (unsigned r = 0; r < reps; r++) {
+		op->fn(n, &c, &b);
+		int64_t d = (int64_t)(c - b);
+
+		report_signed_ratio(op->name, metric, d, n, "insns", r);
+		x10[r] = d * 10 / (int64_t)n;
+	}
+	clock_pmc = 0;
+	return median_i64(x10, reps);
+}
+
+/* "-12.3" for tenths -123. */
+static void print_x10(int64_t v)
+{
+	uint64_t m = v < 0 ? (uint64_t)-v : (uint64_t)v;
+
+	printf("%s%lu.%lu", v < 0 ? "-" : "", m / 10, m % 10);
+}
+
+static int count_ops(const struct params *p)
+{
+	uint64_t v, err;
+	int r = probe_rdpmc(HV_PMC_GUEST_INSNS_KERNEL, &v, &err);
+	int failed = 0;
+
+	if (r) {
+		printf("nanobench: icount=1: this engine offers no guest instruction counter "
+		       "(rdpmc %#x raised vector %d); skipped\n", HV_PMC_GUEST_INSNS_KERNEL, r - 1);
+		report_info("nanobench", "icount", r == 14 ? "unavailable: rdpmc raised #GP" :
+			    "unavailable: rdpmc faulted");
+		return 77;
+	}
+	report_info("nanobench", "icount", "rdpmc 0x48560000, 0x48560001");
+	printf("nanobench: icount=1: counting guest instructions per operation (kernel and "
+	       "user mode), %u reps of up to %u operations; no cycles are reported\n", p->reps,
+	       ICOUNT_ITERS);
+	for (size_t i = 0; i < sizeof(ops) / sizeof(ops[0]); i++) {
+		const struct nb_op *op = &ops[i];
+		uint64_t n = op->max_iters < ICOUNT_ITERS ? op->max_iters : ICOUNT_ITERS;
+
+		if (p->only && !listed(p->only, op->name))
+			continue;
+		if (marginal && (op->fn == m_pgfault || op->fn == m_divzero))
+			continue;
+		if (op->setup && op->setup() < 0) {
+			printf("nanobench: %s: setup failed, skipped\n", op->name);
+			failed = 1;
+			continue;
+		}
+		kop_error = 0;
+		int64_t k = count_op(op, HV_PMC_GUEST_INSNS_KERNEL, "guest_kernel_insns_per_op",
+				     n, p->reps);
+		int64_t u = count_op(op, HV_PMC_GUEST_INSNS_USER, "guest_user_insns_per_op", n,
+				     p->reps);
+		if (op->teardown)
+			op->teardown();
+		if (kop_error) {
+			printf("nanobench: %s: the kernel refused the operation (%ld)\n", op->name,
+			       kop_error);
+			failed = 1;
+			continue;
+		}
+		printf("nanobench: %-14s ", op->name);
+		print_x10(k);
+		printf(" kernel, ");
+		print_x10(u);
+		printf(" user instructions/op (median of %u; %lu ops per loop)\n", p->reps, n);
+	}
+	return failed;
+}
+
 int main(const char *args)
 {
 	struct params p;
@@ -434,6 +567,8 @@ int main(const char *args)
 	setup_ports();
 	report_info("nanobench", "port_io", port_io);
 	report_info("nanobench", "harness", marginal ? "marginal" : "empty");
+	if (p.icount)
+		return count_ops(&p);
 
 	int failed = 0;
 	for (size_t i = 0; i < sizeof(ops) / sizeof(ops[0]); i++) {

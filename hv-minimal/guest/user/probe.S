@@ -35,6 +35,28 @@ probe_read64:
 1:	inc	%eax			/* landing pad: rax = vector */
 	jmp	probe_finish
 
+/* int probe_rdpmc(uint32_t counter, uint64_t *val, uint64_t *err) */
+	.globl probe_rdpmc
+probe_rdpmc:
+	push	%rbx
+	push	%r12
+	push	%r13
+	mov	%edi, %r12d
+	mov	%rsi, %r13
+	mov	%rdx, %rbx
+	lea	1f(%rip), %rdi
+	call	fault_resume
+	mov	%r12d, %ecx
+	rdpmc				/* the access */
+	shl	$32, %rdx
+	or	%rdx, %rax
+	mov	%rax, (%r13)
+	xor	%eax, %eax
+	xor	%edx, %edx
+	jmp	probe_finish
+1:	inc	%eax
+	jmp	probe_finish
+
 /* int probe_inb(uint16_t port, uint64_t *err) */
 	.globl probe_inb
 probe_inb:

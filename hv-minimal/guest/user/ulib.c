@@ -186,6 +186,17 @@ void report_ratio(const char *workload, const char *name, uint64_t num, uint64_t
 	report_bits(workload, name, f64_from_ratio(num, den), unit, rep);
 }
 
+void report_signed_ratio(const char *workload, const char *name, int64_t num, uint64_t den,
+			 const char *unit, unsigned rep)
+{
+	uint64_t mag = num < 0 ? (uint64_t)0 - (uint64_t)num : (uint64_t)num;
+	uint64_t bits = f64_from_ratio(mag, den);
+
+	if (num < 0 && mag)
+		bits |= 1ull << 63;              /* the sign bit of an IEEE double */
+	report_bits(workload, name, bits, unit, rep);
+}
+
 void report_info(const char *workload, const char *key, const char *value)
 {
 	struct hv_result r;

@@ -84,6 +84,9 @@ void report_u64(const char *workload, const char *name, uint64_t v, const char *
 		unsigned rep);
 void report_ratio(const char *workload, const char *name, uint64_t num, uint64_t den,
 		  const char *unit, unsigned rep);
+/* The same as report_ratio for a numerator that may be negative. */
+void report_signed_ratio(const char *workload, const char *name, int64_t num, uint64_t den,
+			 const char *unit, unsigned rep);
 void report_info(const char *workload, const char *key, const char *value);
 /* The records of one repetition of a macro workload, headline first: cycles_per_op,
  * elapsed (cycles), ops, checksum; and a console line saying the same. */
@@ -104,5 +107,6 @@ static inline uint64_t tsc_read(void)
  * cleared. */
 int probe_read64(const void *addr, uint64_t *val, uint64_t *err);
 int probe_inb(uint16_t port, uint64_t *err);
+int probe_rdpmc(uint32_t counter, uint64_t *val, uint64_t *err);
 
 #endif

@@ -80,6 +80,15 @@ struct hv_boot_info {
 #define HV_EXIT_SKIP  77
 #define HV_EXIT_PANIC 0xdead
 
+/* ---- Guest instruction counters ----
+ * rdpmc indices that the bt engine answers, at any CPL, with the guest instructions it
+ * has executed in the kernel half and in the user half of the address space since the
+ * first such read turned counting on (engines/bt/README.md, counting mode). No CPU
+ * has these indices: under other engines rdpmc with them raises #GP, so a guest probes
+ * before it relies on them (nanobench icount=1). */
+#define HV_PMC_GUEST_INSNS_KERNEL 0x48560000u
+#define HV_PMC_GUEST_INSNS_USER   0x48560001u
+
 /* ---- Hypercall page (one per vCPU) ---- */
 enum hv_hcall_nr {
 	HV_HC_NOP = 0,           /* returns 0; the hypercall nanobenchmark */
