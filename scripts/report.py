@@ -169,34 +169,47 @@ def section_nanobench(run):
                          absent_lines(run))
     others = [e for e in engines if e != "native"]
     counted = [op for op in ops if rundata.guest_insns(run, op, "kernel") is not None]
-    cols = "l" + "r" * (len(engines) + len(others) + (2 if counted else 0))
-    head = ["operation"] + [esc(e) for e in engines] + [esc(f"{e}/native") for e in others]
-    if counted:
-        head += ["kernel insns/op", "user insns/op"]
+
+    def mark(op):
+        if "native" in engines and op in compare.NATIVE_KERNEL_PATH:
+            return r"\textsuperscript{K}"
+        if "native" in engines and compare.native_differs(run, op):
+            return r"\textsuperscript{N}"
+        return ""
+
+    # Two tables, so that a run with every engine still fits the page: the cycles, then
+    # the ratios with the guest's instruction counts.
     out = [r"\section{Measured nanobenchmarks}",
            "Median TSC cycles per operation over the repetitions (n), harness "
-           "overhead subtracted by the measuring program; ratios are to the native "
-           "baseline of this run. A dash: not measured.",
-           r"\begin{center}{\small\begin{tabular}{" + cols + r"}\toprule",
-           " & ".join(head) + r"\\\midrule"]
+           "overhead subtracted by the measuring program; then the ratios to the native "
+           "baseline of this run" + (", and the guest's own instructions per operation"
+           if counted else "") + ". A dash: not measured.",
+           r"\begin{center}{\small\begin{tabular}{l" + "r" * len(engines) + r"}\toprule",
+           " & ".join(["operation"] + [esc(e) for e in engines]) + r"\\\midrule"]
     for op in ops:
-        cells = [tt(op)]
+        cells = [tt(op) + mark(op)]
         for e in engines:
-            s = rundata.cycles_per_op(run, op, e)
-            cells.append("--" if s is None else esc(f"{s['median']:,.1f} ({s['n']})"))
-        for e in others:
-            r, _ = rundata.ratio_to_native(run, op, e)
-            cells.append(esc(compare.fmt_ratio(r)) if r is not None else "--")
-        if counted:
-            for where in ("kernel", "user"):
-                n = rundata.guest_insns(run, op, where)
-                cells.append("--" if n is None else esc(compare.fmt_insns(n)))
-        if op in compare.NATIVE_KERNEL_PATH and "native" in engines:
-            cells[0] += r"\textsuperscript{K}"
-        elif compare.native_differs(run, op) and "native" in engines:
-            cells[0] += r"\textsuperscript{N}"
+            st = rundata.cycles_per_op(run, op, e)
+            cells.append("--" if st is None else esc(f"{st['median']:,.1f} ({st['n']})"))
         out.append(" & ".join(cells) + r"\\")
     out.append(r"\bottomrule\end{tabular}}\end{center}")
+    if others or counted:
+        head = ["operation"] + [esc(f"{e}/native") for e in others]
+        if counted:
+            head += ["kernel insns/op", "user insns/op"]
+        out += [r"\begin{center}{\small\begin{tabular}{l" + "r" * (len(head) - 1) +
+                r"}\toprule", " & ".join(head) + r"\\\midrule"]
+        for op in ops:
+            cells = [tt(op) + mark(op)]
+            for e in others:
+                r, _ = rundata.ratio_to_native(run, op, e)
+                cells.append(esc(compare.fmt_ratio(r)) if r is not None else "--")
+            if counted:
+                for where in ("kernel", "user"):
+                    n = rundata.guest_insns(run, op, where)
+                    cells.append("--" if n is None else esc(compare.fmt_insns(n)))
+            out.append(" & ".join(cells) + r"\\")
+        out.append(r"\bottomrule\end{tabular}}\end{center}")
     marks = []
     if "native" in engines and any(op in compare.NATIVE_KERNEL_PATH for op in ops):
         marks.append(r"\textsuperscript{K} Different kernels: the native baseline runs "

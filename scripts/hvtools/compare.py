@@ -252,15 +252,16 @@ def kernel_parts(run, op):
     if op not in NATIVE_KERNEL_PATH:
         return []
     what = run.note(f"what.{op}")
-    native = NATIVE_KERNEL_PATH[op] + (f" ({what})" if what else "")
+    native = f"'{what}' in Linux's kernel" if what else NATIVE_KERNEL_PATH[op]
     text = f"native ran {native}, the guest hvlab's own kernel, so the ratio is not a " \
            "virtualization overhead alone"
     n = guest_insns(run, op, "kernel")
     if n is not None:
         u = guest_insns(run, op, "user")
-        utxt = f" and {fmt_insns(u)} user-mode ones" if u is not None else ""
+        utxt = f", and {fmt_insns(u)} user-mode ones against its harness" \
+            if u is not None else ""
         text += f"; hvlab's kernel executes {fmt_insns(n)} instructions per operation" \
-                f"{utxt} (counted by the bt engine)"
+                f"{utxt} (counted by the bt engine, nanobench icount=1)"
     return [(DIFFERENT_KERNELS.capitalize(), text)]
 
 
@@ -634,8 +635,10 @@ def closing(run, tables):
                    f"{_tags(by[verdict.DIRECTION_FAILS])}.")
     if tagged:
         out.append(f"Of these, {len(tagged)} compare unlike things and say so in their rows "
-                   f"({'; '.join(tagged)}): where native ran Linux's kernel and the guest "
-                   "hvlab's, a ratio is not a virtualization overhead alone.")
+                   f"({'; '.join(tagged)}). Different kernels: native ran Linux's kernel and "
+                   "the guest hvlab's, so the ratio is not a virtualization overhead alone; "
+                   "different programs: the published benchmark and hvlab's workload are "
+                   "not the same program.")
     if by[verdict.NOT_COMPARABLE]:
         out.append(f"Not comparable, so not judged: {_tags(by[verdict.NOT_COMPARABLE])} (the "
                    "native baseline measured another operation than the paper's).")
