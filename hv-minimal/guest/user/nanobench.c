@@ -530,7 +530,26 @@ static int count_ops(const struct params *p)
 			failed = 1;
 			continue;
 		}
+		/* one operation first: a kernel operation may be refused or switched off, and
+		 * then nothing of it is reported */
+		uint64_t c0, b0;
+
 		kop_error = 0;
+		op->fn(1, &c0, &b0);
+		if (kop_error) {
+			if (op->teardown)
+				op->teardown();
+			if (kop_error == -GUEST_ENOSYS) {
+				printf("nanobench: %s: switched off on this host (the kernel's command "
+				       "line), skipped\n", op->name);
+				report_info("nanobench", "switched_off", op->name);
+			} else {
+				printf("nanobench: %s: the kernel refused the operation (%ld), "
+				       "skipped\n", op->name, kop_error);
+				failed = 1;
+			}
+			continue;
+		}
 		int64_t k = count_op(op, HV_PMC_GUEST_INSNS_KERNEL, "guest_kernel_insns_per_op",
 				     n, p->reps);
 		int64_t u = count_op(op, HV_PMC_GUEST_INSNS_USER, "guest_user_insns_per_op", n,
