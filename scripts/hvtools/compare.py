@@ -350,6 +350,7 @@ def aa_bt_vs_vtx(run, pub):
 
 def _workload_median(run, w, engine):
     rows = [r for r in run.rows if (r["workload"] == w or r["experiment"] == w) and
+            r["experiment"] != "counters" and             # the engine's own counters
             not r["params"].startswith("exit=") and r["metric"] != "exits"]
     if not rows:
         return None, None

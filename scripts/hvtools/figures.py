@@ -218,6 +218,7 @@ def exit_costs(run, top=14):
 
 def _workload_rows(run, w):
     return [r for r in run.rows if (r["workload"] == w or r["experiment"] == w)
+            and r["experiment"] != "counters"             # the engine's own counters
             and not r["params"].startswith("exit=") and r["metric"] not in ("exits",)]
 
 

@@ -27,7 +27,9 @@ peer() {
 col() { awk -F, -v e="$2" -v m="$3" '$4 == e && $12 == m { print $13 }' "$1" 2>/dev/null; }
 # shape FILE ENGINE: the rows' (experiment, workload, params, metric, unit), exit
 # statistics (hvm's alone) left out, sorted and unique.
-shape() { awk -F, -v e="$2" '$4 == e && $3 !~ /^exit=/ { print $1, $2, $3, $12, $14 }' "$1" | sort -u; }
+# (the engine's own counters, experiment counters, are the engine's: KVM's statistics
+# under hw, none under QEMU)
+shape() { awk -F, -v e="$2" '$4 == e && $3 !~ /^exit=/ && $1 != "counters" { print $1, $2, $3, $12, $14 }' "$1" | sort -u; }
 note() { python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["notes"].get(sys.argv[2], ""))' "$1/summary.json" "$2" 2>/dev/null; }
 
 # --- a malformed @hvr line is rejected by number, the rest recorded ------------------
