@@ -251,6 +251,16 @@ class TestOtherTables(RunCase):
         r = self.row(self.run_of(b), "forkwait", "VT-x vs hw")
         self.assertIs(r.holds, True)
 
+    def test_engine_counters_are_not_workload_figures(self):
+        # hvm records the engine's own counters as experiment counters, workload W: they
+        # must not stand in for W's figures, wherever they come in the samples
+        b = RunBuilder()
+        b.rows.append(["counters", "forkwait", "-", "hw", "ept", "full", "-", "-", "-", "1",
+                       "1", "kvm_exits", "123456", "count", "0"])
+        b.workload("native", "forkwait", 0.2).workload("hw", "forkwait", 5.0)
+        r = self.row(self.run_of(b), "forkwait", "VT-x vs hw")
+        self.assertEqual(r.measured, compare.fmt_ratio(25.0))
+
     def test_bt_against_hw(self):
         b = RunBuilder()
         for op, bt, hw in (("pgfault", 20000.0, 100000.0), ("callret", 7.0, 3.0),
