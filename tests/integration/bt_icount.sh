@@ -9,6 +9,9 @@
 # without the counters skips (exit 77) saying so.
 # san: yes
 . "$(dirname "$0")/lib.sh"
+# the suite's exit status says whether any check failed
+failures=0
+bad() { echo "not ok - $1: $2"; failures=$((failures + 1)); }
 if [ ! -x "$HVM" ]; then skip "bt counting mode" "$HVM was not built"; exit 0; fi
 if ! command -v python3 >/dev/null; then
 	skip "bt counting mode" "python3 is not installed (scripts/setup-deps.sh installs it)"
@@ -83,3 +86,4 @@ else
 		ok "icount=1 under hw skips (exit 77): no guest instruction counter" ||
 		bad "icount=1 under hw" "exit $RC: $(grep -i 'icount\|rdpmc' "$OUT" | head -n 2 | tr '\n' ' ')"
 fi
+[ "$failures" -eq 0 ]
