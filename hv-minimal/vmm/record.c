@@ -130,48 +130,64 @@ static int mode_word_ok(const char *v)
 	return 1;
 }
 
-/* An info record that reports a mode column. Returns 1 when the record is none. */
-static int record_mode(struct hv_recorder *r, const struct hv_result *res,
-		       enum hv_record_status *st)
-{
-	static const char *const keys[] = { "flavour", "spinlock", "iopath" };
-	char *slot[] = { r->flavour, r->spinlock, r->iopath };
-	const char **col[] = { &r->mode.flavour, &r->mode.spinlock, &r->mode.iopath };
-	size_t k;
+/* The mode columns a guest reports, by the names of its info records. */
+static const char *const mode_keys[] = { "flavour", "spinlock", "iopath" };
+#define NR_MODE_KEYS (sizeof(mode_keys) / sizeof(mode_keys[0]))
 
-	for (k = 0; k < sizeof(keys) / sizeof(keys[0]) && strcmp(res->name, keys[k]); k++)
-		;
-	if (k == sizeof(keys) / sizeof(keys[0]))
-		return 1;
-	*st = HV_RECORD_OK;
-	if (!mode_word_ok(res->unit))
-		*st = guest_fault("mode report %s='%s': not one word of a-z, 0-9, '-' and '_'",
-				  keys[k], res->unit);
-	else if (*col[k] && strcmp(*col[k], res->unit))
-		*st = guest_fault("mode report %s=%s after %s=%s: the guest's configuration "
-				  "changed during the run", keys[k], res->unit, keys[k], *col[k]);
-	else if (!*col[k] && r->nsamples)
-		*st = guest_fault("mode report %s=%s after %u measurement(s) were written without "
-				  "it: the guest must report its configuration before measuring",
-				  keys[k], res->unit, r->nsamples);
-	else if (!*col[k]) {
-		snprintf(slot[k], HV_MODE_WORD_MAX, "%s", res->unit);
+/* The index in mode_keys of an info record's name, or -1 when it is no mode column. */
+static int mode_column(const char *name)
+{
+	for (size_t k = 0; k < NR_MODE_KEYS; k++)
+		if (!strcmp(name, mode_keys[k]))
+			return (int)k;
+	return -1;
+}
+
+/* An info record that reports mode column k: taken once, before any measurement. */
+static enum hv_record_status record_mode(struct hv_recorder *r, int k, const char *value)
+{
+	char *slot[NR_MODE_KEYS] = { r->flavour, r->spinlock, r->iopath };
+	const char **col[NR_MODE_KEYS] = { &r->mode.flavour, &r->mode.spinlock, &r->mode.iopath };
+
+	if (!mode_word_ok(value))
+		return guest_fault("mode report %s='%s': not one word of a-z, 0-9, '-' and '_'",
+				   mode_keys[k], value);
+	if (*col[k] && strcmp(*col[k], value))
+		return guest_fault("mode report %s=%s after %s=%s: the guest's configuration "
+				   "changed during the run", mode_keys[k], value, mode_keys[k],
+				   *col[k]);
+	if (!*col[k] && r->nsamples)
+		return guest_fault("mode report %s=%s after %u measurement(s) were written "
+				   "without it: the guest must report its configuration before "
+				   "measuring", mode_keys[k], value, r->nsamples);
+	if (!*col[k]) {
+		snprintf(slot[k], HV_MODE_WORD_MAX, "%s", value);
 		*col[k] = slot[k];
 	}
-	return 0;
+	return HV_RECORD_OK;
 }
 
 static enum hv_record_status record_info(struct hv_recorder *r, const struct hv_result *res)
 {
-	enum hv_record_status st;
-	int rc;
+	int k = mode_column(res->name);
 
-	if (!record_mode(r, res, &st) && st != HV_RECORD_OK)
-		return st;
+	if (k >= 0) {
+		enum hv_record_status st = record_mode(r, k, res->unit);
+
+		if (st != HV_RECORD_OK)
+			return st;
+	}
 	if (!r->run)
 		return HV_RECORD_OK;
-	rc = hv_run_guest_note(r->run, res->name, res->unit);
-	return rc > 0 ? HV_RECORD_GUEST_FAULT : rc < 0 ? host_error() : HV_RECORD_OK;
+	switch (hv_run_guest_note(r->run, res->name, res->unit)) {
+	case HV_GUEST_NOTE_OK:
+		return HV_RECORD_OK;
+	case HV_GUEST_NOTE_FULL:
+		return HV_RECORD_GUEST_FAULT;
+	case HV_GUEST_NOTE_HOST_ERROR:
+		break;
+	}
+	return host_error();
 }
 
 enum hv_record_status hv_recorder_add(struct hv_recorder *r, const struct hv_result *res)

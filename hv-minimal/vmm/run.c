@@ -401,8 +401,9 @@ static void report_engine_counters(struct run_state *s)
 		snprintf(key, sizeof(key), "engine_%s", ec.name[i]);
 		note_num(s, key, (double)ec.value[i]);
 		if (hv_run_add(s->run, &(struct hv_sample){
-			    .experiment = "counters", .workload = s->o.workload, .mode = hv_recorder_mode(&s->vm->rec),
-			    .metric = ec.name[i], .value = (double)ec.value[i], .unit = "count" }))
+			    .experiment = "counters", .workload = s->o.workload,
+			    .mode = hv_recorder_mode(&s->vm->rec), .metric = ec.name[i],
+			    .value = (double)ec.value[i], .unit = "count" }))
 			hv_warn("recording counter %s: %s", ec.name[i], hv_err_msg());
 	}
 	if (ec.dropped)

@@ -430,23 +430,28 @@ static int run_note_num(struct hv_run *r, const char *key, double value)
 	return 0;
 }
 
-static int run_guest_note(struct hv_run *r, const char *key, const char *value)
+static enum hv_guest_note_status run_guest_note(struct hv_run *r, const char *key,
+						 const char *value)
 {
 	struct note *n;
 	int full = 0;
 
-	if (!key || !*key)
-		return hv_err_set("guest note: the key must be a non-empty string");
+	if (!key || !*key) {
+		hv_err_set("guest note: the key must be a non-empty string");
+		return HV_GUEST_NOTE_HOST_ERROR;
+	}
 	n = note_slot(&r->guest_notes, &r->nguest, &r->guest_cap, key, HV_RUN_GUEST_NOTES_MAX,
 		      &full);
 	if (full) {
 		hv_err_set("guest note %s: the guest already reported %d distinct notes, the most "
 			   "a run keeps", key, HV_RUN_GUEST_NOTES_MAX);
-		return 1;
+		return HV_GUEST_NOTE_FULL;
 	}
-	if (!n || !(n->str = strdup(value ? value : "")))
-		return hv_err_set("guest note %s: out of memory", key);
-	return 0;
+	if (!n || !(n->str = strdup(value ? value : ""))) {
+		hv_err_set("guest note %s: out of memory", key);
+		return HV_GUEST_NOTE_HOST_ERROR;
+	}
+	return HV_GUEST_NOTE_OK;
 }
 
 static void notes_json(struct hv_json *j, const struct note *list, size_t n)
@@ -652,9 +657,10 @@ int hv_run_note_num(struct hv_run *r, const char *key, double value)
 	return rc;
 }
 
-int hv_run_guest_note(struct hv_run *r, const char *key, const char *value)
+enum hv_guest_note_status hv_run_guest_note(struct hv_run *r, const char *key,
+					    const char *value)
 {
-	int rc;
+	enum hv_guest_note_status rc;
 
 	pthread_mutex_lock(&r->lock);
 	rc = run_guest_note(r, key, value);

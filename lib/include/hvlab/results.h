@@ -52,10 +52,17 @@ int hv_run_note(struct hv_run *r, const char *key, const char *value);
 int hv_run_note_num(struct hv_run *r, const char *key, double value);
 /* A fact the guest reported about itself, in a namespace of its own: summary.json's
  * notes.guest object, so a guest can never overwrite a note of the host's (engine,
- * fixture, ...). At most HV_RUN_GUEST_NOTES_MAX distinct keys: one more returns 1 (the
- * caller's to treat as the guest's fault); 0 when recorded, -1 on a host error. */
+ * fixture, ...). At most HV_RUN_GUEST_NOTES_MAX distinct keys: one more is refused
+ * (HV_GUEST_NOTE_FULL, the caller's to treat as the guest's fault), with hv_err_msg()
+ * set as for a host error. */
 #define HV_RUN_GUEST_NOTES_MAX 64
-int hv_run_guest_note(struct hv_run *r, const char *key, const char *value);
+enum hv_guest_note_status {
+	HV_GUEST_NOTE_OK = 0,
+	HV_GUEST_NOTE_HOST_ERROR = -1,   /* out of memory, or an empty key */
+	HV_GUEST_NOTE_FULL = 1,          /* a new key past HV_RUN_GUEST_NOTES_MAX */
+};
+enum hv_guest_note_status hv_run_guest_note(struct hv_run *r, const char *key,
+					    const char *value);
 
 /* Facts for the context block that only the program writing the run knows. Call before
  * the summary is first written. */
