@@ -30,8 +30,9 @@ peer() {
 # col FILE ENGINE METRIC: that engine's values of METRIC, one a line.
 col() { awk -F, -v e="$2" -v m="$3" '$4 == e && $12 == m { print $13 }' "$1" 2>/dev/null; }
 # shape FILE ENGINE: the rows' (experiment, workload, params, metric, unit), exit
-# statistics (hvm's alone) left out, sorted and unique.
-shape() { awk -F, -v e="$2" '$4 == e && $3 !~ /^exit=/ { print $1, $2, $3, $12, $14 }' "$1" | sort -u; }
+# statistics and engine counters (experiment counters: KVM's or the translator's; hvm's
+# alone) left out, sorted and unique.
+shape() { awk -F, -v e="$2" '$4 == e && $3 !~ /^exit=/ && $1 != "counters" { print $1, $2, $3, $12, $14 }' "$1" | sort -u; }
 note() { python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["notes"].get(sys.argv[2], ""))' "$1/summary.json" "$2" 2>/dev/null; }
 # gnote RUN KEY: a note the guest reported (notes.guest).
 gnote() { python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["notes"].get("guest", {}).get(sys.argv[2], ""))' "$1/summary.json" "$2" 2>/dev/null; }
