@@ -88,7 +88,8 @@ $(PIO_BARE): $(BUILD)/obj/hv-minimal/tools/pio_bare.o $(LIBHVLAB)
 # Stub guests (tools/stubguest/stub.S): one tiny kernel per behaviour, well-behaved or
 # hostile, for checking the VMM without the real guest kernel.
 STUB_GUESTS := hello fail triple hang vmcall emufail wildport wildmmio nullmmio hcall badhcnr \
-               badhcptr badhclen badresptr badresmag badresstr pioloop0 pioloop3
+               badhcptr badhclen badresptr badresmag badresstr floodres manyops pioloop0 \
+               pioloop3
 STUB_ELFS   := $(STUB_GUESTS:%=$(BUILD)/stubguest/%.elf)
 
 $(BUILD)/stubguest/%.elf: hv-minimal/tools/stubguest/stub.S hv-minimal/tools/stubguest/stub.ld

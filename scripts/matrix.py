@@ -13,8 +13,8 @@ sys.path.insert(0, os.path.join(ROOT, "scripts"))
 from hvtools import matrixfile, runner  # noqa: E402
 
 EPILOG = """exit status: 0 every cell done or skipped; 1 some cell failed; 2 usage or
-matrix-file error; 3 the run directory cannot be used; 128+N interrupted by signal N
-(continue with --resume DIR)."""
+matrix-file error; 3 the run directory cannot be used (also: a resume that would mix
+cells of two builds); 128+N interrupted by signal N (continue with --resume DIR)."""
 
 
 def main(argv):
@@ -29,6 +29,9 @@ def main(argv):
                     help="continue the run in DIR: runs the cells that have no outcome yet")
     ap.add_argument("--retry-failed", action="store_true",
                     help="with --resume: run failed and skipped cells again too")
+    ap.add_argument("--rerun-changed", action="store_true",
+                    help="with --resume: run again the finished cells whose program or "
+                         "guest image has changed since (without it, such a run is refused)")
     ap.add_argument("--set", metavar="NAME=VALUE", action="append", default=[],
                     help="give a variable this value, over the file's own assignments")
     ap.add_argument("--bin", metavar="DIR",
@@ -47,12 +50,12 @@ def main(argv):
         except (RuntimeError, OSError) as e:
             print(f"matrix.py: {e}", file=sys.stderr)
             return 3
-        return r.run(retry_failed=a.retry_failed)
+        return r.run(retry_failed=a.retry_failed, rerun_changed=a.rerun_changed)
 
     if not a.matrix:
         ap.error("give a matrix file, or --resume DIR")
-    if a.retry_failed:
-        ap.error("--retry-failed goes with --resume DIR")
+    if a.retry_failed or a.rerun_changed:
+        ap.error("--retry-failed and --rerun-changed go with --resume DIR")
     overrides = {}
     for s in a.set:
         if "=" not in s:

@@ -1,21 +1,15 @@
 #!/usr/bin/env bash
 # Runs every hvlab test suite and ends with one line "N passed, N failed, N skipped"
 # summing them all: the cmocka unit suites (gcc build and ASan+UBSan build), the
-# integration suites (real guests on real engines), and the -Werror builds themselves.
+# integration suites (real guests on real engines; each declares its checks with a plan
+# line and is failed when it prints fewer or exits non-zero: tests/runner-lib.sh), and
+# the -Werror builds themselves.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
 JOBS=${JOBS:-$(nproc 2>/dev/null || echo 2)}
-passed=0 failed=0 skipped=0
-failures=()
-
-count() { # count KIND NAME
-	case $1 in
-	pass) passed=$((passed + 1)) ;;
-	fail) failed=$((failed + 1)); failures+=("$2") ;;
-	skip) skipped=$((skipped + 1)) ;;
-	esac
-}
+# count, run_cmocka, run_suite (plan lines and exit statuses) and summary.
+. tests/runner-lib.sh
 
 # A build is a test: it must be warning-free under -Werror.
 build() { # build NAME make-args...
@@ -30,39 +24,6 @@ build() { # build NAME make-args...
 	echo "not ok - build $name"
 	count fail "build $name"
 	return 1
-}
-
-# A cmocka binary: add its own summary ("[  PASSED  ] N test(s)." etc.) to the totals.
-# A binary that dies without a summary, or exits non-zero, counts as a failure.
-run_cmocka() { # run_cmocka LABEL BINARY
-	local label=$1 bin=$2 out rc p f s
-	out=$(timeout 300 "$bin" 2>&1); rc=$?
-	printf '%s\n' "$out"
-	p=$(printf '%s\n' "$out" | sed -n 's/^\[  PASSED  \] \([0-9]*\) test(s)\..*/\1/p' | tail -n1)
-	f=$(printf '%s\n' "$out" | sed -n 's/^\[  FAILED  \] \([0-9]*\) test(s).*/\1/p' | tail -n1)
-	s=$(printf '%s\n' "$out" | sed -n 's/^\[  SKIPPED \] \([0-9]*\) test(s).*/\1/p' | tail -n1)
-	p=${p:-0} f=${f:-0} s=${s:-0}
-	if [ -z "$(printf '%s\n' "$out" | grep -E '^\[  (PASSED|FAILED)  \]')" ] || { [ $rc -ne 0 ] && [ "$f" -eq 0 ]; }; then
-		echo "not ok - $label: exited $rc without a cmocka summary of its failure"
-		f=$((f + 1)); failures+=("$label (exit $rc)")
-	elif [ "$f" -gt 0 ]; then
-		failures+=("$label ($f failed)")
-	fi
-	passed=$((passed + p)) failed=$((failed + f)) skipped=$((skipped + s))
-}
-
-# An integration suite prints "ok - NAME", "not ok - NAME" or "skip - NAME: reason".
-run_suite() { # run_suite SCRIPT [env...]
-	local script=$1 line; shift
-	echo "=== integration: $script $*"
-	while IFS= read -r line; do
-		printf '%s\n' "$line"
-		case $line in
-		"ok - "*) count pass "$line" ;;
-		"not ok - "*) count fail "$script: ${line#not ok - }" ;;
-		"skip - "*) count skip "$line" ;;
-		esac
-	done < <(env "$@" bash "$script" 2>&1)
 }
 
 tmp=$(mktemp -d)
@@ -87,7 +48,7 @@ if build gcc; then
 		run_cmocka "$t" "$t"
 	done
 	for s in tests/integration/*.sh; do
-		[ -f "$s" ] && run_suite "$s" HVLAB_BUILD=build
+		[ "$s" != tests/integration/lib.sh ] && run_suite "$s" HVLAB_BUILD=build
 	done
 	# The translator writes GS with wrgsbase where the host offers user-mode FSGSBASE,
 	# else with arch_prctl: where it has the choice, the other path runs the bt suites
@@ -130,9 +91,4 @@ fi
 
 echo
 host_kind
-if [ ${#failures[@]} -gt 0 ]; then
-	echo "Failures:"
-	printf '  %s\n' "${failures[@]}"
-fi
-echo "$passed passed, $failed failed, $skipped skipped"
-[ "$failed" -eq 0 ]
+summary

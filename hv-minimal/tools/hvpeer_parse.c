@@ -1,6 +1,7 @@
 /* `hvpeer parse`: a guest console log's @hvr result lines into a run directory, through
  * the parser and recorder `hvpeer run` uses (hvr.c), for a console captured elsewhere. */
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,25 +21,37 @@ void hvpeer_usage_parse(FILE *f)
 {
 	fprintf(f,
 		"usage: hvpeer parse [--engine NAME] [--memvirt M] [--vcpus N] [--pcpus N]\n"
-		"                    [--experiment NAME] [--tsc-khz K] [--out DIR] LOG\n\n"
+		"                    [--experiment NAME] [--tsc-khz K] [--captured-here]\n"
+		"                    [--max-records N] [--out DIR] LOG\n\n"
 		"Turns the @hvr result lines of a guest console log into a run directory in hvm's\n"
-		"format (samples.csv, summary.json; info records become notes), through the\n"
-		"same parser and recorder as hvpeer run. A malformed line is reported with its\n"
-		"line number and left out.\n\n"
+		"format (samples.csv, summary.json; info records become the guest's notes, and\n"
+		"its flavour, spinlock and iopath reports the mode columns), through the same\n"
+		"parser and recorder as hvpeer run. A malformed line is reported with its line\n"
+		"number and left out. The log may come from another machine: unless\n"
+		"--captured-here says otherwise, the context block says the results were\n"
+		"measured elsewhere and leaves out this host's facts.\n\n"
 		"  --engine NAME       the engine column (qemu-tcg)\n"
 		"  --memvirt M         the memvirt column (softmmu for qemu-tcg, else unknown)\n"
-		"  --vcpus N, --pcpus N  the mode columns (1; this host's CPUs)\n"
+		"  --vcpus N           the vcpus column (1)\n"
+		"  --pcpus N           the pcpus column (this host's CPUs with --captured-here,\n"
+		"                      else 0: not known)\n"
 		"  --experiment NAME   (default: the workload of the first record)\n"
 		"  --tsc-khz K         the guest's TSC rate: adds ns_per_op (default: no ns)\n"
+		"  --captured-here     the log was captured on this host: record its context\n"
+		"  --max-records N     result records taken before the log's guest counts as\n"
+		"                      misbehaving (100000)\n"
 		"  --out DIR           the run directory (default results/runs/<experiment>-...)\n\n"
 		"exit status: 0 every result line was recorded, 1 a line was rejected or there\n"
-		"was none, 2 usage error, 4 the run directory could not be written\n");
+		"was none, 2 usage error, 3 the guest broke the result channel's rules (its\n"
+		"record budget, table sizes, its mode report), 4 the run directory could not be\n"
+		"written\n");
 }
 
 struct parse_opts {
 	const char *engine, *memvirt, *experiment, *out, *log;
 	unsigned vcpus, pcpus;
-	double tsc_khz;
+	double tsc_khz, max_records;
+	int captured_here;           /* --captured-here: the log is this host's */
 };
 
 static int parse_num(const char *opt, const char *v, double lo, double hi, double *out)
@@ -55,7 +68,7 @@ static int parse_num(const char *opt, const char *v, double lo, double hi, doubl
 static int parse_args(int argc, char **argv, struct parse_opts *p, int *help)
 {
 	static const char *const names[] = { "--engine", "--memvirt", "--experiment", "--out",
-					     "--vcpus", "--pcpus", "--tsc-khz" };
+					     "--vcpus", "--pcpus", "--tsc-khz", "--max-records" };
 
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i], *v = NULL;
@@ -65,6 +78,10 @@ static int parse_args(int argc, char **argv, struct parse_opts *p, int *help)
 		if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
 			*help = 1;
 			return 0;
+		}
+		if (!strcmp(a, "--captured-here")) {
+			p->captured_here = 1;
+			continue;
 		}
 		if (strncmp(a, "--", 2)) {
 			if (p->log)
@@ -95,8 +112,12 @@ static int parse_args(int argc, char **argv, struct parse_opts *p, int *help)
 				return -1;
 			*(k == 4 ? &p->vcpus : &p->pcpus) = (unsigned)d;
 			break;
-		default:
+		case 6:
 			if (parse_num(names[k], v, 0, 1e9, &p->tsc_khz))
+				return -1;
+			break;
+		default:
+			if (parse_num(names[k], v, 1, HV_RECORD_BUDGET_MAX, &p->max_records))
 				return -1;
 			break;
 		}
@@ -207,23 +228,42 @@ int hvpeer_cmd_parse(int argc, char **argv, const struct hvm_invocation *inv)
 		free(log);
 		return HVM_EXIT_HOST;
 	}
+	if (!p.captured_here) {
+		char why[PATH_MAX + 160];
+
+		snprintf(why, sizeof(why), "hvpeer parse read the console log %s, which may have "
+			 "been captured on another host (give --captured-here when it was this one)",
+			 p.log);
+		hv_run_measured_elsewhere(run, why);
+	}
+	/* flavour, spinlock, iopath: what the log's guest reported it booted with */
 	mode = (struct hv_mode){
 		.engine = p.engine,
 		.memvirt = p.memvirt ? p.memvirt : !strcmp(p.engine, "qemu-tcg") ? "softmmu" : "unknown",
-		.flavour = "full", .spinlock = "plain", .iopath = "emul", .vcpus = (int)p.vcpus,
-		.pcpus = p.pcpus ? (int)p.pcpus : hv_pin_ncpus(),
+		.vcpus = (int)p.vcpus,
+		.pcpus = p.pcpus ? (int)p.pcpus : p.captured_here ? hv_pin_ncpus() : 0,
 	};
 	hv_recorder_init(&rec, run, &mode, experiment, p.tsc_khz * 1e3);
+	if (p.max_records)
+		hv_recorder_set_budget(&rec, (uint64_t)p.max_records);
 	hvr_feed_init(&feed, NULL, &rec, p.vcpus, p.log);
 	hvr_feed_bytes(&feed, log, len);
 	hvr_feed_end(&feed);
 	hv_run_note(run, "engine", p.engine);
 	hv_run_note(run, "source_log", p.log);
+	if (!mode.pcpus)
+		hv_run_note(run, "pcpus", "not known: the log's host is not known (give --pcpus)");
 	hv_run_note_num(run, "guest_records", feed.nrecords);
 	hv_run_note_num(run, "records_rejected", feed.nrejected);
 	if (feed.nrejected)
 		hv_run_note(run, "first_rejected", feed.first_rejected);
-	if (feed.record_error) {
+	if (feed.guest_fault) {
+		hv_err("the guest misbehaved: %s; the records before it are kept",
+		       feed.record_why);
+		hv_run_note(run, "stop_kind", "guest misbehaved");
+		hv_run_note(run, "stop_reason", feed.record_why);
+		rc = HVM_EXIT_GUEST;
+	} else if (feed.record_error) {
 		hv_err("%s", feed.record_why);
 		rc = HVM_EXIT_HOST;
 	} else if (feed.nrejected || !feed.nrecords) {

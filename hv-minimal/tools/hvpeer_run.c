@@ -358,9 +358,9 @@ static int run_open(struct peer_run *s, int argc, char **argv)
 		hv_err("opening the run directory: %s", hv_err_msg());
 		return HVM_EXIT_HOST;
 	}
+	/* flavour, spinlock and iopath: what the guest reports it booted with (record.c) */
 	s->mode = (struct hv_mode){
-		.engine = s->pe->name, .memvirt = s->host.memvirt, .flavour = "full",
-		.spinlock = "plain", .iopath = "emul", .vcpus = (int)s->o.vcpus,
+		.engine = s->pe->name, .memvirt = s->host.memvirt, .vcpus = (int)s->o.vcpus,
 		.pcpus = s->o.pin ? (int)s->o.pin_ncpus : hv_pin_ncpus(),
 	};
 	snprintf(path, sizeof(path), "%s/console.log", hv_run_dir(s->run));
@@ -370,6 +370,8 @@ static int run_open(struct peer_run *s, int argc, char **argv)
 	}
 	s->console_open = 1;
 	hv_recorder_init(&s->rec, s->run, &s->mode, s->o.workload, guest_hz);
+	if (s->o.max_records)
+		hv_recorder_set_budget(&s->rec, s->o.max_records);
 	s->recorder_init = 1;
 	hvr_feed_init(&s->feed, &s->console, &s->rec, s->o.vcpus, "console");
 	s->feed.on_record = on_record;
@@ -399,7 +401,7 @@ static int on_console(void *arg, const char *buf, size_t n)
 	struct peer_run *s = arg;
 
 	hvr_feed_bytes(&s->feed, buf, n);
-	return s->feed.record_error;
+	return s->feed.record_error || s->feed.guest_fault;
 }
 
 /* How QEMU ended -> why the run stopped (hvm's stop kinds). */
@@ -447,8 +449,8 @@ static void judge(struct peer_run *s)
 		snprintf(s->stop_why, sizeof(s->stop_why), "hvpeer got %s; QEMU was stopped",
 			 strsignal(e->code));
 		break;
-	case PEER_END_STOPPED:
-		s->stop_kind = HV_STOP_HOST_ERROR;
+	case PEER_END_STOPPED:          /* the recorder refused a record: whose fault? */
+		s->stop_kind = s->feed.guest_fault ? HV_STOP_GUEST_FAULT : HV_STOP_HOST_ERROR;
 		snprintf(s->stop_why, sizeof(s->stop_why), "%s", s->feed.record_why);
 		break;
 	}

@@ -267,16 +267,23 @@ static void end_line(struct hvr_feed *f)
 		reject(f, hv_err_msg());
 	} else if (rc == 1 && hv_result_validate(&r, f->nr_vcpus)) {
 		reject(f, hv_err_msg());
-	} else if (rc == 1 && !f->record_error) {
-		/* A record that cannot be written is the host's failure, not the guest's. */
-		if (hv_recorder_add(f->rec, &r)) {
-			f->record_error = 1;
-			snprintf(f->record_why, sizeof(f->record_why), "recording %s: %s", r.name,
-				 hv_err_msg());
-		} else {
+	} else if (rc == 1 && !f->record_error && !f->guest_fault) {
+		switch (hv_recorder_add(f->rec, &r)) {
+		case HV_RECORD_OK:
 			f->nrecords++;
 			if (f->on_record)
 				f->on_record(f->on_record_arg, &r);
+			break;
+		case HV_RECORD_GUEST_FAULT:
+			f->guest_fault = 1;
+			snprintf(f->record_why, sizeof(f->record_why), "%s:%lu: %s", f->source,
+				 f->lineno, hv_err_msg());
+			break;
+		case HV_RECORD_HOST_ERROR:      /* the host's failure, not the guest's */
+			f->record_error = 1;
+			snprintf(f->record_why, sizeof(f->record_why), "recording %s: %s", r.name,
+				 hv_err_msg());
+			break;
 		}
 	}
 	f->len = 0;

@@ -22,7 +22,9 @@ int hvr_parse_line(const char *line, struct hv_result *r);
 
 /* A console byte stream cut into lines: every line goes to the console (when one is
  * given), every record line through parse and validation to the recorder. A rejected
- * line is counted and warned about by line number; the stream goes on. */
+ * line is counted and warned about by line number; the stream goes on. A record the
+ * recorder refuses ends the recording (record_error or guest_fault): the caller stops
+ * the guest. */
 struct hvr_feed {
 	struct hv_console *console;  /* NULL: lines are not echoed or logged */
 	struct hv_recorder *rec;
@@ -36,7 +38,9 @@ struct hvr_feed {
 	unsigned nrecords, nrejected;
 	char first_rejected[256];    /* the first rejection, for the run's notes */
 	int record_error;            /* the recorder failed: the run cannot be written */
-	char record_why[256];
+	int guest_fault;             /* ... or refused a record as the guest's fault (its
+	                              * budget, a table full, its mode report): stop it */
+	char record_why[256];        /* what the recorder said, for either */
 	/* Optional: called with each record the recorder took, as its line arrives. */
 	void (*on_record)(void *arg, const struct hv_result *r);
 	void *on_record_arg;

@@ -314,8 +314,10 @@ static int report(const struct opts *o, const double *batch, double hz, int argc
 	struct hv_mode mode;
 
 	hv_kvm_detect(&kvm, "/sys", "/dev/kvm");
-	mode = (struct hv_mode){ .engine = "bare-kvm", .memvirt = kvm.paging, .flavour = "full",
-				 .vcpus = 1, .pcpus = hv_pin_ncpus() };
+	/* flavour, spinlock and iopath are "-": the guest is two instructions, no kernel
+	 * that boots in a configuration and could report one. */
+	mode = (struct hv_mode){ .engine = "bare-kvm", .memvirt = kvm.paging, .vcpus = 1,
+				 .pcpus = hv_pin_ncpus() };
 	if (hv_summarize(batch, o->batches, &s))
 		return -1;
 	snprintf(params, sizeof(params), "insn=%s port=%#x cpl=%d irqchip=%d iters=%" PRIu64,

@@ -15,6 +15,14 @@
 #define NB_AUTO_REPS_MIN 3
 #define NB_REPS_MAX 1000
 
+int hv_nb_known(const struct hv_nb_table *t, const char *name)
+{
+	for (unsigned i = 0; i < t->nops; i++)
+		if (!strcmp(t->op[i].name, name))
+			return 1;
+	return 0;
+}
+
 int hv_nb_add(struct hv_nb_table *t, const char *name, uint64_t iters, double cycles_per_op,
 	      double ns_per_op)
 {

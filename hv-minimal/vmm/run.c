@@ -232,12 +232,13 @@ static int run_setup(struct run_state *s, const struct hvm_invocation *inv)
 	s->vm->pin = o->pin;
 	/* pcpus: the host CPUs the vCPU threads may run on. */
 	/* Under QEMU's TCG (the nested test bed) every instruction is emulated: the rows
-	 * say so in the engine column ("hw-tcg"), so they never mix with real ones. */
+	 * say so in the engine column ("hw-tcg"), so they never mix with real ones.
+	 * flavour, spinlock, iopath: what the guest reports it booted with (record.c). */
 	snprintf(s->engine_label, sizeof(s->engine_label), "%s%s", s->ops->name,
 		 s->under_tcg ? "-tcg" : "");
 	s->mode = (struct hv_mode){
-		.engine = s->engine_label, .memvirt = s->ops->memvirt(s->vm->eng), .flavour = "full",
-		.spinlock = "plain", .iopath = "emul", .vcpus = (int)o->vcpus,
+		.engine = s->engine_label, .memvirt = s->ops->memvirt(s->vm->eng),
+		.vcpus = (int)o->vcpus,
 		.segbase = s->ops->segbase ? s->ops->segbase(s->vm->eng) : NULL,
 		.pcpus = o->pin ? (int)o->pin_ncpus : hv_pin_ncpus(),
 	};
@@ -254,6 +255,8 @@ static int run_setup(struct run_state *s, const struct hvm_invocation *inv)
 	else
 		return HVM_EXIT_HOST;
 	hv_recorder_init(&s->vm->rec, s->run, &s->mode, o->workload, guest_hz);
+	if (o->max_records)
+		hv_recorder_set_budget(&s->vm->rec, o->max_records);
 	s->recorder_init = 1;
 
 	note(s, "engine", s->ops->name);
@@ -398,8 +401,9 @@ static void report_engine_counters(struct run_state *s)
 		snprintf(key, sizeof(key), "engine_%s", ec.name[i]);
 		note_num(s, key, (double)ec.value[i]);
 		if (hv_run_add(s->run, &(struct hv_sample){
-			    .experiment = "counters", .workload = s->o.workload, .mode = &s->mode,
-			    .metric = ec.name[i], .value = (double)ec.value[i], .unit = "count" }))
+			    .experiment = "counters", .workload = s->o.workload,
+			    .mode = hv_recorder_mode(&s->vm->rec), .metric = ec.name[i],
+			    .value = (double)ec.value[i], .unit = "count" }))
 			hv_warn("recording counter %s: %s", ec.name[i], hv_err_msg());
 	}
 	if (ec.dropped)
@@ -425,8 +429,8 @@ static void report_run(struct run_state *s, const struct hvm_invocation *inv)
 		snprintf(key, sizeof(key), "exits_vcpu%u", i);
 		note_num(s, key, (double)vm->vcpu[i].nexits);
 	}
-	if (hv_exitstats_report(&all, s->run, &s->mode, s->o.workload, s->o.workload,
-				s->host_hz, stderr))
+	if (hv_exitstats_report(&all, s->run, hv_recorder_mode(&vm->rec), s->o.workload,
+				s->o.workload, s->host_hz, stderr))
 		hv_warn("writing the exit statistics: %s", hv_err_msg());
 	hv_exitstats_free(&all);
 	note_num(s, "exits_total", (double)nexits);

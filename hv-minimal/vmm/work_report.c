@@ -8,6 +8,14 @@
 #include "hvlab/stats.h"
 #include "hvlab/work_report.h"
 
+int hv_wv_known(const struct hv_wv_table *t, const char *name)
+{
+	for (unsigned i = 0; i < t->nm; i++)
+		if (!strcmp(t->m[i].name, name))
+			return 1;
+	return 0;
+}
+
 int hv_wv_add(struct hv_wv_table *t, const char *name, const char *unit, double value)
 {
 	struct hv_wv_metric *m = NULL;

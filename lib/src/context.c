@@ -350,22 +350,62 @@ int hv_context_begin(struct hv_context *c, int argc, char **argv, uint64_t seed)
 	collect_date(c);
 	collect_command(c, argc, argv);
 	c->seed = seed;
+	SET(c->measured_on, "this host");
 	return 0;
+}
+
+void hv_context_measured_elsewhere(struct hv_context *c, const char *why)
+{
+	SET(c->measured_on, "elsewhere: %s", why);
+}
+
+static int elsewhere(const struct hv_context *c)
+{
+	return !strncmp(c->measured_on, "elsewhere", 9);
+}
+
+/* Every field that describes the measuring host, for results measured elsewhere. */
+static void host_unavailable(struct hv_context *c)
+{
+	static const char why[] = "unavailable: measured on another host (see measured_on)";
+	static const char brief[] = "unavailable: measured elsewhere";   /* fits kvm's 32 */
+
+	SET(c->host, "%s", why);
+	SET(c->cpu_model, "%s", why);
+	SET(c->caches, "%s", why);
+	SET(c->kernel, "%s", why);
+	c->host_vm.is_vm = -1;
+	c->host_vm.cpuid_bit = -1;
+	SET(c->host_vm.cpuid_vendor, "%s", why);
+	SET(c->host_vm.dmi, "%s", why);
+	SET(c->host_vm.how, "%s", why);
+	SET(c->kvm.flavour, "%s", brief);
+	SET(c->kvm.paging, "%s", brief);
+	SET(c->kvm.why, "%s", why);
+	c->tsc_invariant = -1;
+	SET(c->tsc_source, "%s", why);
+	SET(c->papi, "%s", why);
+	SET(c->freq_scaling, "%s", why);
 }
 
 int hv_context_finish(struct hv_context *c)
 {
-	collect_host(c);
-	collect_cpu_model(c);
-	collect_topology(c);
-	collect_kernel(c);
-	hv_kvm_detect(&c->kvm, "/sys", "/dev/kvm");
-	collect_tsc(c);
+	if (elsewhere(c)) {
+		host_unavailable(c);
+	} else {
+		collect_host(c);
+		collect_cpu_model(c);
+		collect_topology(c);
+		collect_kernel(c);
+		hv_host_vm_detect(&c->host_vm, "/sys");
+		hv_kvm_detect_on(&c->kvm, "/sys", "/dev/kvm", &c->host_vm);
+		collect_tsc(c);
+		collect_papi(c);
+		collect_freq(c);
+	}
 	SET(c->compiler, "%s", HVLAB_CC[0] ? HVLAB_CC : "unavailable: compiler unknown");
 	SET(c->cflags, "%s", HVLAB_CFLAGS);
 	collect_git(c);
-	collect_papi(c);
-	collect_freq(c);
 	return 0;
 }
 
@@ -375,35 +415,65 @@ int hv_context_collect(struct hv_context *c, int argc, char **argv, uint64_t see
 	return hv_context_finish(c);
 }
 
+/* A boolean that may be unknown (-1: null). */
+static void json_tristate(struct hv_json *j, const char *key, int v)
+{
+	hv_json_key(j, key);
+	if (v < 0)
+		hv_json_null(j);
+	else
+		hv_json_bool(j, v);
+}
+
 void hv_context_json(const struct hv_context *c, struct hv_json *j)
 {
+	int away = elsewhere(c);
+
 	hv_json_obj_begin(j);
 	hv_json_kv_str(j, "date", c->date);
+	hv_json_kv_str(j, "measured_on", c->measured_on);
 	hv_json_kv_str(j, "host", c->host);
 	hv_json_kv_str(j, "cpu_model", c->cpu_model);
-	hv_json_kv_int(j, "cores", c->cores);
-	hv_json_kv_int(j, "threads", c->threads);
+	if (away) {
+		hv_json_key(j, "cores");
+		hv_json_null(j);
+		hv_json_key(j, "threads");
+		hv_json_null(j);
+	} else {
+		hv_json_kv_int(j, "cores", c->cores);
+		hv_json_kv_int(j, "threads", c->threads);
+	}
 	hv_json_kv_str(j, "caches", c->caches);
 	hv_json_kv_str(j, "kernel", c->kernel);
+	hv_json_key(j, "host_vm");
+	hv_json_obj_begin(j);
+	json_tristate(j, "is_vm", c->host_vm.is_vm);
+	hv_json_kv_str(j, "how", c->host_vm.how);
+	json_tristate(j, "cpuid_hypervisor_bit", c->host_vm.cpuid_bit);
+	hv_json_kv_str(j, "cpuid_vendor", c->host_vm.cpuid_vendor);
+	hv_json_kv_str(j, "dmi", c->host_vm.dmi);
+	hv_json_obj_end(j);
 	hv_json_key(j, "kvm");
 	hv_json_obj_begin(j);
-	hv_json_key(j, "present");
-	hv_json_bool(j, c->kvm.present);
-	hv_json_key(j, "usable");
-	hv_json_bool(j, c->kvm.usable);
+	json_tristate(j, "present", away ? -1 : c->kvm.present);
+	json_tristate(j, "usable", away ? -1 : c->kvm.usable);
+	json_tristate(j, "nested", away ? -1 : c->kvm.nested);
 	hv_json_kv_str(j, "flavour", c->kvm.flavour);
 	hv_json_kv_str(j, "paging", c->kvm.paging);
 	hv_json_kv_str(j, "why", c->kvm.why);
 	hv_json_obj_end(j);
-	hv_json_key(j, "user_fsgsbase");
-	hv_json_bool(j, hv_host_user_fsgsbase());
+	json_tristate(j, "user_fsgsbase", away ? -1 : hv_host_user_fsgsbase());
 	hv_json_key(j, "tsc_hz");
 	if (c->tsc_hz > 0)
 		hv_json_num(j, c->tsc_hz);
 	else
 		hv_json_null(j);
 	hv_json_kv_str(j, "tsc_source", c->tsc_source);
-	hv_json_kv_num(j, "tsc_overhead_cycles", c->tsc_overhead);
+	hv_json_key(j, "tsc_overhead_cycles");
+	if (away)
+		hv_json_null(j);
+	else
+		hv_json_num(j, c->tsc_overhead);
 	hv_json_key(j, "tsc_invariant");
 	if (c->tsc_invariant < 0)
 		hv_json_null(j);
@@ -426,5 +496,7 @@ void hv_context_json(const struct hv_context *c, struct hv_json *j)
 	}
 	hv_json_kv_str(j, "papi", c->papi);
 	hv_json_kv_str(j, "freq_scaling", c->freq_scaling);
+	if (c->guest_record_budget)
+		hv_json_kv_int(j, "guest_record_budget", (int64_t)c->guest_record_budget);
 	hv_json_obj_end(j);
 }

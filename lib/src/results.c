@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <math.h>
 #include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -50,6 +51,8 @@ struct hv_run {
 	size_t ngroups, groups_cap;
 	struct note *notes;
 	size_t nnotes, notes_cap;
+	struct note *guest_notes;    /* the guest's own: notes.guest in summary.json */
+	size_t nguest, guest_cap;
 };
 
 /* Creates path and its missing parents, like mkdir -p. */
@@ -352,40 +355,63 @@ static int run_add(struct hv_run *r, const struct hv_sample *s)
 	return 0;
 }
 
-static struct note *note_slot(struct hv_run *r, const char *key)
+/* The note of that key in a list, emptied for a new value, or a new one at the end
+ * (NULL when out of memory, or when the list already holds max keys: *full set). */
+static struct note *note_slot(struct note **list, size_t *n, size_t *cap, const char *key,
+			      size_t max, int *full)
 {
-	struct note *n;
+	struct note *e;
 
-	for (size_t i = 0; i < r->nnotes; i++)
-		if (!strcmp(r->notes[i].key, key)) {
-			free(r->notes[i].str);
-			r->notes[i].str = NULL;
-			return &r->notes[i];
+	for (size_t i = 0; i < *n; i++)
+		if (!strcmp((*list)[i].key, key)) {
+			free((*list)[i].str);
+			(*list)[i].str = NULL;
+			return &(*list)[i];
 		}
-	if (r->nnotes == r->notes_cap) {
-		size_t ncap = r->notes_cap ? 2 * r->notes_cap : 8;
-		struct note *nn = realloc(r->notes, ncap * sizeof(*nn));
+	if (*n >= max) {
+		*full = 1;
+		return NULL;
+	}
+	if (*n == *cap) {
+		size_t ncap = *cap ? 2 * *cap : 8;
+		struct note *nn = realloc(*list, ncap * sizeof(*nn));
 		if (!nn)
 			return NULL;
-		r->notes = nn;
-		r->notes_cap = ncap;
+		*list = nn;
+		*cap = ncap;
 	}
-	n = &r->notes[r->nnotes];
-	n->key = strdup(key);
-	if (!n->key)
+	e = &(*list)[*n];
+	e->key = strdup(key);
+	if (!e->key)
 		return NULL;
-	n->str = NULL;
-	r->nnotes++;
-	return n;
+	e->str = NULL;
+	(*n)++;
+	return e;
+}
+
+static struct note *host_note_slot(struct hv_run *r, const char *key)
+{
+	int full = 0;
+
+	return note_slot(&r->notes, &r->nnotes, &r->notes_cap, key, SIZE_MAX, &full);
+}
+
+static int note_key_ok(const char *key)
+{
+	if (!key || !*key)
+		return hv_err_set("run note: the key must be a non-empty string");
+	if (!strcmp(key, "guest"))
+		return hv_err_set("run note: the key 'guest' holds the guest's own notes");
+	return 0;
 }
 
 static int run_note(struct hv_run *r, const char *key, const char *value)
 {
 	struct note *n;
 
-	if (!key || !*key)
-		return hv_err_set("run note: the key must be a non-empty string");
-	n = note_slot(r, key);
+	if (note_key_ok(key))
+		return -1;
+	n = host_note_slot(r, key);
 	if (!n || !(n->str = strdup(value ? value : "")))
 		return hv_err_set("run note %s: out of memory", key);
 	return 0;
@@ -395,13 +421,56 @@ static int run_note_num(struct hv_run *r, const char *key, double value)
 {
 	struct note *n;
 
-	if (!key || !*key)
-		return hv_err_set("run note: the key must be a non-empty string");
-	n = note_slot(r, key);
+	if (note_key_ok(key))
+		return -1;
+	n = host_note_slot(r, key);
 	if (!n)
 		return hv_err_set("run note %s: out of memory", key);
 	n->num = value;
 	return 0;
+}
+
+static enum hv_guest_note_status run_guest_note(struct hv_run *r, const char *key,
+						 const char *value)
+{
+	struct note *n;
+	int full = 0;
+
+	if (!key || !*key) {
+		hv_err_set("guest note: the key must be a non-empty string");
+		return HV_GUEST_NOTE_HOST_ERROR;
+	}
+	n = note_slot(&r->guest_notes, &r->nguest, &r->guest_cap, key, HV_RUN_GUEST_NOTES_MAX,
+		      &full);
+	if (full) {
+		hv_err_set("guest note %s: the guest already reported %d distinct notes, the most "
+			   "a run keeps", key, HV_RUN_GUEST_NOTES_MAX);
+		return HV_GUEST_NOTE_FULL;
+	}
+	if (!n || !(n->str = strdup(value ? value : ""))) {
+		hv_err_set("guest note %s: out of memory", key);
+		return HV_GUEST_NOTE_HOST_ERROR;
+	}
+	return HV_GUEST_NOTE_OK;
+}
+
+static void notes_json(struct hv_json *j, const struct note *list, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (list[i].str)
+			hv_json_kv_str(j, list[i].key, list[i].str);
+		else
+			hv_json_kv_num(j, list[i].key, list[i].num);
+	}
+}
+
+static void notes_free(struct note *list, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		free(list[i].key);
+		free(list[i].str);
+	}
+	free(list);
 }
 
 static void group_json(struct hv_json *j, const struct group *g)
@@ -488,11 +557,12 @@ static int write_summary(struct hv_run *r)
 	hv_context_json(context_locked(r), &j);
 	hv_json_key(&j, "notes");
 	hv_json_obj_begin(&j);
-	for (size_t i = 0; i < r->nnotes; i++) {
-		if (r->notes[i].str)
-			hv_json_kv_str(&j, r->notes[i].key, r->notes[i].str);
-		else
-			hv_json_kv_num(&j, r->notes[i].key, r->notes[i].num);
+	notes_json(&j, r->notes, r->nnotes);
+	if (r->nguest) {
+		hv_json_key(&j, "guest");
+		hv_json_obj_begin(&j);
+		notes_json(&j, r->guest_notes, r->nguest);
+		hv_json_obj_end(&j);
 	}
 	hv_json_obj_end(&j);
 	hv_json_key(&j, "groups");
@@ -587,6 +657,31 @@ int hv_run_note_num(struct hv_run *r, const char *key, double value)
 	return rc;
 }
 
+enum hv_guest_note_status hv_run_guest_note(struct hv_run *r, const char *key,
+					    const char *value)
+{
+	enum hv_guest_note_status rc;
+
+	pthread_mutex_lock(&r->lock);
+	rc = run_guest_note(r, key, value);
+	pthread_mutex_unlock(&r->lock);
+	return rc;
+}
+
+void hv_run_measured_elsewhere(struct hv_run *r, const char *why)
+{
+	pthread_mutex_lock(&r->lock);
+	hv_context_measured_elsewhere(&r->ctx, why);
+	pthread_mutex_unlock(&r->lock);
+}
+
+void hv_run_set_guest_record_budget(struct hv_run *r, uint64_t budget)
+{
+	pthread_mutex_lock(&r->lock);
+	r->ctx.guest_record_budget = budget;
+	pthread_mutex_unlock(&r->lock);
+}
+
 int hv_run_write_summary(struct hv_run *r)
 {
 	int rc;
@@ -614,11 +709,8 @@ int hv_run_close(struct hv_run *r)
 		free(r->groups[i].values);
 	}
 	free(r->groups);
-	for (size_t i = 0; i < r->nnotes; i++) {
-		free(r->notes[i].key);
-		free(r->notes[i].str);
-	}
-	free(r->notes);
+	notes_free(r->notes, r->nnotes);
+	notes_free(r->guest_notes, r->nguest);
 	free(r->dir);
 	pthread_mutex_destroy(&r->lock);
 	free(r);

@@ -19,7 +19,14 @@ Layout of a matrix run directory:
 
 A cell's directory is complete when its command exited 0 and left a samples.csv with
 the hvlab header and whole rows, and a summary.json that parses.
+
+Every attempt records the build id of the files it measured with (build_id below: its
+program, the guest image, any file named on its command line). A resumed run that would
+measure further cells refuses while a finished cell's files have changed since it ran:
+merging them would put two builds into one set of figures. --rerun-changed runs such
+cells again instead.
 """
+import hashlib
 import csv
 import ctypes
 import datetime
@@ -148,6 +155,47 @@ def read_rows(d):
         at = CSV_HEADER.index("segbase")
         return [r[:at] + ["-"] + r[at:] for r in rows[1:]]
     return rows[1:]
+
+
+def cell_inputs(argv, cwd):
+    """The files a cell measures with: its program (found on PATH when it has no '/'),
+    every argument that names an existing file (also as --opt=FILE), and for hvm and
+    hvpeer without --kernel the guest image they boot by default (bin/../guest/kernel.elf)."""
+    def resolve(p):
+        return p if os.path.isabs(p) else os.path.join(cwd, p)
+    prog = argv[0]
+    files = [resolve(prog) if "/" in prog else (shutil.which(prog) or prog)]
+    for a in argv[1:]:
+        if OUT_MARK in a:
+            continue
+        for cand in (a, a.split("=", 1)[1] if a.startswith("--") and "=" in a else None):
+            if cand and os.path.isfile(resolve(cand)):
+                files.append(resolve(cand))
+    if os.path.basename(prog) in HVM_LIKE and not any(
+            a == "--kernel" or a.startswith("--kernel=") for a in argv):
+        files.append(os.path.join(os.path.dirname(files[0]), "..", "guest", "kernel.elf"))
+    out = []
+    for f in files:
+        f = os.path.realpath(f) if os.path.exists(f) else f
+        if f not in out:
+            out.append(f)
+    return out
+
+
+def build_id(argv, cwd):
+    """A short hash over the contents of cell_inputs (a missing file counts by name):
+    the same id means the cell would measure with the same bytes."""
+    h = hashlib.sha256()
+    for f in cell_inputs(argv, cwd):
+        h.update(f.encode() + b"\0")
+        try:
+            with open(f, "rb") as fh:
+                for chunk in iter(lambda: fh.read(1 << 20), b""):
+                    h.update(chunk)
+        except OSError as e:
+            h.update(f"unreadable: {e.strerror}".encode())
+        h.update(b"\0")
+    return h.hexdigest()[:16]
 
 
 def missing_program(prog, cwd):
@@ -341,6 +389,7 @@ class Runner:
         """{cell: last final record or None}, with the attempts counted per cell, and the
         start records that have no outcome (attempts cut short by a killed runner)."""
         final, attempts, open_starts = {}, {}, {}
+        self.last_build = {}
         for rec in self.journal.records():
             name = rec.get("cell")
             if name is None:
@@ -349,6 +398,7 @@ class Runner:
             if ev == "start":
                 attempts[name] = max(attempts.get(name, 0), int(rec.get("attempt", 0)))
                 open_starts[name] = rec
+                self.last_build[name] = rec.get("build_id")
             elif ev in FINAL or ev in ("interrupted", "discarded"):
                 open_starts.pop(name, None)
                 if ev in FINAL:
@@ -383,7 +433,8 @@ class Runner:
                     self.journal.append("recovered", c.name, reason="cell directory complete "
                                         "but its outcome was not journalled")
                     self.journal.append("done", c.name, seconds=None,
-                                        rows=len(read_rows(done_dir)), recovered=True)
+                                        rows=len(read_rows(done_dir)), recovered=True,
+                                        build_id=self.last_build.get(c.name))
             elif rec is not None and rec.get("event") == "done":
                 self.journal.append("discarded", c.name,
                                     reason="journal said done but cells/ has no directory")
@@ -404,20 +455,66 @@ class Runner:
     def _on_signal(self, signum, _frame):
         self.stop_signal = signum
 
-    def run(self, retry_failed=False):
+    def run(self, retry_failed=False, rerun_changed=False):
         """Runs every cell without a final outcome. Returns the process exit status."""
         old = {s: signal.signal(s, self._on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
         try:
-            return self._run(retry_failed)
+            return self._run(retry_failed, rerun_changed)
         finally:
             for s, h in old.items():
                 signal.signal(s, h)
 
-    def _run(self, retry_failed):
+    def changed_cells(self, final):
+        """[(cell, recorded build id, current build id)] for the finished cells whose
+        files are no longer the ones they were measured with."""
+        out = []
+        for c in self.cells():
+            rec = final.get(c.name)
+            if rec is None or rec.get("event") != "done":
+                continue
+            now = build_id(c.argv, self.root)
+            if rec.get("build_id") != now:
+                out.append((c, rec.get("build_id"), now))
+        return out
+
+    def _refuse_mixed_builds(self, final, pending, rerun_changed):
+        """Before measuring more cells: a finished cell built from other binaries is run
+        again (rerun_changed) or the session refuses. Returns an error message or None."""
+        changed = self.changed_cells(final) if pending else []
+        if not changed:
+            return None
+        if rerun_changed:
+            for c, was, now in changed:
+                shutil.rmtree(self.path("cells", c.name), ignore_errors=True)
+                self.journal.append("discarded", c.name,
+                                    reason=f"--rerun-changed: measured with build "
+                                           f"{was or 'not recorded'}, now {now}")
+            return None
+        def shown(f):
+            rel = os.path.relpath(f, self.root)
+            return f if rel.startswith("..") else rel
+        lines = [f"  {c.name}: measured with build {was or '(not recorded)'}, its files "
+                 f"({', '.join(shown(f) for f in cell_inputs(c.argv, self.root))}) "
+                 f"are now build {now}" for c, was, now in changed]
+        return ("refusing to resume: finished cells were built from other binaries than "
+                "the cells still to run would be, and one run must not mix two builds:\n" +
+                "\n".join(lines) + f"\nrebuild what they ran with (their summary.json "
+                f"names the git commit), or run them again with: scripts/matrix.py "
+                f"--resume {self.dir} --rerun-changed")
+
+    def _run(self, retry_failed, rerun_changed=False):
         self.recover(retry_failed)
         cells = self.cells()
         final, attempts, _ = self.state()
         pending = [c for c in cells if c.name not in final]
+        why = self._refuse_mixed_builds(final, pending, rerun_changed)
+        if why:
+            self._say(f"matrix: {why}")
+            self.journal.append("refused", reason=why.splitlines()[0])
+            return 3
+        if rerun_changed:
+            final, attempts, _ = self.state()
+            pending = [c for c in cells if c.name not in final]
         total = len(cells)
         t0 = time.monotonic()
         durations = [r["seconds"] for r in final.values()
@@ -476,6 +573,7 @@ class Runner:
         if why:
             return self.journal.append("failed", c.name, attempt=attempt, reason=why,
                                        seconds=None)
+        bid = build_id(c.argv, self.root)
         work = self.path("work", f"{c.name}.{attempt}")
         shutil.rmtree(work, ignore_errors=True)
         os.makedirs(work)
@@ -498,7 +596,7 @@ class Runner:
                                            reason=f"cannot start {argv[0]}: {e.strerror}")
             self.journal.append("start", c.name, attempt=attempt, pid=p.pid,
                                 pid_start=proc_start_time(p.pid), command=c.display(),
-                                dir=os.path.relpath(work, self.dir))
+                                dir=os.path.relpath(work, self.dir), build_id=bid)
             timed_out = False
             while True:
                 try:
@@ -530,7 +628,7 @@ class Runner:
             shutil.rmtree(dest, ignore_errors=True)
             os.rename(work, dest)
             return self.journal.append("done", c.name, attempt=attempt, seconds=round(secs, 3),
-                                       rows=len(read_rows(dest)))
+                                       rows=len(read_rows(dest)), build_id=bid)
         if event == "skipped":
             shutil.rmtree(work, ignore_errors=True)
             return self.journal.append("skipped", c.name, attempt=attempt, reason=reason,
@@ -643,6 +741,7 @@ class Runner:
                           "status": status, "reason": (rec or {}).get("reason"),
                           "seconds": (rec or {}).get("seconds"),
                           "rows": (rec or {}).get("rows"), "attempts": attempts.get(c.name, 0),
+                          "build_id": (rec or {}).get("build_id"),
                           "dir": f"cells/{c.name}" if status == "done" else
                                  (f"failed/{c.name}" if status == "failed" else None)})
         state = "complete" if counts["pending"] == 0 else \

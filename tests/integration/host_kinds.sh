@@ -5,12 +5,13 @@
 # binding /dev/null over it in a private mount namespace (root only).
 # san: yes
 . "$(dirname "$0")/lib.sh"
-if [ ! -x "$HVM" ]; then skip "host kinds" "$HVM was not built"; exit 0; fi
+if [ ! -x "$HVM" ]; then skip_all "$HVM was not built"; fi
+plan 5
 
 run_hvm host 20 host
-[ "$RC" -eq 0 ] && grep -Eq '^host: /dev/kvm .*user-mode FSGSBASE (yes|no)(; itself under .*)?$' "$OUT" &&
+[ "$RC" -eq 0 ] && grep -Eq '^host: /dev/kvm .*; host is (a VM|not a VM|perhaps a VM).*; user-mode FSGSBASE (yes|no)$' "$OUT" &&
 	grep -q '^engine hw: ' "$OUT" && grep -q '^engine bt: ' "$OUT" &&
-	ok "hvm host names /dev/kvm, FSGSBASE and each engine" ||
+	ok "hvm host names /dev/kvm, whether the host is a VM, FSGSBASE and each engine" ||
 	bad "hvm host" "exit $RC: $(head -n3 "$OUT" | tr '\n' ' ')"
 
 # hw where there is no usable KVM: exit 77, nothing measured, the reason printed.
@@ -22,7 +23,7 @@ nokvm() { # nokvm CMD...: runs CMD as on a host without a usable /dev/kvm
 	fi
 }
 if [ -z "$(kvm_unavailable)" ] && ! unshare -m true 2>/dev/null; then
-	skip "hw on a host without KVM" "cannot hide /dev/kvm here (unshare -m needs root)"
+	skip_n 2 "hw on a host without KVM" "cannot hide /dev/kvm here (unshare -m needs root)"
 else
 	OUT=$TMPDIR_IT/nokvm.out
 	nokvm timeout 30 "$HVM" run --engine hw --workload hello --out "$TMPDIR_IT/nokvm" >"$OUT" 2>&1

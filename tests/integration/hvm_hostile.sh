@@ -1,8 +1,13 @@
 #!/usr/bin/env bash
 # Malformed kernels and misbehaving guests are stopped and reported; hvm exits cleanly
 # (never by a signal), with the documented status, and dumps the guest's registers.
+# The guests run under hw and under bt (the engine with the most hand-written decoding);
+# what differs between host kinds is declared in the table below.
 # san: yes
 . "$(dirname "$0")/lib.sh"
+
+CASES="triplefault hang hangtimer vmcall wildhcall wildio usertouch hello records"
+plan $((6 + 2 + 2 * $(echo $CASES | wc -w)))
 
 # Malformed ELF files: refused before any guest runs, naming the file. No KVM needed.
 KERNEL=$HVLAB_BUILD/guest/kernel.elf
@@ -31,7 +36,7 @@ if [ -f "$KERNEL" ] && [ -x "$HVM" ]; then
 	[ "$RC" -ne 0 ] && [ "$RC" -lt 128 ] && grep -q no-such-file "$OUT" &&
 		ok "missing kernel refused with a message naming it" || bad "missing kernel" "exit $RC"
 else
-	skip "malformed kernels" "$HVM or $KERNEL not built"
+	skip_n 6 "malformed kernels" "$HVM or $KERNEL not built"
 fi
 
 if [ -x "$HVM" ]; then
@@ -40,29 +45,36 @@ if [ -x "$HVM" ]; then
 	run_hvm badmem 10 run --engine hw --workload hello --mem 12Q
 	[ "$RC" -eq 2 ] && grep -q 12Q "$OUT" && ok "malformed --mem rejected by value" || bad "malformed --mem" "exit $RC"
 else
-	skip "option checks" "$HVM was not built"
+	skip_n 2 "option checks" "$HVM was not built"
 fi
 
-why=$(kvm_unavailable)
-if [ -n "$why" ]; then skip "hostile guests" "$why"; exit 0; fi
+# Misbehaving guests (guest/kernel/hostile.c) under every engine: stopped with the
+# documented status and their registers, or, where the host's CPU runs the instruction
+# as a CPU would, ending as the guest kernel then does.
+# case        key        status pattern                       why
+HOSTILE='triplefault *          3 triple.fault|shutdown         an empty IDT, then ud2: the guest is stopped
+hang        *          3 hang|timeout|watchdog         the watchdog stops a kernel spinning with interrupts off
+hangtimer   *          3 hang|timeout|watchdog         the same spin with the timer at 5000 Hz (bt lost the stop request in a race with the timer once)
+vmcall      kvm_pvm    3 hang|timeout|watchdog         vmcall at CPL0 livelocks inside KVM_RUN; the watchdog stops it (PLATFORM.md)
+vmcall      kvm_intel  0 rax.=.0xfffffffffffffc18      KVM returns -KVM_ENOSYS (-1000) to the guest, which goes on and passes
+vmcall      kvm_amd    0 rax.=.0xfffffffffffffc18      KVM returns -KVM_ENOSYS (-1000) to the guest, which goes on and passes
+vmcall      bt         1 #UD                           the translated CPU has no VMX: #UD, and the guest kernel panics
+wildhcall   *          3 hypercall                     bad hypercall numbers, addresses and lengths are refused, a wild result address stops it
+wildio      *          3 port                          a port with no device stops the guest
+usertouch   *          0 usertouch:.PASS               a user program touching kernel memory faults in the guest
+hello       *          0 hello:.exit.status.0          the well-behaved guest boots and exits 0
+records     *          3 more.than.5.result.records    past the record budget (--max-records 5) the guest is stopped'
 
-# expect NAME STATUS TIMEOUT-ARG PATTERN : the guest is stopped with STATUS and a dump.
-expect_stopped() {
-	local w=$1 want=$2 t=$3 pat=$4
-	run_hvm "$w" 90 run --engine hw --workload "$w" --timeout "$t" --out "$TMPDIR_IT/run-$w"
-	if [ "$RC" -eq "$want" ] && grep -q "RIP" "$OUT" && grep -Eqi "$pat" "$OUT"; then
-		ok "$w guest stopped (exit $RC) with a register dump"
-	else
-		bad "$w guest" "exit $RC (want $want); $(grep -Ei "$pat|error|RIP" "$OUT" | head -n 3 | tr '\n' ' ')"
-	fi
-}
-expect_stopped triplefault 3 20 'triple fault|shutdown'
-expect_stopped hang 3 3 'hang|timeout|watchdog'
-expect_stopped vmcall 3 3 'hang|timeout|watchdog'
-expect_stopped wildhcall 3 20 'hypercall'
-expect_stopped wildio 3 20 'port'
-
-run_hvm usertouch 90 run --engine hw --workload usertouch --out "$TMPDIR_IT/run-usertouch"
-[ "$RC" -eq 0 ] && ok "user access to kernel memory faults" || bad "usertouch" "exit $RC: $(tail -n 3 "$OUT" | tr '\n' ' ')"
-run_hvm hello 60 run --engine hw --workload hello --out "$TMPDIR_IT/run-hello"
-[ "$RC" -eq 0 ] && ok "hello guest boots and exits 0" || bad "hello" "exit $RC: $(tail -n 3 "$OUT" | tr '\n' ' ')"
+for engine in hw bt; do
+	for c in $CASES; do
+		case $c in
+		hang*|vmcall) t=3 ;;
+		*) t=20 ;;
+		esac
+		w=$c extra=()
+		[ "$c" = records ] && w=hello extra=(--max-records 5)
+		[ "$c" = hangtimer ] && w=hang extra=(--cmdline hz=5000)
+		expect_run "$c guest" "$engine" "$HOSTILE" "$c" --workload "$w" --timeout "$t" \
+			"${extra[@]}" --out "$TMPDIR_IT/run-$engine-$c"
+	done
+done

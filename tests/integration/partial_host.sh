@@ -14,9 +14,11 @@ FIX=$ROOT/tests/fixtures/run-small
 T=$TMPDIR_IT
 
 if ! command -v python3 >/dev/null; then
-	skip "partial host" "python3 is not installed (scripts/setup-deps.sh installs it)"
-	exit 0
+	skip_all "python3 is not installed (scripts/setup-deps.sh installs it)"
 fi
+# Checks per section: the KVM probe; the runner's exit status; figures and report.
+N_PROBE=3 N_RUNNER=7 N_FIGURES=20
+plan $((N_PROBE + N_RUNNER + N_FIGURES))
 
 # --- the KVM probe: what counts as a usable KVM ---------------------------------------
 probe() { # probe DEVICE [ENGINE]: hostcheck's answer for DEVICE ("usable" when None)
@@ -60,7 +62,7 @@ exit 77
 EOF
 chmod +x "$fake/hvm" "$fake/hvpeer"
 if [ ! -x "$nb" ]; then
-	skip "runner exit status" "$nb was not built (make)"
+	skip_n $N_RUNNER "runner exit status" "$nb was not built (make)"
 else
 	cat >"$T/host.matrix" <<EOF
 timeout = 20
@@ -152,7 +154,7 @@ json.dump({"format": "hvlab-matrix-1", "matrix": "scripts/matrices/default.matri
           open(out + "/matrix-summary.json", "w"), indent=1)
 PY
 if ! command -v gnuplot >/dev/null; then
-	skip "figures of a partial run" "gnuplot is not installed (Debian package gnuplot-nox)"
+	skip_n $N_FIGURES "figures of a partial run" "gnuplot is not installed (Debian package gnuplot-nox)"
 else
 	figs=$T/partial-figs
 	if python3 "$ROOT/scripts/plot.py" "$partial" --out "$figs" >"$T/pplot.log" 2>&1; then

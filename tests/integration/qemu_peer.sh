@@ -14,7 +14,11 @@ ARGS=size=65536,rounds=8,reps=2
 T=$TMPDIR_IT
 HEADER='experiment,workload,params,engine,memvirt,flavour,spinlock,iopath,segbase,vcpus,pcpus,metric,value,unit,rep'
 
-if [ ! -x "$HVPEER" ]; then skip "QEMU peers" "$HVPEER was not built (make)"; exit 0; fi
+if [ ! -x "$HVPEER" ]; then skip_all "$HVPEER was not built (make)"; fi
+# Checks per section: hvpeer parse, a missing QEMU and the clock check (no QEMU needed);
+# runs under QEMU.
+N_PARSE=9 N_QEMU=11
+plan $((N_PARSE + N_QEMU))
 
 # peer NAME TIMEOUT args... : runs hvpeer, output in $OUT, exit status in $RC.
 peer() {
@@ -26,11 +30,14 @@ peer() {
 # col FILE ENGINE METRIC: that engine's values of METRIC, one a line.
 col() { awk -F, -v e="$2" -v m="$3" '$4 == e && $12 == m { print $13 }' "$1" 2>/dev/null; }
 # shape FILE ENGINE: the rows' (experiment, workload, params, metric, unit), exit
-# statistics (hvm's alone) left out, sorted and unique.
-# (the engine's own counters, experiment counters, are the engine's: KVM's statistics
-# under hw, none under QEMU)
+# statistics and engine counters (experiment counters: KVM's or the translator's; hvm's
+# alone) left out, sorted and unique.
 shape() { awk -F, -v e="$2" '$4 == e && $3 !~ /^exit=/ && $1 != "counters" { print $1, $2, $3, $12, $14 }' "$1" | sort -u; }
 note() { python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["notes"].get(sys.argv[2], ""))' "$1/summary.json" "$2" 2>/dev/null; }
+# gnote RUN KEY: a note the guest reported (notes.guest).
+gnote() { python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["notes"].get("guest", {}).get(sys.argv[2], ""))' "$1/summary.json" "$2" 2>/dev/null; }
+# ctx RUN KEY: a field of the context block.
+ctx() { python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["context"].get(sys.argv[2], ""))' "$1/summary.json" "$2" 2>/dev/null; }
 
 # --- a malformed @hvr line is rejected by number, the rest recorded ------------------
 cat >"$T/fake.log" <<'EOF'
@@ -52,7 +59,7 @@ if [ "$RC" -eq 1 ] && [ "$rej" = 7 ] && grep -q 'fake.log:4: result line rejecte
 	grep -q 'fake.log:10: result line rejected (field name is longer' "$OUT" &&
 	[ "$(col "$T/parsed/samples.csv" qemu-tcg checksum)" = 2105074943 ] &&
 	[ "$(col "$T/parsed/samples.csv" qemu-tcg cycles_per_op)" = 253.625 ] &&
-	[ "$(note "$T/parsed" sysgate)" = syscall ] && ! grep -q $'\033' "$OUT"; then
+	[ "$(gnote "$T/parsed" sysgate)" = syscall ] && ! grep -q $'\033' "$OUT"; then
 	ok "hvpeer parse: 7 malformed @hvr lines rejected by line number, 3 good ones recorded"
 else
 	bad "hvpeer parse" "exit $RC, $rej rejected: $(grep -v 'rejected' "$OUT" | head -n 3 | tr '\n' ' ')"
@@ -61,6 +68,47 @@ peer parse-none 20 parse --out "$T/parsed-none" /dev/null
 [ "$RC" -eq 1 ] && grep -q 'no well-formed @hvr' "$OUT" &&
 	ok "hvpeer parse: a log without result lines is an error that says so" ||
 	bad "parse of an empty log" "exit $RC: $(head -c 200 "$OUT")"
+
+# --- a log captured elsewhere: the context says so instead of describing this host ----
+m=$(ctx "$T/parsed" measured_on); h=$(ctx "$T/parsed" host)
+[[ $m == "elsewhere: hvpeer parse read the console log $T/fake.log"* ]] &&
+	[[ $h == "unavailable: measured on another host"* ]] &&
+	[ "$(awk -F, 'NR > 1 { print $11; exit }' "$T/parsed/samples.csv")" = 0 ] &&
+	ok "hvpeer parse: the context says the log may come from another host, and no host's facts" ||
+	bad "parse context" "measured_on '$m', host '$h'"
+peer parse-here 20 parse --captured-here --out "$T/parsed-here" "$T/fake.log"
+[ "$(ctx "$T/parsed-here" measured_on)" = "this host" ] && [ "$(ctx "$T/parsed-here" host)" = "$(hostname)" ] &&
+	ok "hvpeer parse --captured-here records this host's context" ||
+	bad "parse --captured-here" "measured_on '$(ctx "$T/parsed-here" measured_on)', host '$(ctx "$T/parsed-here" host)'"
+
+# --- the guest's rules hold for a log too: mode columns from its report, faults (3) ----
+{
+	echo "@hvr kind=info workload=nanobench name=flavour value=full"
+	echo "@hvr kind=info workload=nanobench name=spinlock value=plain"
+	echo "@hvr kind=info workload=nanobench name=iopath value=emul"
+	echo "@hvr kind=info workload=nanobench name=engine value=evil"
+	for i in $(seq 1 33); do
+		echo "@hvr kind=nanobench workload=nanobench name=op$i iters=8 cycles=80 baseline=8 unit=cycles rep=0 vcpu=0"
+	done
+} >"$T/manyops.log"
+peer manyops 20 parse --out "$T/manyops" "$T/manyops.log"
+if [ "$RC" -eq 3 ] && grep -q 'manyops.log:37: .*32 operations' "$OUT" &&
+	[ "$(awk -F, '$12 == "cycles_per_op"' "$T/manyops/samples.csv" | wc -l)" -eq 32 ] &&
+	[ "$(note "$T/manyops" engine)" = qemu-tcg ] && [ "$(gnote "$T/manyops" engine)" = evil ]; then
+	ok "hvpeer parse: a 33rd nanobenchmark is the guest's fault (exit 3); a guest note cannot overwrite the host's"
+else
+	bad "parse of 33 operations" "exit $RC, engine note '$(note "$T/manyops" engine)': $(grep -m2 'error' "$OUT" | tr '\n' ' ')"
+fi
+modes=$(awk -F, 'NR > 1 { print $6 "/" $7 "/" $8 }' "$T/manyops/samples.csv" | sort -u)
+[ "$modes" = full/plain/emul ] && ok "the mode columns are the guest's report: $modes" ||
+	bad "mode columns from the log" "'$(echo $modes)'"
+printf '%s\n' "@hvr kind=info workload=compute name=flavour value=full" \
+	"@hvr kind=value workload=compute name=checksum value=7 unit=- rep=0 vcpu=0" \
+	"@hvr kind=info workload=compute name=flavour value=pv" >"$T/flip.log"
+peer flip 20 parse --out "$T/flip" "$T/flip.log"
+[ "$RC" -eq 3 ] && grep -q 'flip.log:3: mode report flavour=pv after flavour=full' "$OUT" &&
+	ok "hvpeer parse: a guest whose reported mode changes mid-run misbehaves (exit 3)" ||
+	bad "parse of a mode change" "exit $RC: $(grep -m2 'error' "$OUT" | tr '\n' ' ')"
 
 # --- QEMU missing: a skip with the reason ----------------------------------------------
 peer noqemu 20 run --engine qemu-tcg --workload hello --qemu "$T/no/such/qemu" --out "$T/noqemu"
@@ -91,10 +139,10 @@ else
 fi
 
 if ! command -v "$QEMU" >/dev/null; then
-	skip "QEMU peer runs" "$QEMU is not installed (Debian package qemu-system-x86)"; exit 0
+	skip_rest "QEMU peer runs" "$QEMU is not installed (Debian package qemu-system-x86)"
 fi
 if [ ! -f "$HVLAB_BUILD/guest/kernel.elf" ]; then
-	skip "QEMU peer runs" "$HVLAB_BUILD/guest/kernel.elf was not built"; exit 0
+	skip_rest "QEMU peer runs" "$HVLAB_BUILD/guest/kernel.elf was not built"
 fi
 
 # --- qemu-tcg: compute into hvm's format ------------------------------------------------
@@ -112,14 +160,18 @@ if [ "$RC" -eq 0 ] && [ "$(head -n1 "$tcg/samples.csv")" = "$HEADER" ] &&
 else
 	bad "qemu-tcg compute" "exit $RC: $(grep -E 'error|warning' "$OUT" | head -n 3 | tr '\n' ' ')"
 fi
-python3 - "$tcg/summary.json" <<'PY' && ok "qemu-tcg run: libhvlab's context block and the QEMU notes" ||
+python3 - "$tcg/summary.json" <<'PY' && ok "qemu-tcg run: libhvlab's context block, the QEMU notes, the mode the guest reported" ||
 import json, sys
 s = json.load(open(sys.argv[1]))
 c, n = s["context"], s["notes"]
 need_c = ("date", "host", "cpu_model", "kernel", "kvm", "tsc_hz", "compiler", "git_commit", "command")
 need_n = ("qemu_version", "qemu_command", "guest_cmdline", "sysgate", "stop_kind", "guest_records")
+g = n["guest"]
 sys.exit(0 if all(k in c for k in need_c) and all(k in n for k in need_n) and
          n["engine"] == "qemu-tcg" and n["guest_status"] == "0" and
+         c["measured_on"] == "this host" and
+         all((x["flavour"], x["spinlock"], x["iopath"]) == (g["flavour"], g["spinlock"], g["iopath"])
+             for x in s["groups"] if x["engine"] == "qemu-tcg") and
          any(g["engine"] == "qemu-tcg" for g in s["groups"]) else 1)
 PY
 	bad "qemu-tcg summary.json" "context or notes incomplete: $(head -c 300 "$tcg/summary.json")"
@@ -132,24 +184,24 @@ peer marginal 60 run --engine qemu-tcg --out "$T/marginal" \
 # rows OP FILE: qemu-tcg's cycles_per_op rows of OP (columns found by the header's names).
 rows() { awk -F, -v op="$1" 'NR == 1 { for (i = 1; i <= NF; i++) c[$i] = i; next }
 	$c["engine"] == "qemu-tcg" && $c["workload"] == op && $c["metric"] == "cycles_per_op"' "$2"; }
-if [ "$RC" -eq 0 ] && [ "$(note "$T/marginal" harness)" = marginal ] &&
+if [ "$RC" -eq 0 ] && [ "$(gnote "$T/marginal" harness)" = marginal ] &&
 	[ "$(rows cpuid "$T/marginal/samples.csv" | wc -l)" -eq 2 ] &&
 	[ "$(rows ptemod "$T/marginal/samples.csv" | wc -l)" -eq 2 ] &&
 	[ "$(rows pgfault "$T/marginal/samples.csv" | wc -l)" -eq 0 ] &&
 	grep -q 'pgfault: harness=marginal does not apply' "$T/marginal/console.log"; then
 	ok "nanobench harness=marginal: cpuid and ptemod measured, pgfault skipped with the reason"
 else
-	bad "nanobench harness=marginal" "exit $RC, harness '$(note "$T/marginal" harness)': $(grep '^nanobench' "$T/marginal/console.log" | tail -n 3 | tr '\n' ' ')"
+	bad "nanobench harness=marginal" "exit $RC, harness '$(gnote "$T/marginal" harness)': $(grep '^nanobench' "$T/marginal/console.log" | tail -n 3 | tr '\n' ' ')"
 fi
 # Under TCG the guest's TSC is the host's (QEMU's cpu_get_ticks() without -icount):
 # the kernel's tsc_start and tsc_end span as much host time as guest TSC time, within
 # the few milliseconds that printing and reading a line take (5% of half a second).
 r=$(note "$T/marginal" guest_tsc_vs_host_clock); span=$(note "$T/marginal" host_clock_span_s)
-[ -n "$(note "$T/marginal" tsc_start)" ] && [ -n "$(note "$T/marginal" tsc_end)" ] &&
+[ -n "$(gnote "$T/marginal" tsc_start)" ] && [ -n "$(gnote "$T/marginal" tsc_end)" ] &&
 	python3 -c 'import sys; r, s = float(sys.argv[1]), float(sys.argv[2])
 sys.exit(0 if s >= 0.5 and abs(r - 1) < 0.05 else 1)' "$r" "$span" 2>/dev/null &&
 	ok "qemu-tcg: the guest's TSC keeps the host's time (guest_tsc_vs_host_clock $r over $span s)" ||
-	bad "qemu-tcg guest clock" "guest_tsc_vs_host_clock '$r' over '$span' s (tsc_start '$(note "$T/marginal" tsc_start)', tsc_end '$(note "$T/marginal" tsc_end)')"
+	bad "qemu-tcg guest clock" "guest_tsc_vs_host_clock '$r' over '$span' s (tsc_start '$(gnote "$T/marginal" tsc_start)', tsc_end '$(gnote "$T/marginal" tsc_end)')"
 peer badharness 60 run --engine qemu-tcg --out "$T/badharness" --workload nanobench:harness=none
 [ "$RC" -eq 1 ] && grep -q "bad argument at 'harness=none'" "$T/badharness/console.log" &&
 	ok "nanobench refuses an unknown harness" ||
@@ -175,6 +227,7 @@ else
 	[ -n "$tsum" ] && [ "$tsum" = "$nsum" ] &&
 		ok "qemu-tcg compute checksum equals native-compute's ($why)" ||
 		bad "qemu-tcg vs native checksum" "qemu-tcg '$tsum', native '$nsum'"
+	skip "row shapes of qemu-tcg and hvm" "$why"
 fi
 
 # --- the timeout: QEMU stopped, what was reported kept, exit 3 ---------------------------

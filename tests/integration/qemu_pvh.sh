@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The guest image boots under QEMU TCG through its PVH entry (qemu -kernel), runs the
 # compute workload with the checksum hvm gets for the same arguments, prints its result
-# records on the serial console in a form `hvpeer parse` turns into hvm's run format, and starts a second CPU with INIT/SIPI as it does under hvm.
+# records on the serial console in a form `hvpeer parse` turns into hvm's run format, and
+# starts a second CPU with INIT/SIPI as it does under hvm.
 . "$(dirname "$0")/lib.sh"
 QEMU=${QEMU:-qemu-system-x86_64}
 KERNEL=$HVLAB_BUILD/guest/kernel.elf
@@ -9,9 +10,10 @@ HVPEER=$HVLAB_BUILD/bin/hvpeer
 ARGS=size=65536,rounds=8,reps=2
 
 if ! command -v "$QEMU" >/dev/null; then
-	skip "guest under QEMU TCG" "$QEMU is not installed (Debian package qemu-system-x86)"; exit 0
+	skip_all "$QEMU is not installed (Debian package qemu-system-x86)"
 fi
-if [ ! -f "$KERNEL" ]; then skip "guest under QEMU TCG" "$KERNEL was not built"; exit 0; fi
+if [ ! -f "$KERNEL" ]; then skip_all "$KERNEL was not built"; fi
+plan 5
 
 # run_qemu NAME SMP CMDLINE : console in $TMPDIR_IT/NAME.log, QEMU's status in $RC.
 # isa-debug-exit makes QEMU exit with (guest status << 1) | 1: 1 means the guest passed.

@@ -27,7 +27,8 @@ static void all_options(void **state)
 {
 	char *argv[] = { "run", "--engine", "hw", "--workload", "nanobench:fast,x=1",
 			 "--vcpus", "4", "--mem=1G", "--timeout", "2.5", "--out", "/tmp/o",
-			 "--kernel=/k.elf", "--cmdline", "debug=1 quiet", "--reps", "9" };
+			 "--kernel=/k.elf", "--cmdline", "debug=1 quiet", "--reps", "9",
+			 "--max-records", "250" };
 	struct hvm_options o;
 
 	(void)state;
@@ -43,6 +44,7 @@ static void all_options(void **state)
 	assert_string_equal(o.cmdline, "debug=1 quiet");
 	assert_int_equal(o.reps, 9);
 	assert_true(o.reps_given);
+	assert_int_equal(o.max_records, 250);
 	assert_false(o.help);
 }
 
@@ -63,6 +65,7 @@ static void defaults(void **state)
 	assert_null(o.cmdline);
 	assert_int_equal(o.reps, HVM_REPS_DEFAULT);
 	assert_false(o.reps_given);
+	assert_int_equal(o.max_records, 0);     /* the recorder's own default */
 }
 
 static void help(void **state)
@@ -116,7 +119,8 @@ static void malformed_numbers(void **state)
 		{ "--mem", "65M" }, { "--mem", "M" }, { "--mem", "99999999999999999999G" },
 		{ "--timeout", "0" }, { "--timeout", "-3" }, { "--timeout", "abc" },
 		{ "--timeout", "nan" }, { "--timeout", "1e9" }, { "--reps", "0" },
-		{ "--reps", "1001" },
+		{ "--reps", "1001" }, { "--max-records", "0" }, { "--max-records", "1e5" },
+		{ "--max-records", "100000001" },
 	};
 
 	(void)state;

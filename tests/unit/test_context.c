@@ -117,11 +117,15 @@ static int fixture_teardown(void **state)
 
 /* ---- hv_kvm_detect ---- */
 
+/* What the fixture trees describe: a bare-metal host (this one may be a VM). */
+static const struct hv_host_vm bare_metal = { .is_vm = 0, .cpuid_bit = 0 };
+static const struct hv_host_vm a_vm = { .is_vm = 1, .cpuid_bit = 1 };
+
 static void expect(struct fixture *fx, const char *flavour, const char *paging)
 {
 	struct hv_kvm_info k;
 
-	assert_int_equal(hv_kvm_detect(&k, fx->sysfs, fx->dev_ok), 0);
+	assert_int_equal(hv_kvm_detect_on(&k, fx->sysfs, fx->dev_ok, &bare_metal), 0);
 	assert_int_equal(k.present, 1);
 	assert_string_equal(k.flavour, flavour);
 	assert_string_equal(k.paging, paging);
@@ -163,7 +167,7 @@ static void kvm_module_without_parameter(void **state)
 	struct hv_kvm_info k;
 
 	add_module(fx, "kvm_intel", NULL, NULL);
-	assert_int_equal(hv_kvm_detect(&k, fx->sysfs, fx->dev_ok), 0);
+	assert_int_equal(hv_kvm_detect_on(&k, fx->sysfs, fx->dev_ok, &bare_metal), 0);
 	assert_string_equal(k.flavour, "kvm_intel");
 	assert_string_equal(k.paging, "unknown");
 	assert_non_null(strstr(k.why, "ept"));
@@ -174,7 +178,7 @@ static void kvm_none(void **state)
 	struct fixture *fx = *state;
 	struct hv_kvm_info k;
 
-	assert_int_equal(hv_kvm_detect(&k, fx->sysfs, fx->dev_missing), 0);
+	assert_int_equal(hv_kvm_detect_on(&k, fx->sysfs, fx->dev_missing, &bare_metal), 0);
 	assert_int_equal(k.present, 0);
 	assert_string_equal(k.flavour, "none");
 	assert_string_equal(k.paging, "none");
@@ -182,11 +186,91 @@ static void kvm_none(void **state)
 	assert_non_null(strstr(k.why, "No such file"));
 
 	/* /dev/kvm opens but no known vendor module: say so, do not guess. */
-	assert_int_equal(hv_kvm_detect(&k, fx->sysfs, fx->dev_ok), 0);
+	assert_int_equal(hv_kvm_detect_on(&k, fx->sysfs, fx->dev_ok, &bare_metal), 0);
 	assert_int_equal(k.present, 1);
 	assert_string_equal(k.flavour, "unknown");
 	assert_string_equal(k.paging, "unknown");
 	assert_true(strlen(k.why) > 0);
+}
+
+/* On a host that is itself a VM, a KVM's own paging is nested: never plain ept or npt. */
+static void kvm_nested_paging(void **state)
+{
+	static const struct { const char *mod, *param, *value, *paging; } cases[] = {
+		{ "kvm_intel", "ept", "Y\n", "ept-nested" },
+		{ "kvm_intel", "ept", "N\n", "shadow-kvm-nested" },
+		{ "kvm_amd", "npt", "1\n", "npt-nested" },
+		{ "kvm_pvm", NULL, NULL, "shadow-pvm" },   /* PVM: always inside a VM */
+	};
+	struct fixture *fx = *state;
+	struct hv_kvm_info k;
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char path[512];
+
+		snprintf(path, sizeof(path), "%s/module", fx->sysfs);
+		rm_rf(path);
+		add_module(fx, cases[i].mod, cases[i].param, cases[i].value);
+		assert_int_equal(hv_kvm_detect_on(&k, fx->sysfs, fx->dev_ok, &a_vm), 0);
+		assert_string_equal(k.paging, cases[i].paging);
+		assert_int_equal(k.nested, 1);
+		assert_int_equal(hv_kvm_detect_on(&k, fx->sysfs, fx->dev_ok, &bare_metal), 0);
+		assert_null(strstr(k.paging, "nested"));
+		assert_int_equal(k.nested, 0);
+	}
+}
+
+/* Is the host a VM: the CPUID bit decides when set; DMI naming a virtual platform when
+ * it is clear (hidden); a cloud vendor's bare-metal machine is not taken for a VM. */
+static void host_vm_judged(void **state)
+{
+	static const struct {
+		int bit;
+		const char *vendor, *dmi;
+		int is_vm;
+		const char *how;
+	} cases[] = {
+		{ 1, "KVMKVMKVM", "unavailable: no dmi", 1, "hypervisor bit (leaf 1, ECX bit 31) is set; hypervisor KVMKVMKVM" },
+		{ 0, "unavailable: clear", "sys_vendor 'QEMU', product_name 'Standard PC (Q35 + ICH9, 2009)'", 1, "DMI names a virtual platform ('QEMU') though the CPUID hypervisor bit is clear" },
+		{ 0, "unavailable: clear", "sys_vendor 'Microsoft Corporation', product_name 'Virtual Machine'", 1, "'Virtual Machine'" },
+		{ 0, "unavailable: clear", "sys_vendor 'Amazon EC2', product_name 'm5.metal'", 0, "names no virtual platform" },
+		{ 0, "unavailable: clear", "unavailable: /sys/class/dmi/id: No such file or directory", 0, "DMI cannot be read" },
+		{ -1, "unavailable: no CPUID", "unavailable: none", -1, "unavailable: " },
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct hv_host_vm vm = { .cpuid_bit = cases[i].bit };
+
+		snprintf(vm.cpuid_vendor, sizeof(vm.cpuid_vendor), "%s", cases[i].vendor);
+		snprintf(vm.dmi, sizeof(vm.dmi), "%s", cases[i].dmi);
+		hv_host_vm_judge(&vm);
+		if (vm.is_vm != cases[i].is_vm || !strstr(vm.how, cases[i].how))
+			fail_msg("case %zu: is_vm %d (%s), expected %d (%s)", i, vm.is_vm, vm.how,
+				 cases[i].is_vm, cases[i].how);
+	}
+}
+
+/* DMI comes from <sysfs>/class/dmi/id, each file that can be read. */
+static void host_vm_reads_dmi(void **state)
+{
+	struct fixture *fx = *state;
+	struct hv_host_vm vm;
+	char path[512];
+
+	hv_host_vm_detect(&vm, fx->sysfs);
+	assert_non_null(strstr(vm.dmi, "unavailable: "));
+	snprintf(path, sizeof(path), "%s/class/dmi/id", fx->sysfs);
+	mkdirs(path);
+	snprintf(path, sizeof(path), "%s/class/dmi/id/sys_vendor", fx->sysfs);
+	write_file(path, "QEMU\n");
+	snprintf(path, sizeof(path), "%s/class/dmi/id/product_name", fx->sysfs);
+	write_file(path, "Standard PC (i440FX + PIIX, 1996)\n");
+	hv_host_vm_detect(&vm, fx->sysfs);
+	assert_string_equal(vm.dmi, "sys_vendor 'QEMU', product_name 'Standard PC (i440FX + "
+			    "PIIX, 1996)'");
+	assert_int_equal(vm.is_vm, 1);
+	print_message("      this CPU: hypervisor bit %d, %s\n", vm.cpuid_bit, vm.cpuid_vendor);
 }
 
 /* The real host: consistent with what /sys says, whatever the machine is. */
@@ -232,6 +316,10 @@ static void context_collect(void **state)
 	check_filled("kernel", c.kernel);
 	check_filled("kvm.flavour", c.kvm.flavour);
 	check_filled("kvm.paging", c.kvm.paging);
+	check_filled("host_vm.how", c.host_vm.how);
+	check_filled("host_vm.cpuid_vendor", c.host_vm.cpuid_vendor);
+	check_filled("host_vm.dmi", c.host_vm.dmi);
+	check_filled("measured_on", c.measured_on);
 	check_filled("tsc_source", c.tsc_source);
 	check_filled("compiler", c.compiler);
 	check_filled("cflags", c.cflags);
@@ -263,6 +351,39 @@ static void context_collect(void **state)
 	assert_non_null(strstr(j.buf, "\"kvm\":{\"present\":"));
 	assert_non_null(strstr(j.buf, "\"git_dirty\":"));
 	hv_json_free(&j);
+}
+
+/* Results measured on another machine: the context says so and describes no host. */
+static void context_measured_elsewhere(void **state)
+{
+	char *argv[] = { "hvpeer", "parse", "x.log", NULL };
+	struct hv_context c;
+	struct hv_json j;
+	char host[128], mine[160];
+
+	(void)state;
+	hv_context_begin(&c, 3, argv, 0);
+	hv_context_measured_elsewhere(&c, "read from x.log");
+	hv_context_finish(&c);
+	hv_json_init(&j);
+	hv_context_json(&c, &j);
+	assert_int_equal(j.failed, 0);
+	assert_non_null(strstr(j.buf, "\"measured_on\":\"elsewhere: read from x.log\""));
+	assert_non_null(strstr(j.buf, "\"host\":\"unavailable: measured on another host"));
+	assert_non_null(strstr(j.buf, "\"cores\":null"));
+	assert_non_null(strstr(j.buf, "\"is_vm\":null"));
+	assert_non_null(strstr(j.buf, "\"present\":null"));
+	assert_non_null(strstr(j.buf, "\"tsc_hz\":null"));
+	assert_non_null(strstr(j.buf, "\"paging\":\"unavailable: measured elsewhere\""));
+	assert_non_null(strstr(j.buf, "\"command\":\"hvpeer parse x.log\""));
+	gethostname(host, sizeof(host));
+	snprintf(mine, sizeof(mine), "\"host\":\"%s\"", host);
+	assert_null(strstr(j.buf, mine));
+	hv_json_free(&j);
+
+	hv_context_begin(&c, 3, argv, 0);
+	hv_context_finish(&c);
+	assert_string_equal(c.measured_on, "this host");
 }
 
 static void long_command_truncated_visibly(void **state)
@@ -364,8 +485,12 @@ int main(void)
 		cmocka_unit_test_setup_teardown(kvm_module_without_parameter, fixture_setup,
 						fixture_teardown),
 		cmocka_unit_test_setup_teardown(kvm_none, fixture_setup, fixture_teardown),
+		cmocka_unit_test_setup_teardown(kvm_nested_paging, fixture_setup, fixture_teardown),
+		cmocka_unit_test(host_vm_judged),
+		cmocka_unit_test_setup_teardown(host_vm_reads_dmi, fixture_setup, fixture_teardown),
 		cmocka_unit_test(kvm_this_host),
 		cmocka_unit_test(context_collect),
+		cmocka_unit_test(context_measured_elsewhere),
 		cmocka_unit_test(long_command_truncated_visibly),
 		cmocka_unit_test(tsc_calibrated),
 		cmocka_unit_test(pin_lists),

@@ -32,11 +32,19 @@ static void exit_shutdown(struct hv_exit *exit, const char *what)
 }
 
 /* The poll page goes back to writable before the events are looked at: one that
- * comes after arms it again. */
+ * comes after arms it again. An arm that lands between the exchange and the mprotect
+ * finds the flag clear and makes the page read-only, which this mprotect then undoes:
+ * the flag would say armed over a writable page, every later arm would skip its
+ * mprotect, and translated code would never stop again (a guest spinning with
+ * interrupts off, whose timer interrupts keep arming and disarming the page, outlived
+ * the watchdog). So the flag is read again, and the page made read-only if it is set. */
 static void disarm_poll(struct bt_vcpu *v)
 {
-	if (__atomic_exchange_n(&v->poll_armed, 0, __ATOMIC_ACQ_REL))
+	if (__atomic_exchange_n(&v->poll_armed, 0, __ATOMIC_ACQ_REL)) {
 		mprotect(v->ctx->poll, sizeof(v->ctx->poll), PROT_READ | PROT_WRITE);
+		if (__atomic_load_n(&v->poll_armed, __ATOMIC_ACQUIRE))
+			mprotect(v->ctx->poll, sizeof(v->ctx->poll), PROT_READ);
+	}
 }
 
 static const uint8_t *block_code(struct bt_vcpu *v, const struct bt_tb *tb)

@@ -7,12 +7,19 @@
  *   hz=N               timer interrupts per second on each CPU (default 100); 0: no
  *                      timer, so no preemption, and IPIs are the only wake-ups
  *   spinlock=NAME      the kernel's lock implementation (default plain)
+ *   flavour=NAME       privileged operations as on bare metal (full, the default) or
+ *                      through hypercalls (pv: not in this kernel yet)
+ *   iopath=NAME        how the kernel reaches its devices (emul, the default: one exit
+ *                      per register access; the others are not in this kernel yet)
  *   cpus=N             start at most N CPUs (default: all the boot info names)
  *   cr8wr=off          refuse the CR8-write nanobenchmark (the VMM asks for it where
  *                      its host cannot take a guest's CR8 writes: QEMU 7.2's TCG
  *                      aborts when a nested guest makes them)
- * Unknown options are reported and ignored, so a newer VMM can pass more; a bad
- * value of a known one stops the boot. */
+ * A word this kernel does not know stops the boot, naming the word: a typo must not
+ * run the workload under a mode nobody asked for. A bad value of a known option stops
+ * it too. A later word overrides an earlier one (the VMM's --cmdline words come last).
+ * The kernel reports what it booted with (main.c), and the VMM takes the mode columns
+ * of its results from that report. */
 #include "guest/string.h"
 #include "guest/uapi.h"
 #include "hv.h"
@@ -42,45 +49,120 @@ static uint32_t number(const char *key, const char *v, uint32_t lo, uint32_t hi)
 	return (uint32_t)n;
 }
 
+/* One of the words in names (NULL-terminated), else the boot stops. */
+static int one_of(const char *key, const char *v, const char *const *names, const char *want)
+{
+	for (int i = 0; names[i]; i++)
+		if (!strcmp(v, names[i]))
+			return i;
+	bad(key, v, want);
+}
+
+static void opt_workload(const char *key, const char *v)
+{
+	(void)key;
+	kcfg.workload = v;
+}
+
+static void opt_wargs(const char *key, const char *v)
+{
+	(void)key;
+	kcfg.wargs = v;
+}
+
+static void opt_sysgate(const char *key, const char *v)
+{
+	static const char *const names[] = { "syscall", "ud2", NULL };
+	static const int gates[] = { GUEST_GATE_SYSCALL, GUEST_GATE_UD2 };
+
+	kcfg.gate = gates[one_of(key, v, names, "one of: syscall, ud2")];
+}
+
+static void opt_kmem(const char *key, const char *v)
+{
+	static const char *const names[] = { "kernel", "user", NULL };
+	static const int modes[] = { GUEST_KMEM_KERNEL, GUEST_KMEM_USER };
+
+	kcfg.kmem = modes[one_of(key, v, names, "one of: kernel, user")];
+}
+
+static void opt_cow(const char *key, const char *v)
+{
+	kcfg.cow = (int)number(key, v, 0, 1);
+}
+
+static void opt_hz(const char *key, const char *v)
+{
+	kcfg.hz = number(key, v, 0, HZ_MAX);
+}
+
+static void opt_spinlock(const char *key, const char *v)
+{
+	if (lock_ops_select(v) < 0)
+		bad(key, v, "a lock this kernel has (plain)");
+	kcfg.spinlock = v;
+}
+
+static void opt_flavour(const char *key, const char *v)
+{
+	static const char *const names[] = { "full", NULL };
+
+	kcfg.flavour = names[one_of(key, v, names, "a flavour this kernel has (full)")];
+}
+
+static void opt_iopath(const char *key, const char *v)
+{
+	static const char *const names[] = { "emul", NULL };
+
+	kcfg.iopath = names[one_of(key, v, names, "an I/O path this kernel has (emul)")];
+}
+
+static void opt_cr8wr(const char *key, const char *v)
+{
+	static const char *const names[] = { "off", NULL };
+
+	one_of(key, v, names, "off");
+	kcfg.cr8wr_off = 1;
+}
+
+static void opt_cpus(const char *key, const char *v)
+{
+	uint32_t n = number(key, v, 1, HV_MAX_VCPUS);
+
+	if (n < kcfg.nr_vcpus)
+		kcfg.nr_vcpus = n;
+}
+
+static const struct {
+	const char *key;
+	void (*set)(const char *key, const char *value);
+} options[] = {
+	{ "workload", opt_workload }, { "wargs", opt_wargs }, { "sysgate", opt_sysgate },
+	{ "kmem", opt_kmem }, { "cow", opt_cow }, { "hz", opt_hz },
+	{ "spinlock", opt_spinlock }, { "flavour", opt_flavour }, { "iopath", opt_iopath },
+	{ "cpus", opt_cpus }, { "cr8wr", opt_cr8wr },
+};
+
+/* A word that is no option of this kernel (val: after its '=', NULL without one): said
+ * by name, with the options there are. */
+static NORETURN void unknown(const char *key, const char *val)
+{
+	kprintf("cmdline: unknown word '%s%s%s': this kernel takes", key, val ? "=" : "",
+		val ? val : "");
+	for (size_t i = 0; i < ARRAY_SIZE(options); i++)
+		kprintf(" %s=", options[i].key);
+	kprintf(" (a typo would run the workload under a mode nobody asked for)\n");
+	hv_exit(HV_EXIT_FAIL);
+}
+
 static void option(const char *key, const char *val)
 {
-	if (!strcmp(key, "workload")) {
-		kcfg.workload = val;
-	} else if (!strcmp(key, "wargs")) {
-		kcfg.wargs = val;
-	} else if (!strcmp(key, "sysgate")) {
-		if (!strcmp(val, "syscall"))
-			kcfg.gate = GUEST_GATE_SYSCALL;
-		else if (!strcmp(val, "ud2"))
-			kcfg.gate = GUEST_GATE_UD2;
-		else
-			bad(key, val, "one of: syscall, ud2");
-	} else if (!strcmp(key, "kmem")) {
-		if (!strcmp(val, "kernel"))
-			kcfg.kmem = GUEST_KMEM_KERNEL;
-		else if (!strcmp(val, "user"))
-			kcfg.kmem = GUEST_KMEM_USER;
-		else
-			bad(key, val, "one of: kernel, user");
-	} else if (!strcmp(key, "cow")) {
-		kcfg.cow = (int)number(key, val, 0, 1);
-	} else if (!strcmp(key, "hz")) {
-		kcfg.hz = number(key, val, 0, HZ_MAX);
-	} else if (!strcmp(key, "spinlock")) {
-		if (lock_ops_select(val) < 0)
-			bad(key, val, "a lock this kernel has (plain)");
-		kcfg.spinlock = val;
-	} else if (!strcmp(key, "cr8wr")) {
-		if (strcmp(val, "off"))
-			bad(key, val, "off");
-		kcfg.cr8wr_off = 1;
-	} else if (!strcmp(key, "cpus")) {
-		uint32_t n = number(key, val, 1, HV_MAX_VCPUS);
-		if (n < kcfg.nr_vcpus)
-			kcfg.nr_vcpus = n;
-	} else {
-		kprintf("cmdline: ignoring unknown option '%s'\n", key);
-	}
+	for (size_t i = 0; i < ARRAY_SIZE(options); i++)
+		if (!strcmp(key, options[i].key)) {
+			options[i].set(key, val);
+			return;
+		}
+	unknown(key, val);
 }
 
 void cmdline_parse(void)
@@ -92,6 +174,8 @@ void cmdline_parse(void)
 	kcfg.cow = 0;
 	kcfg.hz = HZ_DEFAULT;
 	kcfg.spinlock = "plain";
+	kcfg.flavour = "full";
+	kcfg.iopath = "emul";
 	kcfg.workload = NULL;
 	kcfg.wargs = "";
 	while (*p) {
@@ -105,9 +189,9 @@ void cmdline_parse(void)
 		if (*p)
 			*p++ = 0;
 		char *eq = strchr(key, '=');
-		const char *val = eq ? eq + 1 : "";
-		if (eq)
-			*eq = 0;
-		option(key, val);
+		if (!eq)
+			unknown(key, NULL);
+		*eq = 0;
+		option(key, eq + 1);
 	}
 }

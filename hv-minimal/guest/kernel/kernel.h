@@ -52,6 +52,8 @@ struct kconfig {
 	int cr8wr_off;            /* cr8wr=off: the CR8-write nanobenchmark is refused */
 	uint32_t hz;              /* timer interrupts per second, from hz= */
 	const char *spinlock;     /* lock implementation, from spinlock= */
+	const char *flavour;      /* guest flavour, from flavour= (full) */
+	const char *iopath;       /* I/O path, from iopath= (emul) */
 	const char *workload;     /* workload=, NULL when absent */
 	const char *wargs;        /* wargs=, "" when absent */
 	char cmdline[HV_CMDLINE_MAX];

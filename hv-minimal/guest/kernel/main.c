@@ -32,15 +32,19 @@ static void list_workloads(void)
 		kprintf("  %-12s %s\n", t->name, t->what);
 }
 
-/* Recorded with the workload's results: how the kernel was configured. */
+/* Recorded with the workload's results: how the kernel was configured. flavour,
+ * spinlock and iopath are what the VMM writes in its rows' mode columns (vmm/record.c),
+ * so they are sent before any measurement. */
 static void report_config(const char *name)
 {
 	char num[16];
 
+	hv_result_info(name, "flavour", kcfg.flavour);
+	hv_result_info(name, "spinlock", lock_ops->name);
+	hv_result_info(name, "iopath", kcfg.iopath);
 	hv_result_info(name, "sysgate", gate_name(kcfg.gate));
 	hv_result_info(name, "kmem", kmem_name(kcfg.kmem));
 	hv_result_info(name, "fork", kcfg.cow ? "cow" : "copy");
-	hv_result_info(name, "spinlock", lock_ops->name);
 	fmt_snprintf(num, sizeof(num), "%u", ncpus);
 	hv_result_info(name, "cpus_online", num);
 	fmt_snprintf(num, sizeof(num), "%u", kcfg.hz);
@@ -71,9 +75,10 @@ void kmain(uint64_t boot_gpa)
 	hv_post(POST_CONSOLE);
 	bootinfo_read(boot_gpa);
 	cmdline_parse();
-	kprintf("hvlab guest: %lu MiB, %u vCPU(s), engine %s, sysgate %s, kmem %s, fork %s, "
-		"workload %s%s%s\n",
+	kprintf("hvlab guest: %lu MiB, %u vCPU(s), engine %s, flavour %s, spinlock %s, iopath "
+		"%s, sysgate %s, kmem %s, fork %s, workload %s%s%s\n",
 		kcfg.mem_bytes >> 20, kcfg.nr_vcpus, kcfg.engine[0] ? kcfg.engine : "?",
+		kcfg.flavour, kcfg.spinlock, kcfg.iopath,
 		gate_name(kcfg.gate), kmem_name(kcfg.kmem), kcfg.cow ? "cow" : "copy",
 		kcfg.workload ? kcfg.workload : "(none)", kcfg.wargs[0] ? " " : "", kcfg.wargs);
 

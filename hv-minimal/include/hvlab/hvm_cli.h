@@ -33,6 +33,7 @@ struct hvm_options {
 	const char *bt_gs;               /* --bt-gs: auto, wrgsbase, arch_prctl; NULL: not given */
 	unsigned reps;                   /* native baseline repetitions */
 	int reps_given;                  /* else: as many as the guest made */
+	unsigned max_records;            /* --max-records: the guest's record budget; 0: default */
 	int help;                        /* --help/-h was given */
 };
 

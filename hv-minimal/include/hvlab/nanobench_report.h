@@ -25,6 +25,8 @@ struct hv_nb_table {
 struct hv_run;
 struct hv_mode;
 
+/* 1 when t has an operation of that name. */
+int hv_nb_known(const struct hv_nb_table *t, const char *name);
 /* Adds one repetition of op name. Returns 0, or -1 with hv_err_msg() set. */
 int hv_nb_add(struct hv_nb_table *t, const char *name, uint64_t iters, double cycles_per_op,
 	      double ns_per_op);

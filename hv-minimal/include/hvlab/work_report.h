@@ -23,6 +23,8 @@ struct hv_wv_table {
 	unsigned nm;
 };
 
+/* 1 when t has a metric of that name. */
+int hv_wv_known(const struct hv_wv_table *t, const char *name);
 /* Adds one value record. Returns 0, or -1 with hv_err_msg() set. */
 int hv_wv_add(struct hv_wv_table *t, const char *name, const char *unit, double value);
 void hv_wv_free(struct hv_wv_table *t);

@@ -19,6 +19,8 @@
  *   BADRESPTR  result record address outside guest memory
  *   BADRESMAG  result record with a wrong magic
  *   BADRESSTR  result record whose name is not NUL-terminated
+ *   FLOODRES   the same valid result record, forever: stopped at the run's record budget
+ *   MANYOPS    33 nanobenchmark records of distinct names, one more than a run takes
  *   PIOLOOP0   `1: in $0x80, %al; jmp 1b` at CPL0, forever (stopped by the watchdog): the
  *              same guest code as `pio-bare --cpl 0`, for hvm's port round trip
  *   PIOLOOP3   the same loop at CPL3 with IOPL 3, as `pio-bare` (default) runs it
@@ -38,6 +40,9 @@
 #define BOOT_PDPT_LO  0x21000
 #define BOOT_PD       0x23000
 #define SCRATCH_PD    0x30000        /* free boot-reserved page for an extra PD */
+#define SCRATCH_REC   0x31000        /* free boot-reserved page for a record built here */
+#define REC_NAME      40             /* offsetof(struct hv_result, name) */
+#define REC_SIZE      144            /* sizeof(struct hv_result) */
 
 	.code64
 	.section .text
@@ -147,6 +152,27 @@ _start:
 #elif defined(STUB_BADRESSTR)
 	lea rec_badstr(%rip), %rax
 	call send_result
+	xor %eax, %eax
+	jmp exit
+#elif defined(STUB_FLOODRES)
+1:	lea rec_ok(%rip), %rax
+	call send_result
+	jmp 1b
+#elif defined(STUB_MANYOPS)
+	/* rec_ok copied to scratch memory, then sent 33 times named "nopA" to "nopa". */
+	lea rec_ok(%rip), %rsi
+	mov $SCRATCH_REC, %edi
+	mov $REC_SIZE, %ecx
+	rep movsb
+	xor %ebx, %ebx
+1:	lea 'A'(%rbx), %eax
+	movb %al, SCRATCH_REC + REC_NAME + 3
+	mov $SCRATCH_REC, %eax
+	mov $PORT_RESULT, %dx
+	out %eax, %dx
+	inc %ebx
+	cmp $33, %ebx
+	jne 1b
 	xor %eax, %eax
 	jmp exit
 #elif defined(STUB_PIOLOOP0)

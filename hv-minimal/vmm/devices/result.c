@@ -60,10 +60,16 @@ int hv_result_submit(struct hv_vcpu *vcpu, uint64_t gpa)
 				  hv_err_msg());
 	if (hv_result_validate(&r, vm->nr_vcpus))
 		return -1;
-	/* A record that cannot be written is the host's failure, not the guest's. */
-	if (hv_recorder_add(&vm->rec, &r))
+	switch (hv_recorder_add(&vm->rec, &r)) {
+	case HV_RECORD_OK:
+		break;
+	case HV_RECORD_GUEST_FAULT:     /* past its budget, a table full, a bad mode report */
+		return -1;
+	case HV_RECORD_HOST_ERROR:      /* the run cannot be written: not the guest's doing */
 		hv_vm_stop(vm, HV_STOP_HOST_ERROR, 0, (int)vcpu->index, "recording %s: %s",
 			   r.name, hv_err_msg());
+		break;
+	}
 	return 0;
 }
 

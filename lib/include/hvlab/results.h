@@ -46,9 +46,31 @@ struct hv_context *hv_run_context(struct hv_run *r);
 /* Appends a row to samples.csv at once (and keeps it for the summary). */
 int hv_run_add(struct hv_run *r, const struct hv_sample *s);
 
-/* Extra top-level facts for summary.json, e.g. ("syscall_gate", "ud2"); copied. */
+/* Extra top-level facts for summary.json, e.g. ("syscall_gate", "ud2"); copied. The key
+ * "guest" is the guest's own (hv_run_guest_note). */
 int hv_run_note(struct hv_run *r, const char *key, const char *value);
 int hv_run_note_num(struct hv_run *r, const char *key, double value);
+/* A fact the guest reported about itself, in a namespace of its own: summary.json's
+ * notes.guest object, so a guest can never overwrite a note of the host's (engine,
+ * fixture, ...). At most HV_RUN_GUEST_NOTES_MAX distinct keys: one more is refused
+ * (HV_GUEST_NOTE_FULL, the caller's to treat as the guest's fault), with hv_err_msg()
+ * set as for a host error. */
+#define HV_RUN_GUEST_NOTES_MAX 64
+enum hv_guest_note_status {
+	HV_GUEST_NOTE_OK = 0,
+	HV_GUEST_NOTE_HOST_ERROR = -1,   /* out of memory, or an empty key */
+	HV_GUEST_NOTE_FULL = 1,          /* a new key past HV_RUN_GUEST_NOTES_MAX */
+};
+enum hv_guest_note_status hv_run_guest_note(struct hv_run *r, const char *key,
+					    const char *value);
+
+/* Facts for the context block that only the program writing the run knows. Call before
+ * the summary is first written. */
+/* The results were measured on another machine (a console log captured elsewhere):
+ * the context then says so instead of describing this host (hv_context's measured_on). */
+void hv_run_measured_elsewhere(struct hv_run *r, const char *why);
+/* How many result records the guest may send (the recorder's budget). */
+void hv_run_set_guest_record_budget(struct hv_run *r, uint64_t budget);
 
 /* Writes summary.json now (also done by hv_run_close): one entry per
  * (experiment, workload, params, mode, metric, unit) group with hv_summary fields and
