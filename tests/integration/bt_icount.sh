@@ -12,11 +12,13 @@
 # the suite's exit status says whether any check failed
 failures=0
 bad() { echo "not ok - $1: $2"; failures=$((failures + 1)); }
-if [ ! -x "$HVM" ]; then skip "bt counting mode" "$HVM was not built"; exit 0; fi
+if [ ! -x "$HVM" ]; then skip_all "$HVM was not built"; fi
 if ! command -v python3 >/dev/null; then
-	skip "bt counting mode" "python3 is not installed (scripts/setup-deps.sh installs it)"
-	exit 0
+	skip_all "python3 is not installed (scripts/setup-deps.sh installs it)"
 fi
+# the run, its six operations' counts (user and kernel), the kernel counts, samples,
+# no cycles, counting off by default, hw's skip
+plan 14
 
 # median OUTDIR OP METRIC: the median of the samples, or "none"
 median() {
