@@ -17,7 +17,7 @@ if ! command -v python3 >/dev/null; then
 fi
 # Checks per section: matrix-file errors; runs of nativebench cells (quick matrix,
 # kill -9, SIGTERM, binaries that change between sessions); figures and the report.
-N_ERRORS=12 N_RUNS=25 N_FIGURES=21
+N_ERRORS=12 N_RUNS=25 N_FIGURES=25
 plan $((N_ERRORS + N_RUNS + N_FIGURES))
 
 # --- matrix-file errors: FILE:LINE: reason, exit status 2 -----------------------------
