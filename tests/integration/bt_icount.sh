@@ -11,14 +11,14 @@
 . "$(dirname "$0")/lib.sh"
 # the suite's exit status says whether any check failed
 failures=0
-bad() { echo "not ok - $1: $2"; failures=$((failures + 1)); }
+bad() { CHECKS_DONE=$((CHECKS_DONE + 1)); echo "not ok - $1: $2"; failures=$((failures + 1)); }
 if [ ! -x "$HVM" ]; then skip_all "$HVM was not built"; fi
 if ! command -v python3 >/dev/null; then
 	skip_all "python3 is not installed (scripts/setup-deps.sh installs it)"
 fi
-# the run, its six operations' counts (user and kernel), the kernel counts, samples,
-# no cycles, counting off by default, hw's skip
-plan 14
+# the counting run; 6 known counts; 3 kernel counts; samples; no cycles; off by default;
+# hw without the counters
+plan $((1 + 6 + 3 + 1 + 1 + 1 + 1))
 
 # median OUTDIR OP METRIC: the median of the samples, or "none"
 median() {
@@ -35,7 +35,7 @@ run_hvm icount 120 run --engine bt --workload \
 	nanobench:icount=1,reps=3,only=syscall+callret+cr8wr+cpuid+divzero+pgfault --out "$out"
 if [ "$RC" -ne 0 ]; then
 	bad "nanobench icount=1 under bt" "exit $RC: $(tail -n 3 "$OUT" | tr '\n' ' ')"
-	exit 1
+	skip_rest "bt counting mode" "the counting run failed"
 fi
 ok "nanobench icount=1 runs under bt"
 check() { # check OP METRIC EXPECTED WHY: the median within 0.01 of EXPECTED
