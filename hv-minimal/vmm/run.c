@@ -220,9 +220,10 @@ static int run_setup(struct run_state *s, const struct hvm_invocation *inv)
 
 	/* HVLAB_RESULTS_ROOT moves the default (the nested test bed points it at what it
 	 * brings back to the host) */
-	s->run = hv_run_open(getenv("HVLAB_RESULTS_ROOT") && *getenv("HVLAB_RESULTS_ROOT") ?
-			     getenv("HVLAB_RESULTS_ROOT") : HVM_RESULTS_ROOT, o->workload,
-			     o->out_dir, inv->argc, inv->argv, 0);
+	const char *root = getenv("HVLAB_RESULTS_ROOT");
+
+	s->run = hv_run_open(root && *root ? root : HVM_RESULTS_ROOT, o->workload, o->out_dir,
+			     inv->argc, inv->argv, 0);
 	if (!s->run) {
 		hv_err("opening the run directory: %s", hv_err_msg());
 		return HVM_EXIT_HOST;
