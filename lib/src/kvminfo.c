@@ -19,6 +19,20 @@
 #define KVM_GET_API_VERSION_IOCTL 0xAE00   /* _IO(KVMIO, 0x00) */
 #define KVM_API_VERSION_12 12
 
+/* The first line of path into out, cut at the first of stop; -1 when unreadable. */
+static int read_first_line(const char *path, char *out, size_t size, const char *stop)
+{
+	FILE *f = fopen(path, "re");
+
+	if (!f)
+		return -1;
+	if (!fgets(out, (int)size, f))
+		out[0] = 0;
+	fclose(f);
+	out[strcspn(out, stop)] = 0;
+	return 0;
+}
+
 static int module_loaded(const char *sysfs, const char *mod)
 {
 	char path[512];
@@ -33,17 +47,9 @@ static int read_param(const char *sysfs, const char *mod, const char *param,
 		      char *val, size_t size)
 {
 	char path[512];
-	FILE *f;
 
 	snprintf(path, sizeof(path), "%s/module/%s/parameters/%s", sysfs, mod, param);
-	f = fopen(path, "r");
-	if (!f)
-		return -1;
-	if (!fgets(val, (int)size, f))
-		val[0] = 0;
-	fclose(f);
-	val[strcspn(val, " \t\r\n")] = 0;
-	return 0;
+	return read_first_line(path, val, size, " \t\r\n");
 }
 
 static int truthy(const char *v)
@@ -72,16 +78,10 @@ static void read_cpuid(struct hv_host_vm *vm)
 			 "unavailable: no hypervisor leaf (the hypervisor bit is clear)");
 		return;
 	}
-	/* Leaf 0x40000000 is defined only when the bit is set: EBX, ECX, EDX spell the
-	 * hypervisor's name, e.g. "KVMKVMKVM\0\0\0", "Microsoft Hv", "VMwareVMware". */
-	__cpuid(CPUID_HYPERVISOR_LEAF, a, b, c, d);
 	char sig[13];
 	size_t n = 0;
 
-	memcpy(sig, &b, 4);
-	memcpy(sig + 4, &c, 4);
-	memcpy(sig + 8, &d, 4);
-	sig[12] = 0;
+	hv_host_hypervisor(sig);
 	for (size_t i = 0; i < 12 && sig[i]; i++)
 		n += isprint((unsigned char)sig[i]) != 0;
 	if (n == 0)
@@ -101,17 +101,9 @@ static void read_cpuid(struct hv_host_vm *vm)
 static int read_dmi(const char *sysfs, const char *name, char *out, size_t size)
 {
 	char path[512];
-	FILE *f;
 
 	snprintf(path, sizeof(path), "%s/class/dmi/id/%s", sysfs, name);
-	f = fopen(path, "re");
-	if (!f)
-		return -1;
-	if (!fgets(out, (int)size, f))
-		out[0] = 0;
-	fclose(f);
-	out[strcspn(out, "\r\n")] = 0;
-	return 0;
+	return read_first_line(path, out, size, "\r\n");
 }
 
 static void read_dmi_all(struct hv_host_vm *vm, const char *sysfs)
@@ -319,9 +311,11 @@ void hv_host_hypervisor(char sig[13])
 	unsigned a, b, c, d;
 
 	sig[0] = 0;
-	if (!__get_cpuid(1, &a, &b, &c, &d) || !(c & (1u << 31)))
+	if (!__get_cpuid(1, &a, &b, &c, &d) || !(c & CPUID_HYPERVISOR_BIT))
 		return;
-	__cpuid(0x40000000, a, b, c, d);
+	/* Leaf 0x40000000 is defined only when the bit is set: EBX, ECX, EDX spell the
+	 * hypervisor's name, e.g. "KVMKVMKVM\0\0\0", "Microsoft Hv", "VMwareVMware". */
+	__cpuid(CPUID_HYPERVISOR_LEAF, a, b, c, d);
 	memcpy(sig, &b, 4);
 	memcpy(sig + 4, &c, 4);
 	memcpy(sig + 8, &d, 4);
