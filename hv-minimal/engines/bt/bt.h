@@ -385,7 +385,7 @@ struct bt_vm {
 	unsigned nioev;
 	struct { uint32_t leaf, sub, r[4]; } cpuid[32];   /* the host's, read once */
 	unsigned ncpuid;
-	uint64_t map_budget;             /* window pages one vCPU may keep mapped */
+	uint64_t map_budget;             /* window pages all vCPUs together may keep mapped */
 	int icount;                      /* counting mode asked for (atomic; icount.c) */
 };
 
@@ -399,6 +399,7 @@ struct bt_vcpu {
 	struct bt_window wins[2 * BT_WCACHE];
 	struct bt_window *win;           /* the current pair: win[0] kernel, win[1] user */
 	unsigned wcur;                   /* its index */
+	uint64_t live_pub;               /* its windows' pages, for the other vCPUs (atomic) */
 	uint64_t wkey[BT_WCACHE];
 	uint64_t wused[BT_WCACHE];       /* LRU stamps; 0: the pair holds no address space */
 	uint64_t wclock;

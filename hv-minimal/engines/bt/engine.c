@@ -24,9 +24,10 @@ static int host_supported(void)
 	return 0;
 }
 
-/* A vCPU's share of vm.max_map_count: a scattered window page is up to two host
- * mappings, and the rest of the process keeps a fifth of the limit. */
-static uint64_t map_budget(unsigned nr_vcpus)
+/* The windows' share of vm.max_map_count: a scattered window page is up to two host
+ * mappings, and the rest of the process keeps a fifth of the limit. The vCPUs share it
+ * (mmu.c): a busy one may use what idle ones do not. */
+static uint64_t map_budget(void)
 {
 	FILE *f = fopen("/proc/sys/vm/max_map_count", "r");
 	unsigned long max = 65530;
@@ -36,7 +37,7 @@ static uint64_t map_budget(unsigned nr_vcpus)
 			max = 65530;
 		fclose(f);
 	}
-	return max * 4 / 5 / 2 / (nr_vcpus ? nr_vcpus : 1);
+	return max * 4 / 5 / 2;
 }
 
 /* BMI2, and the GS write cfg asks for (a forced wrgsbase needs FSGSBASE). A value that
@@ -64,7 +65,7 @@ static int bt_vm_create(const struct hv_vm_config *cfg, struct hv_engine_vm **ou
 		return -1;
 	}
 	vm->nr_vcpus = cfg->nr_vcpus;
-	vm->map_budget = map_budget(cfg->nr_vcpus);
+	vm->map_budget = map_budget();
 	bt_cpuid_init(vm);
 	/* The guest reads the host's TSC directly (rdtsc is not translated). */
 	if (hv_tsc_init(&tsc) == 0 && tsc.hz > 0)

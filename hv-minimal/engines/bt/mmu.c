@@ -250,6 +250,26 @@ static uint64_t live_pages(const struct bt_vcpu *v)
 	return n;
 }
 
+/* What the other vCPUs' windows hold, as they last published it: a count published
+ * before a flush is too high, which only makes this one flush early. */
+static uint64_t others_live(const struct bt_vcpu *v)
+{
+	uint64_t n = 0;
+
+	for (unsigned i = 0; i < v->vm->nr_vcpus; i++) {
+		const struct bt_vcpu *o = v->vm->vcpus[i];
+
+		if (o && o != v)
+			n += __atomic_load_n(&o->live_pub, __ATOMIC_RELAXED);
+	}
+	return n;
+}
+
+static void publish_live(struct bt_vcpu *v)
+{
+	__atomic_store_n(&v->live_pub, live_pages(v), __ATOMIC_RELAXED);
+}
+
 /* Empties pair i: its user halves, and its kernel halves too (kernel_too, or when they
  * hold non-global pages, which a CR3 load drops). */
 static void flush_pair(struct bt_vcpu *v, unsigned i, int kernel_too)
@@ -306,19 +326,18 @@ int bt_shadow_fill(struct bt_vcpu *v, uint64_t off, int write)
 	writable = w.writable && w.dirty && !protected;
 	foff = s->offset + (off_t)((w.gpa & ~(BT_PAGE - 1)) - s->gpa);
 	/* Each scattered page costs the process up to two mappings, and the kernel allows
-	 * vm.max_map_count in all: past this vCPU's share (all its cached pairs together),
-	 * the other address spaces' pairs are emptied, then the current one's. */
-	if (live_pages(v) >= v->vm->map_budget) {
+	 * vm.max_map_count in all: past the budget (every vCPU's cached pairs together),
+	 * this vCPU's other address spaces' pairs are emptied, then its current one. */
+	if (live_pages(v) + others_live(v) >= v->vm->map_budget) {
 		if (!v->stats.budget_flushes++)
-			hv_warn("bt: vCPU %u touches more guest pages than its share of "
-				"vm.max_map_count lets it keep mapped (%llu); its windows start "
-				"afresh each time (raise the limit, e.g. sysctl "
-				"vm.max_map_count=1048576)", v->index,
-				(unsigned long long)v->vm->map_budget);
+			hv_warn("bt: the vCPUs touch more guest pages than vm.max_map_count lets "
+				"them keep mapped (%llu); vCPU %u's windows start afresh each "
+				"time (raise the limit, e.g. sysctl vm.max_map_count=1048576)",
+				(unsigned long long)v->vm->map_budget, v->index);
 		for (unsigned i = 0; i < BT_WCACHE; i++)
 			if (i != v->wcur)
 				flush_pair(v, i, 1);
-		if (live_pages(v) >= v->vm->map_budget / 2)
+		if (live_pages(v) + others_live(v) >= v->vm->map_budget * 3 / 4)
 			flush_pair(v, v->wcur, 1);
 		rmap_if_empty(v);
 		v->stats.window_flushes++;
@@ -332,6 +351,7 @@ int bt_shadow_fill(struct bt_vcpu *v, uint64_t off, int write)
 	if (page >= (1ull << 31) && !w.global)
 		win->upper_nonglobal = 1;
 	v->stats.shadow_fills++;
+	publish_live(v);
 	return 0;
 }
 
@@ -488,6 +508,7 @@ void bt_shadow_flush(struct bt_vcpu *v, int kernel_too)
 	if (kernel_too)
 		bt_rmap_clear(v);
 	v->stats.window_flushes++;
+	publish_live(v);
 }
 
 void bt_wcache_load(struct bt_vcpu *v, uint64_t cr3)
@@ -517,6 +538,7 @@ void bt_wcache_load(struct bt_vcpu *v, uint64_t cr3)
 		/* its global kernel pages stay: a CR3 load keeps them on hardware too */
 		flush_pair(v, pick, 0);
 		rmap_if_empty(v);
+		publish_live(v);
 		/* before any walk through the new tables: another vCPU that changes them
 		 * after reading the key sends this one its invalidation (protect.c) */
 		__atomic_store_n(&v->wkey[pick], cr3, __ATOMIC_SEQ_CST);
