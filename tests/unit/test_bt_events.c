@@ -117,6 +117,59 @@ static void divide_error(void **state)
 	done(&x);
 }
 
+/* The zero divisor is seen before the div (translate.c): from memory, from a byte
+ * register that needs REX, with the flags as they were before it (CF set). A non-zero
+ * divisor in RCX still divides, with RCX kept. */
+SNIPPET(de_mem, "movl $0, -16(%rsp)\n"
+	"lea -16(%rsp), %rcx\n"
+	"mov $5, %eax\n"
+	"xor %edx, %edx\n"
+	"stc\n"
+	"divl (%rcx)\n" DONE);
+SNIPPET(de_sil, "xor %esi, %esi\n"
+	"mov $5, %eax\n"
+	"div %sil\n" DONE);
+SNIPPET(div_ok, "mov $100, %eax\n"
+	"xor %edx, %edx\n"
+	"mov $7, %ecx\n"
+	"div %rcx\n"
+	"mov $9, %esi\n"
+	"movl $3, -16(%rsp)\n"
+	"lea -16(%rsp), %rcx\n"
+	"mov %eax, %r8d\n"
+	"mov $31, %eax\n"
+	"xor %edx, %edx\n"
+	"divl (%rcx)\n" DONE);
+
+static void divide_error_checked_forms(void **state)
+{
+	struct run x;
+	const uint64_t *f;
+
+	(void)state;
+	run_code(&x, snip_de_mem_b, snip_de_mem_e, NULL, NULL, 1);
+	assert_int_equal(x.port, FLAT_PORT_TRAP);
+	f = frame(&x);
+	assert_int_equal(f[0], K_CODE + (size_t)(snip_de_mem_e - snip_de_mem_b) - 2 - 2);
+	assert_true(f[2] & 1);                       /* CF as before the div */
+	assert_int_equal(x.r.rcx, K_STACK - 16);
+	assert_int_equal(x.r.rax, 5);
+	done(&x);
+
+	run_code(&x, snip_de_sil_b, snip_de_sil_e, NULL, NULL, 1);
+	assert_int_equal(x.port, FLAT_PORT_TRAP);
+	assert_int_equal(frame(&x)[0], K_CODE + (size_t)(snip_de_sil_e - snip_de_sil_b) - 2 - 3);
+	done(&x);
+
+	run_code(&x, snip_div_ok_b, snip_div_ok_e, NULL, NULL, 1);
+	assert_int_not_equal(x.port, FLAT_PORT_TRAP);
+	assert_int_equal(x.r.r8, 14);                /* 100 / 7 */
+	assert_int_equal(x.r.rax, 10);               /* 31 / 3 */
+	assert_int_equal(x.r.rdx, 1);
+	assert_int_equal(x.r.rcx, K_STACK - 16);
+	done(&x);
+}
+
 SNIPPET(ud, "nop\n"
 	    "ud2\n" DONE);
 
@@ -850,6 +903,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(divide_error),
+		cmocka_unit_test(divide_error_checked_forms),
 		cmocka_unit_test(invalid_opcode),
 		cmocka_unit_test(page_fault_not_present),
 		cmocka_unit_test(page_fault_read_only),

@@ -82,6 +82,7 @@ enum bt_callout {
 	BT_CO_POP_SREG, BT_CO_RDFSBASE, BT_CO_RDGSBASE, BT_CO_WRFSBASE, BT_CO_WRGSBASE,
 	BT_CO_WBINVD, BT_CO_XGETBV, BT_CO_RDPMC, BT_CO_LAR_LSL, BT_CO_FAR, BT_CO_ENTER,
 	BT_CO_EMULATE,           /* a hot instruction's memory access, done in C */
+	BT_CO_DIVIDE,            /* raise #DE: a division by zero, seen before the div */
 	BT_CO_NR
 };
 

@@ -1035,6 +1035,9 @@ int bt_callout(struct bt_vcpu *v, const struct bt_exit_info *info, struct hv_exi
 		break;
 	case BT_CO_EMULATE:
 		return bt_emulate_callout(v, exit);
+	case BT_CO_DIVIDE:
+		bt_raise(v, 0, 0, 0);
+		return 1;
 	case BT_CO_MOV_TO_CR:
 	case BT_CO_MOV_FROM_CR:
 		if (!info->c) {

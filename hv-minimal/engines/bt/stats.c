@@ -24,7 +24,7 @@ static const char *const callout_names[BT_CO_NR] = {
 	[BT_CO_RDGSBASE] = "rdgsbase", [BT_CO_WRFSBASE] = "wrfsbase",
 	[BT_CO_WRGSBASE] = "wrgsbase", [BT_CO_WBINVD] = "wbinvd", [BT_CO_XGETBV] = "xgetbv",
 	[BT_CO_RDPMC] = "rdpmc", [BT_CO_LAR_LSL] = "lar_lsl", [BT_CO_FAR] = "far_branch",
-	[BT_CO_ENTER] = "enter", [BT_CO_EMULATE] = "emulate",
+	[BT_CO_ENTER] = "enter", [BT_CO_EMULATE] = "emulate", [BT_CO_DIVIDE] = "divide",
 };
 
 static const char *const trap_names[BT_TRAP_NR] = {

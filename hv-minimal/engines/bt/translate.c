@@ -1044,6 +1044,71 @@ static void translate_tzcnt(struct tctx *t, const ZydisDecodedInstruction *in,
 	translate_one(t, &bsf, op, buf);
 }
 
+/* An innocuous instruction: copied, its memory operand rewritten. */
+static void translate_plain(struct tctx *t, const ZydisDecodedInstruction *in,
+			    const ZydisDecodedOperand *op, const uint8_t *raw, int memop)
+{
+	if (memop >= 0)
+		translate_mem(t, in, op, raw, memop);
+	else
+		em_bytes(&t->e, raw, in->length);
+}
+
+/* div and idiv: a zero divisor is seen before the division, flag-free (the divisor
+ * zero-extended into RCX, jrcxz), and raises #DE by a call-out instead of a host
+ * SIGFPE, which costs a signal. The flags are untouched until the div itself, so #DE
+ * sees the guest's. A quotient that overflows still faults in the div (rare). Returns
+ * 0 where the divisor cannot be loaded that way (AH..BH): the plain div does. */
+static int emit_divisor_check(struct tctx *t, const ZydisDecodedInstruction *in,
+			      const ZydisDecodedOperand *op, const uint8_t *raw, int memop)
+{
+	static const uint8_t movzb[] = { 0x0f, 0xb6 }, movzw[] = { 0x0f, 0xb7 }, mov[] = { 0x8b };
+	const ZydisDecodedOperand *d = &op[0];
+	unsigned bits = d->size, flags = bits == 64 ? EM_W : 0;
+	const uint8_t *opc = bits == 8 ? movzb : bits == 16 ? movzw : mov;
+	unsigned nopc = bits <= 16 ? 2 : 1;
+	uint8_t *jz, *jover;
+	struct bt_emit *e = &t->e;
+
+	if (d->visibility != ZYDIS_OPERAND_VISIBILITY_EXPLICIT)
+		return 0;
+	if (d->type == ZYDIS_OPERAND_TYPE_REGISTER) {
+		int r = gpr_id(d->reg.value);
+
+		if (r < 0 || (d->reg.value >= ZYDIS_REGISTER_AH && d->reg.value <= ZYDIS_REGISTER_BH))
+			return 0;
+		if (bits == 8 && r >= 4 && r < 8)
+			flags |= EM_REX;          /* spl..dil, not ah..bh */
+		spill(t, BT_RCX);
+		em_rr(e, flags, opc, nopc, BT_RCX, r);
+	} else if (d->type == ZYDIS_OPERAND_TYPE_MEMORY) {
+		uint32_t used = used_regs(in, op) | 1u << BT_RCX, spilled;
+		struct bt_mem m;
+
+		spill(t, BT_RCX);
+		m = mem_operand(t, in, d, &used, 0, &spilled);
+		if (t->unsupported)
+			return 1;
+		em_rm(e, EM_GS | EM_A32 | flags, opc, nopc, BT_RCX, &m);
+		for (int r = 0; r < 16; r++)
+			if (spilled & (1u << r))
+				unspill(t, r);
+	} else {
+		return 0;
+	}
+	jz = e->p;
+	em_jrcxz(e, 0);
+	unspill(t, BT_RCX);
+	translate_plain(t, in, op, raw, memop);
+	jover = e->p;
+	em_jmp8(e, 0);
+	jz[1] = (uint8_t)(e->p - (jz + 2));
+	unspill(t, BT_RCX);
+	emit_callout(t, BT_CO_DIVIDE, in, 0, 0, 0, 0);
+	jover[1] = (uint8_t)(e->p - (jover + 2));
+	return 1;
+}
+
 static void translate_one(struct tctx *t, const ZydisDecodedInstruction *in,
 			  const ZydisDecodedOperand *op, const uint8_t *raw)
 {
@@ -1117,10 +1182,10 @@ static void translate_one(struct tctx *t, const ZydisDecodedInstruction *in,
 	}
 	if (!t->fpu_checked && uses_fpu(in, op))
 		emit_fpu_check(t);
-	if (memop >= 0)
-		translate_mem(t, in, op, raw, memop);
-	else
-		em_bytes(&t->e, raw, in->length);
+	if ((in->mnemonic == ZYDIS_MNEMONIC_DIV || in->mnemonic == ZYDIS_MNEMONIC_IDIV) &&
+	    emit_divisor_check(t, in, op, raw, memop))
+		return;
+	translate_plain(t, in, op, raw, memop);
 }
 
 /* Reads up to 15 code bytes at rip; returns how many could be fetched (0 with a
