@@ -4,6 +4,7 @@
  * address can leave it; an empty page is PROT_NONE and a touch of it is a SIGSEGV
  * that the engine turns into a shadow fill or a guest #PF. */
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <x86intrin.h>
@@ -12,6 +13,29 @@
 #include "hvlab/err.h"
 
 #define RESERVE_FLAGS (MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE)
+#define NPAGES (BT_WIN_SIZE / BT_PAGE)
+
+/* Whether any page of [first, first + n) may be mapped; clears their bits. */
+static int take_mapped(struct bt_window *w, uint64_t first, uint64_t n)
+{
+	int any = 0;
+
+	while (n && (first % 64)) {
+		any |= (int)((w->mapped[first / 64] >> (first % 64)) & 1);
+		w->mapped[first / 64] &= ~(1ull << (first % 64));
+		first++;
+		n--;
+	}
+	for (; n >= 64; first += 64, n -= 64) {
+		any |= w->mapped[first / 64] != 0;
+		w->mapped[first / 64] = 0;
+	}
+	for (; n; first++, n--) {
+		any |= (int)((w->mapped[first / 64] >> (first % 64)) & 1);
+		w->mapped[first / 64] &= ~(1ull << (first % 64));
+	}
+	return any;
+}
 
 int bt_window_init(struct bt_window *w)
 {
@@ -22,6 +46,11 @@ int bt_window_init(struct bt_window *w)
 	if (p == MAP_FAILED)
 		return hv_err_errno("reserving a 4 GiB window of host address space for the "
 				    "binary translator (is the address space limited? see ulimit -v)");
+	w->mapped = calloc(NPAGES / 64, sizeof(uint64_t));
+	if (!w->mapped) {
+		munmap(p, len);
+		return hv_err_set("out of memory for a window's page bitmap");
+	}
 	w->reserve = p;
 	w->base = w->reserve + BT_WIN_GUARD;
 	return 0;
@@ -31,6 +60,8 @@ void bt_window_destroy(struct bt_window *w)
 {
 	if (w->reserve)
 		munmap(w->reserve, BT_WIN_SIZE + 2 * BT_WIN_GUARD);
+	free(w->mapped);
+	w->mapped = NULL;
 	w->reserve = w->base = NULL;
 }
 
@@ -51,6 +82,7 @@ int bt_window_map(struct bt_window *w, uint64_t off, int fd, off_t foff, int wri
 		errno = e;
 		return -1;
 	}
+	w->mapped[off / BT_PAGE / 64] |= 1ull << (off / BT_PAGE % 64);
 	w->fills++;
 	w->live++;
 	if (off < (1ull << 31))
@@ -68,6 +100,10 @@ int bt_window_unmap(struct bt_window *w, uint64_t off, uint64_t len)
 				  (unsigned long long)off, (unsigned long long)len);
 	if (!w->live || (off + len <= (1ull << 31) && !w->ulive))
 		return 0;               /* empty already: no system call */
+	if (!take_mapped(w, off / BT_PAGE, (len + BT_PAGE - 1) / BT_PAGE)) {
+		w->unmaps_skipped++;
+		return 0;               /* none of it mapped */
+	}
 	t0 = __rdtsc();
 	if (mmap(w->base + off, len, PROT_NONE, RESERVE_FLAGS | MAP_FIXED, -1, 0) == MAP_FAILED)
 		return hv_err_errno("dropping window range %#llx+%#llx", (unsigned long long)off,
