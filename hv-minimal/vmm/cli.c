@@ -13,7 +13,7 @@
 
 enum opt_id {
 	OPT_ENGINE, OPT_WORKLOAD, OPT_VCPUS, OPT_MEM, OPT_TIMEOUT, OPT_OUT, OPT_KERNEL,
-	OPT_CMDLINE, OPT_REPS, OPT_PIN, OPT_BT_GS, OPT_MAX_RECORDS, OPT_HELP, OPT_NR
+	OPT_CMDLINE, OPT_REPS, OPT_PIN, OPT_BT_GS, OPT_BT_ADAPTIVE, OPT_MAX_RECORDS, OPT_HELP, OPT_NR
 };
 
 struct opt_desc {
@@ -34,6 +34,7 @@ static const struct opt_desc opts[OPT_NR] = {
 	[OPT_REPS] = { "--reps", 1, "N", "repetitions of the native baseline, 1-1000 (default: as many as the guest made, at least 3; the guest's own count is a workload argument, e.g. nanobench:reps=9)" },
 	[OPT_PIN] = { "--pin", 1, "CPULIST", "pin every vCPU thread to these host CPUs, e.g. 0, 0-1, 0,2 (default: not pinned)" },
 	[OPT_BT_GS] = { "--bt-gs", 1, "HOW", "bt: how the translator writes GS: auto, wrgsbase (user-mode FSGSBASE), arch_prctl (default auto, or HVLAB_BT_GS)" },
+	[OPT_BT_ADAPTIVE] = { "--bt-adaptive", 1, "on|off", "bt: adaptive translation, instructions that trap often become call-outs (default on)" },
 	[OPT_MAX_RECORDS] = { "--max-records", 1, "N", "result records the guest may send; one more stops it as misbehaving (exit 3) (default 100000)" },
 	[OPT_HELP] = { "--help", 0, NULL, "this text" },
 };
@@ -43,7 +44,7 @@ void hvm_cli_usage_run(FILE *f)
 	fprintf(f, "usage: hvm run --workload NAME[:ARGS] [--engine hw|bt] [--vcpus N] [--mem SIZE]\n"
 		   "               [--timeout S] [--out DIR] [--kernel FILE] [--cmdline STR] [--reps N]\n"
 		   "               [--pin CPULIST] [--bt-gs auto|wrgsbase|arch_prctl]\n"
-		   "               [--max-records N]\n\n"
+		   "               [--bt-adaptive on|off] [--max-records N]\n\n"
 		   "Boots the guest kernel under the chosen engine, runs one workload, writes its\n"
 		   "results to a run directory and prints a summary.\n\n");
 	for (int i = 0; i < OPT_NR; i++) {
@@ -283,6 +284,11 @@ static int apply_opt(enum opt_id id, const char *v, struct hvm_options *o)
 			return hv_err_set("option --bt-gs: '%s' is not auto, wrgsbase or arch_prctl",
 					  v);
 		o->bt_gs = v;
+		return 0;
+	case OPT_BT_ADAPTIVE:
+		if (strcmp(v, "on") && strcmp(v, "off"))
+			return hv_err_set("option --bt-adaptive: '%s' is not on or off", v);
+		o->bt_adaptive = v;
 		return 0;
 	case OPT_MAX_RECORDS:
 		return parse_uint(name, v, 1, HV_RECORD_BUDGET_MAX, &o->max_records);

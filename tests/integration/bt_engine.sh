@@ -21,7 +21,7 @@ forktest   1  no   -'
 NW=$(printf '%s\n' "$WORKLOADS" | grep -c .)
 NCK=$(printf '%s\n' "$WORKLOADS" | awk '$3 == "yes"' | grep -c .)
 if [ ! -x "$HVM" ]; then skip_all "$HVM was not built"; fi
-plan $((NW + NCK + 1 + $(echo $OPS | wc -w) + 2 + 1 + $(nb_order_count bt) + 1))
+plan $((NW + NCK + 1 + $(echo $OPS | wc -w) + 2 + 1 + $(nb_order_count bt) + 1 + 3))
 kvm_why=$(kvm_unavailable)
 
 col() { awk -F, -v e="$2" -v m="$3" '$4 == e && $12 == m { print $13 }' "$1" 2>/dev/null; }
@@ -78,3 +78,23 @@ PY
 run_hvm bt-gs-bad 20 run --engine bt --workload hello --bt-gs fast --out "$TMPDIR_IT/bt-gs-bad"
 [ "$RC" -eq 2 ] && grep -q -- "--bt-gs" "$OUT" && ok "--bt-gs with an unknown way is refused by name" ||
 	bad "--bt-gs fast" "exit $RC: $(head -n2 "$OUT" | tr '\n' ' ')"
+# Adaptive translation (engines/bt/README.md): on by default, where the page-table
+# writes and page faults of nanobench make instructions hot; off, none is.
+python3 - "$TMPDIR_IT/bt-nb/summary.json" <<'PY' && ok "adaptive translation is on by default and retranslates hot instructions" || bad "bt adaptive on" "bt_adaptive is not on, or no hot retranslation"
+import json, sys
+n = json.load(open(sys.argv[1]))["notes"]
+assert n["bt_adaptive"] == "on", n.get("bt_adaptive")
+assert n["engine_bt_hot_retranslations"] > 0
+PY
+run_hvm bt-adaptive-off 120 run --engine bt --bt-adaptive off \
+	--workload nanobench:only=pgfault+ptemod,reps=2,mincycles=2000000 --out "$TMPDIR_IT/bt-adaptive-off"
+python3 - "$TMPDIR_IT/bt-adaptive-off/summary.json" <<'PY' && ok "--bt-adaptive off is recorded and retranslates nothing" || bad "bt adaptive off" "exit $RC; bt_adaptive is not off, or an instruction was retranslated"
+import json, sys
+n = json.load(open(sys.argv[1]))["notes"]
+assert n["bt_adaptive"] == "off", n.get("bt_adaptive")
+assert n["engine_bt_hot_retranslations"] == 0
+assert n["engine_bt_trap_guest_pf"] > 0
+PY
+run_hvm bt-adaptive-bad 20 run --engine bt --workload hello --bt-adaptive maybe --out "$TMPDIR_IT/bt-adaptive-bad"
+[ "$RC" -eq 2 ] && grep -q -- "--bt-adaptive" "$OUT" && ok "--bt-adaptive with another word is refused by name" ||
+	bad "--bt-adaptive maybe" "exit $RC: $(head -n2 "$OUT" | tr '\n' ' ')"

@@ -124,6 +124,12 @@ struct bt_window {
 
 int bt_window_init(struct bt_window *w);
 void bt_window_destroy(struct bt_window *w);
+/* Whether the page at window offset off may be mapped (its bit). */
+static inline int bt_window_has(const struct bt_window *w, uint64_t off)
+{
+	return (int)((w->mapped[off / BT_PAGE / 64] >> (off / BT_PAGE % 64)) & 1);
+}
+
 /* Maps the guest page at window offset off (page aligned) onto the memfd. */
 int bt_window_map(struct bt_window *w, uint64_t off, int fd, off_t foff, int writable);
 /* Drops [off, off + len) (page aligned) from the window. */
@@ -311,6 +317,7 @@ struct bt_stats {
 	uint64_t traps[BT_TRAP_NR];
 	uint64_t exceptions[32], interrupts;
 	uint64_t shadow_fills, pt_write_traps, pt_write_callouts, window_flushes, unsupported;
+	uint64_t hot_cooled;             /* hot instructions translated again as before */
 	uint64_t smc_invalidations, hot_retranslations, pt_unshadowed, fpu_loads;
 	uint64_t budget_flushes;         /* windows emptied for vm.max_map_count */
 	uint64_t wcache_hits, wcache_misses, wcache_evictions;
@@ -337,6 +344,7 @@ struct bt_cpu {
 /* An exception raised while emulating (walks, call-outs), delivered by the run loop. */
 struct bt_fault {
 	int pending;
+	int from_data;           /* a #PF of a translated data access (adaptive translation) */
 	uint8_t vector;
 	int has_error;
 	uint32_t error;
@@ -391,6 +399,7 @@ struct bt_vm {
 	unsigned ncpuid;
 	uint64_t map_budget;             /* window pages all vCPUs together may keep mapped */
 	int icount;                      /* counting mode asked for (atomic; icount.c) */
+	int adaptive;                    /* adaptive translation (emulate.c): --bt-adaptive */
 };
 
 struct bt_vcpu {
@@ -444,7 +453,7 @@ struct bt_vcpu {
 	int icount;                      /* the code cache was built in counting mode */
 	/* guest instructions that trapped on protected pages, by address: after a few,
 	 * they are translated as call-outs (adaptive translation) */
-	struct { uint64_t rip; uint32_t traps; } hot[256];
+	struct { uint64_t rip; uint32_t traps, calm; } hot[256];
 	/* requests from other vCPUs about code pages: served before the next run */
 	struct {
 		pthread_mutex_t lock;
@@ -518,6 +527,8 @@ int bt_mmio_complete(struct bt_vcpu *v);
 int bt_is_hot(struct bt_vcpu *v, uint64_t rip);
 int bt_emulate_callout(struct bt_vcpu *v, struct hv_exit *exit);
 void bt_note_trap(struct bt_vcpu *v, uint64_t rip);
+/* A guest page fault raised by a translated data access at rip (a host signal). */
+void bt_note_pf_trap(struct bt_vcpu *v, uint64_t rip);
 
 /* protect.c */
 int bt_protect_init(struct bt_vm *vm, uint64_t mem_end);

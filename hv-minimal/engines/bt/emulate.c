@@ -14,6 +14,8 @@
 #include "hvlab/err.h"
 
 #define HOT_AFTER 8               /* traps at one instruction before it is a call-out */
+#define CALM_AFTER 64             /* call-outs in a row that native code would have run
+				   * without a trap, before it is translated as before */
 #define RFLAGS_ARITH 0x8d5u       /* CF PF AF ZF SF OF */
 
 enum op { OP_LOAD, OP_STORE, OP_XCHG, OP_CMPXCHG, OP_ADD, OP_SUB, OP_AND, OP_OR, OP_XOR };
@@ -32,20 +34,11 @@ int bt_is_hot(struct bt_vcpu *v, uint64_t rip)
 	return h->rip == rip && h->traps >= HOT_AFTER;
 }
 
-/* One more trap at rip; at HOT_AFTER the blocks holding rip are translated again, with
- * the instruction as a call-out. */
-void bt_note_trap(struct bt_vcpu *v, uint64_t rip)
+/* The blocks holding rip go, so that rip is translated again. */
+static void retranslate(struct bt_vcpu *v, uint64_t rip)
 {
-	typeof(v->hot[0]) *h = &v->hot[hot_slot(rip)];
 	struct bt_cache *c = &v->cache;
 
-	if (h->rip != rip) {
-		h->rip = rip;
-		h->traps = 0;
-	}
-	if (++h->traps != HOT_AFTER)
-		return;
-	v->stats.hot_retranslations++;
 	for (size_t i = 0; i < c->ntb; i++) {
 		struct bt_tb *tb = &c->tbs[i];
 
@@ -55,6 +48,25 @@ void bt_note_trap(struct bt_vcpu *v, uint64_t rip)
 			return;
 		}
 	}
+}
+
+/* One more trap at rip; at HOT_AFTER the blocks holding rip are translated again, with
+ * the instruction as a call-out (with --bt-adaptive off, never). */
+void bt_note_trap(struct bt_vcpu *v, uint64_t rip)
+{
+	typeof(v->hot[0]) *h = &v->hot[hot_slot(rip)];
+
+	if (!v->vm->adaptive)
+		return;
+	if (h->rip != rip) {
+		h->rip = rip;
+		h->traps = 0;
+	}
+	h->calm = 0;
+	if (++h->traps != HOT_AFTER)
+		return;
+	v->stats.hot_retranslations++;
+	retranslate(v, rip);
 }
 
 /* ---- values ---- */
@@ -232,7 +244,15 @@ static void load_result(struct bt_vcpu *v, ZydisRegister dst, uint64_t val, uint
 /* Emulates the instruction at cpu.rip. Returns 0 (done, RIP advanced), 1 (a guest
  * fault is raised), 2 (*exit filled: device memory of the core), 3 (not an
  * instruction this emulator does: nothing done), -1 (host error). */
-static int emulate(struct bt_vcpu *v, struct hv_exit *exit)
+/* What a translated access would have met where emulate() made it. */
+struct native_view {
+	int trapped;             /* it would have trapped (protected write, page not mapped) */
+	int unmapped;            /* ... because the window does not map the page yet */
+	uint64_t off;            /* the page's window offset */
+	int write;
+};
+
+static int emulate(struct bt_vcpu *v, struct hv_exit *exit, struct native_view *nv)
 {
 	struct bt_decoded d;
 	struct access a;
@@ -242,6 +262,8 @@ static int emulate(struct bt_vcpu *v, struct hv_exit *exit)
 	void *p;
 	int m = -1, r;
 
+	memset(nv, 0, sizeof(*nv));
+	nv->trapped = 1;
 	r = bt_decode_at(v, v->cpu.rip, 0, &d);
 	if (r)
 		return r;
@@ -308,6 +330,11 @@ static int emulate(struct bt_vcpu *v, struct hv_exit *exit)
 	if (a.op == OP_LOAD)
 		load_result(v, d.op[0].reg.value, old, a.size, a.sext);
 	pi = bt_pinfo(v->vm, w.gpa);
+	/* a write to translated code or a page table traps in translated code */
+	nv->write = a.op != OP_LOAD;
+	nv->off = (uint32_t)ea & ~(BT_PAGE - 1);
+	nv->unmapped = !bt_window_has(bt_cur_window(v), nv->off);
+	nv->trapped = nv->unmapped || (nv->write && pi && (pi->flags & (BT_PG_PT | BT_PG_CODE)));
 	if (pi && old != new) {
 		if (pi->flags & BT_PG_PT)
 			bt_pt_written(v, w.gpa & ~7ull, old, new);
@@ -323,10 +350,11 @@ int bt_mmio_emulate(struct bt_vcpu *v, struct hv_exit *exit)
 {
 	uint64_t rip = v->cpu.rip, gpa = v->mmio.gpa;
 	const struct bt_pinfo *pi = bt_pinfo(v->vm, gpa);
+	struct native_view nv;
 	int r;
 
 	v->mmio.pending = 0;
-	r = emulate(v, exit);
+	r = emulate(v, exit, &nv);
 	if (r == 0 && pi && (pi->flags & BT_PG_PT))
 		v->stats.pt_write_traps++;
 	/* emulated after a trap (a page table, device memory): often enough, and the
@@ -353,11 +381,65 @@ int bt_mmio_emulate(struct bt_vcpu *v, struct hv_exit *exit)
 			  " that the binary translator does not emulate", gpa, v->cpu.rip);
 }
 
+/* A guest #PF taken through a host signal: an instruction whose accesses keep faulting
+ * (a page touched for the first time, again and again) becomes a call-out, which walks
+ * the guest's tables in C and neither maps the page nor takes a signal. Only what the
+ * call-out can emulate counts. */
+void bt_note_pf_trap(struct bt_vcpu *v, uint64_t rip)
+{
+	struct bt_decoded d;
+	struct access a;
+	int m = -1;
+
+	if (!v->vm->adaptive)
+		return;
+	if (bt_decode_at(v, rip, 0, &d)) {
+		v->fault.pending = v->fault.vector == 14;   /* keep the #PF being delivered */
+		return;
+	}
+	for (unsigned i = 0; i < d.in.operand_count_visible; i++)
+		if (d.op[i].type == ZYDIS_OPERAND_TYPE_MEMORY &&
+		    d.op[i].mem.type != ZYDIS_MEMOP_TYPE_AGEN)
+			m = (int)i;
+	if (m < 0 || classify(v, &d, m, &a) || a.size == 0 || a.size > 8)
+		return;
+	bt_note_trap(v, rip);
+}
+
+/* A hot instruction's call-out ran (nv: NULL when it raised a fault). Where native
+ * code would not have trapped CALM_AFTER times in a row, the instruction is translated
+ * as before. A page the call-out reached that the window does not map yet is mapped
+ * now, from C: the mapping a later touch needs anyway, without the signal that touch
+ * would take. */
+static void note_callout(struct bt_vcpu *v, uint64_t rip, const struct native_view *nv)
+{
+	typeof(v->hot[0]) *h = &v->hot[hot_slot(rip)];
+
+	if (h->rip != rip || h->traps < HOT_AFTER)
+		return;
+	if (!nv || nv->trapped) {
+		h->calm = 0;
+		if (nv && nv->unmapped && bt_shadow_fill(v, nv->off, nv->write) < 0)
+			v->host_error = 1;
+		return;
+	}
+	if (++h->calm < CALM_AFTER)
+		return;
+	h->traps = 0;
+	h->calm = 0;
+	v->stats.hot_cooled++;
+	retranslate(v, rip);
+}
+
 /* A hot instruction's call-out. */
 int bt_emulate_callout(struct bt_vcpu *v, struct hv_exit *exit)
 {
 	uint64_t rip = v->cpu.rip;
-	int r = emulate(v, exit);
+	struct native_view nv;
+	int r = emulate(v, exit, &nv);
+
+	if (r == 0 || r == 1)
+		note_callout(v, rip, r == 0 ? &nv : NULL);
 
 	if (r == 3)
 		return hv_err_set("the call-out for the instruction at %#" PRIx64 " cannot "

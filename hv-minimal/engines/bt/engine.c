@@ -65,6 +65,7 @@ static int bt_vm_create(const struct hv_vm_config *cfg, struct hv_engine_vm **ou
 		return -1;
 	}
 	vm->nr_vcpus = cfg->nr_vcpus;
+	vm->adaptive = !cfg->bt_adaptive || strcmp(cfg->bt_adaptive, "off") != 0;
 	vm->map_budget = map_budget();
 	bt_cpuid_init(vm);
 	/* The guest reads the host's TSC directly (rdtsc is not translated). */
@@ -377,6 +378,7 @@ static void bt_notes(struct hv_engine_vm *hvm,
 
 	emit(arg, "bt_gs_write", bt_gs_write_name(vm->gs_write));
 	emit(arg, "bt_gs_write_reason", vm->gs_reason);
+	emit(arg, "bt_adaptive", vm->adaptive ? "on" : "off");
 }
 
 const struct hv_engine_ops hv_bt_engine_ops = {

@@ -95,6 +95,10 @@ static int events(struct bt_vcpu *v, struct hv_exit *exit, const uint8_t **resum
 		*resume = NULL;
 		if (v->fault.vector == 14)
 			v->cpu.cr2 = v->fault.cr2;
+		if (v->fault.from_data) {
+			v->fault.from_data = 0;
+			bt_note_pf_trap(v, v->cpu.rip);
+		}
 		r = bt_deliver(v, v->fault.vector, v->fault.has_error, v->fault.error, 0);
 		if (r < 0) {
 			exit_internal(v, exit, hv_err_msg());

@@ -183,6 +183,7 @@ static void window_fault(struct bt_vcpu *v, ucontext_t *uc, siginfo_t *si,
 		v->mmio.pending = 1;
 	} else {
 		v->stats.traps[BT_TRAP_PF_GUEST]++;
+		v->fault.from_data = 1;
 	}
 	leave_translated(v, uc, tb, im);
 }

@@ -108,6 +108,8 @@ struct hv_vm_config {
 	/* bt: how the GS base is written: "auto", "wrgsbase", "arch_prctl"; NULL: the
 	 * HVLAB_BT_GS environment variable, else auto. Other engines ignore it. */
 	const char *bt_gs;
+	/* bt: "on" or "off", adaptive translation; NULL: on. Other engines ignore it. */
+	const char *bt_adaptive;
 };
 
 struct hv_engine_ops {

@@ -52,6 +52,7 @@ struct hv_vm_params {
 	unsigned nr_vcpus;
 	uint64_t mem_bytes;
 	const char *bt_gs;       /* struct hv_vm_config's */
+	const char *bt_adaptive; /* the same */
 };
 
 struct hv_vm {
