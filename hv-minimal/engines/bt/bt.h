@@ -54,7 +54,10 @@ struct bt_ctx {
 	uint64_t spill[16];
 	uint64_t delta[16];
 	uint8_t guest_fx[512] __attribute__((aligned(16)));
-	uint8_t pad1[CTX_POLL - CTX_GUEST_FX - 512];
+	uint64_t kgsbase;        /* the guest's KERNEL_GS_BASE MSR */
+	uint8_t cpl_nz, pad2[7];
+	uint64_t swap_tmp;
+	uint8_t pad1[CTX_POLL - CTX_SWAP_TMP - 8];
 	uint8_t poll[4096];
 	struct bt_htab_entry { uint64_t guest, host; } htab[BT_HTAB_SIZE];
 };
@@ -335,7 +338,7 @@ struct bt_cpu {
 	uint64_t cr0, cr2, cr3, cr4, cr8, efer;
 	struct hv_segment seg[BT_SEG_NR], tr, ldt;
 	struct hv_dtable gdt, idt;
-	uint64_t kernel_gs_base, star, lstar, cstar, fmask, tsc_aux, apic_base, pat;
+	uint64_t star, lstar, cstar, fmask, tsc_aux, apic_base, pat;
 	uint64_t sysenter_cs, sysenter_esp, sysenter_eip;
 	int shadow;              /* interrupt shadow after sti / mov ss: one instruction */
 	int halted;

@@ -309,7 +309,7 @@ static int msr_read(struct bt_vcpu *v, uint32_t msr, uint64_t *val)
 	case MSR_FMASK: *val = c->fmask; return 0;
 	case MSR_FS_BASE: *val = v->ctx->gfsbase; return 0;
 	case MSR_GS_BASE: *val = v->ctx->ggsbase; return 0;
-	case MSR_KERNEL_GS_BASE: *val = c->kernel_gs_base; return 0;
+	case MSR_KERNEL_GS_BASE: *val = v->ctx->kgsbase; return 0;
 	case MSR_TSC_AUX: *val = c->tsc_aux; return 0;
 	default: return 1;
 	}
@@ -341,7 +341,7 @@ static int msr_write(struct bt_vcpu *v, uint32_t msr, uint64_t val)
 	case MSR_FMASK: c->fmask = val & 0xffffffff; return 0;
 	case MSR_FS_BASE: if (!canonical(val)) return 1; v->ctx->gfsbase = val; return 0;
 	case MSR_GS_BASE: if (!canonical(val)) return 1; v->ctx->ggsbase = val; return 0;
-	case MSR_KERNEL_GS_BASE: if (!canonical(val)) return 1; c->kernel_gs_base = val; return 0;
+	case MSR_KERNEL_GS_BASE: if (!canonical(val)) return 1; v->ctx->kgsbase = val; return 0;
 	case MSR_TSC_AUX: c->tsc_aux = val & 0xffffffff; return 0;
 	case MSR_APIC_BASE: c->apic_base = val; return 0;
 	case MSR_PAT: c->pat = val; return 0;
@@ -987,8 +987,8 @@ int bt_callout(struct bt_vcpu *v, const struct bt_exit_info *info, struct hv_exi
 		if (c->cpl)
 			return gp0(v);
 		val = v->ctx->ggsbase;
-		v->ctx->ggsbase = c->kernel_gs_base;
-		c->kernel_gs_base = val;
+		v->ctx->ggsbase = v->ctx->kgsbase;
+		v->ctx->kgsbase = val;
 		break;
 	case BT_CO_SYSCALL:
 		r = bt_syscall(v, next);

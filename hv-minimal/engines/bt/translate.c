@@ -768,6 +768,33 @@ static int has_sys_reg(const ZydisDecodedInstruction *in, const ZydisDecodedOper
 }
 
 /* Returns 1 when the instruction became a call-out (or #UD). */
+/* swapgs at CPL 0 exchanges two context-block words inline (mov only: no flags);
+ * elsewhere it is the call-out, which raises #GP. The CPL is read at run time: a block
+ * is not translated for one CPL. */
+static void emit_swapgs(struct tctx *t, const ZydisDecodedInstruction *in)
+{
+	struct bt_emit *e = &t->e;
+	uint8_t *to_fast, *to_done;
+
+	spill(t, BT_RCX);
+	em_movzbl_ctx(e, BT_RCX, CTX_CPL_NZ);
+	to_fast = e->p;
+	em_jrcxz(e, 0);
+	unspill(t, BT_RCX);
+	emit_callout(t, BT_CO_SWAPGS, in, 0, 0, 0, 0);
+	to_done = e->p;
+	em_jmp8(e, 0);
+	to_fast[1] = (uint8_t)(e->p - (to_fast + 2));
+	em_ctx_load(e, BT_RCX, CTX_GGSBASE);
+	em_ctx_store(e, BT_RCX, CTX_SWAP_TMP);
+	em_ctx_load(e, BT_RCX, CTX_KGSBASE);
+	em_ctx_store(e, BT_RCX, CTX_GGSBASE);
+	em_ctx_load(e, BT_RCX, CTX_SWAP_TMP);
+	em_ctx_store(e, BT_RCX, CTX_KGSBASE);
+	unspill(t, BT_RCX);
+	to_done[1] = (uint8_t)(e->p - (to_done + 2));
+}
+
 static int translate_sensitive(struct tctx *t, const ZydisDecodedInstruction *in,
 			       const ZydisDecodedOperand *op)
 {
@@ -820,7 +847,9 @@ static int translate_sensitive(struct tctx *t, const ZydisDecodedInstruction *in
 	case ZYDIS_MNEMONIC_LMSW: co = BT_CO_LMSW; end = 1; break;
 	case ZYDIS_MNEMONIC_CLTS: co = BT_CO_CLTS; break;
 	case ZYDIS_MNEMONIC_INVLPG: co = BT_CO_INVLPG; end = 1; break;
-	case ZYDIS_MNEMONIC_SWAPGS: co = BT_CO_SWAPGS; break;
+	case ZYDIS_MNEMONIC_SWAPGS:
+		emit_swapgs(t, in);
+		return 1;
 	case ZYDIS_MNEMONIC_SYSCALL: co = BT_CO_SYSCALL; end = 1; break;
 	case ZYDIS_MNEMONIC_SYSRET: co = BT_CO_SYSRET; end = 1; break;
 	case ZYDIS_MNEMONIC_IRETQ: case ZYDIS_MNEMONIC_IRETD: case ZYDIS_MNEMONIC_IRET:
