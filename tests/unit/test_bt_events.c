@@ -318,6 +318,24 @@ static void user_privileged_instruction(void **state)
 	done(&x);
 }
 
+/* swapgs is inline at CPL 0 only: in user mode it still raises #GP(0), at the swapgs,
+ * with RCX (its scratch register) as the guest left it. */
+SNIPPET(u_swapgs, "mov $0x5a5a, %ecx\n"
+		  "swapgs\n" DONE);
+
+static void user_swapgs_faults(void **state)
+{
+	struct run x;
+
+	(void)state;
+	run_code(&x, snip_to_user_b, snip_to_user_e, snip_u_swapgs_b, snip_u_swapgs_e, 1);
+	assert_int_equal(x.r.r15, 13);
+	assert_int_equal(frame(&x)[0], 0);
+	assert_int_equal(frame(&x)[1], U_CODE + 5);
+	assert_int_equal(x.r.rcx, 0x5a5a);
+	done(&x);
+}
+
 SNIPPET(u_int, "mov $3, %ecx\n"
 	       "int $0x80\n" DONE);
 
@@ -911,6 +929,7 @@ int main(void)
 		cmocka_unit_test(address_outside_layout),
 		cmocka_unit_test(user_page_fault_switches_stack),
 		cmocka_unit_test(user_privileged_instruction),
+		cmocka_unit_test(user_swapgs_faults),
 		cmocka_unit_test(user_software_interrupt),
 		cmocka_unit_test(iretq_to_user),
 		cmocka_unit_test(syscall_sysret),
