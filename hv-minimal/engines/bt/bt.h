@@ -317,6 +317,9 @@ enum bt_trap { BT_TRAP_PF_FILL, BT_TRAP_PF_GUEST, BT_TRAP_MMIO, BT_TRAP_PROTECTE
 struct bt_stats {
 	uint64_t blocks, guest_insns, code_bytes, chains, lookups_missed, flushes;
 	uint64_t callouts[BT_CO_NR];
+	/* host TSC cycles in C of one call-out in 64 of each kind, and how many were timed */
+	uint64_t callout_cycles[BT_CO_NR], callouts_timed[BT_CO_NR];
+	uint64_t callouts_inline;        /* finished by bt_callout_fast, no run-loop turn */
 	uint64_t traps[BT_TRAP_NR];
 	uint64_t exceptions[32], interrupts;
 	uint64_t shadow_fills, pt_write_traps, pt_write_callouts, window_flushes, unsupported;
@@ -427,6 +430,12 @@ struct bt_vcpu {
 	int shutdown;                    /* a triple fault ended the guest */
 	int exit_request;                /* request_exit(): atomic */
 	int poll_armed;                  /* the poll page is read-only */
+	/* a call-out bt_callout_fast ran but could not finish: the run loop takes its result */
+	struct {
+		int done, r;
+		uint32_t epoch;
+		struct hv_exit exit;
+	} fast;
 	void *altstack;
 	size_t altstack_size;
 	/* a port I/O exit in progress: completed by the next run */
@@ -492,6 +501,9 @@ int bt_deliver(struct bt_vcpu *v, uint8_t vector, int has_error, uint32_t error,
 /* Returns 0: go on at the next instruction (inline), 1: go on at cpu.rip (dispatch),
  * 2: an exit to the core is in *exit, -1: host error. */
 int bt_callout(struct bt_vcpu *v, const struct bt_exit_info *info, struct hv_exit *exit);
+/* Called by the exit stub on the host stack: runs a call-out at once and returns where
+ * translated code goes on, or NULL for the run loop (trampoline.c). */
+const uint8_t *bt_callout_fast(struct bt_ctx *ctx);
 uint64_t bt_get_rflags(const struct bt_vcpu *v);
 void bt_set_rflags(struct bt_vcpu *v, uint64_t rflags);
 

@@ -893,7 +893,7 @@ static int callout_decoded(struct bt_vcpu *v, const struct bt_exit_info *info)
 	}
 }
 
-int bt_callout(struct bt_vcpu *v, const struct bt_exit_info *info, struct hv_exit *exit)
+static int callout_run(struct bt_vcpu *v, const struct bt_exit_info *info, struct hv_exit *exit)
 {
 	struct bt_cpu *c = &v->cpu;
 	uint64_t next = info->rip + info->len, val, rflags;
@@ -1073,10 +1073,62 @@ int bt_callout(struct bt_vcpu *v, const struct bt_exit_info *info, struct hv_exi
 	/* control-register and segment changes may have changed the view or flushed the
 	 * cache: the rest of the block is not run */
 	switch (info->op) {
-	case BT_CO_MOV_TO_CR: case BT_CO_LMSW: case BT_CO_INVLPG: case BT_CO_MOV_TO_SREG:
-	case BT_CO_POP_SREG:
+	case BT_CO_MOV_TO_CR:
+		/* CR2 and CR8 change neither the view nor the code cache; a lower TPR may
+		 * let a waiting interrupt in, which the poll stops the block for */
+		if (info->c && (info->a == 2 || info->a == 8)) {
+			if (info->a == 8 && bt_irq_pending(v) >= 0)
+				bt_arm_poll(v);
+			return 0;
+		}
+		return 1;
+	case BT_CO_LMSW: case BT_CO_INVLPG: case BT_CO_MOV_TO_SREG: case BT_CO_POP_SREG:
 		return 1;
 	default:
 		return 0;
 	}
+}
+
+/* One call-out in 64 of each kind is timed (two TSC reads cost about as much as a
+ * short call-out), so that the counters say where the time goes at little cost. */
+int bt_callout(struct bt_vcpu *v, const struct bt_exit_info *info, struct hv_exit *exit)
+{
+	uint8_t op = info->op < BT_CO_NR ? info->op : 0;
+	uint64_t t0;
+	int r;
+
+	if (v->stats.callouts[op] % 64)
+		return callout_run(v, info, exit);
+	t0 = __rdtsc();
+	r = callout_run(v, info, exit);
+	v->stats.callout_cycles[op] += __rdtsc() - t0;
+	v->stats.callouts_timed[op]++;
+	return r;
+}
+
+/* The exit stub's shortcut: the call-out runs on the host stack right away, and where
+ * it finishes inline with nothing for the run loop (no fault, no exit to the core, the
+ * code cache as it was, no poll armed, no stop asked), translated code goes on at once:
+ * no return through bt_enter, no event scan, no GS check. Otherwise its result waits in
+ * v->fast for the run loop. Counting mode takes the run loop's way (what a block gives
+ * back is worked out there). */
+const uint8_t *bt_callout_fast(struct bt_ctx *ctx)
+{
+	struct bt_vcpu *v = ctx->vcpu;
+	const struct bt_exit_info *info = ctx->exit_info;
+	uint32_t epoch;
+
+	if (!info || info->kind != BT_EXIT_CALLOUT || v->icount)
+		return NULL;
+	epoch = v->cache.epoch;
+	v->fast.r = bt_callout(v, info, &v->fast.exit);
+	if (v->fast.r == 0 && epoch == v->cache.epoch && !v->shutdown && !v->fault.pending &&
+	    !__atomic_load_n(&v->poll_armed, __ATOMIC_ACQUIRE) &&
+	    !__atomic_load_n(&v->exit_request, __ATOMIC_ACQUIRE)) {
+		v->stats.callouts_inline++;
+		return (const uint8_t *)(info + 1);
+	}
+	v->fast.done = 1;
+	v->fast.epoch = epoch;
+	return NULL;
 }

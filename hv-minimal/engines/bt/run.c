@@ -241,7 +241,8 @@ static int run_loop(struct bt_vcpu *v, struct hv_exit *exit)
 			resume = dispatch(v);
 			break;
 		case BT_EXIT_CALLOUT: {
-			uint32_t epoch = v->cache.epoch;
+			/* run already by bt_callout_fast, which left its result */
+			uint32_t epoch = v->fast.done ? v->fast.epoch : v->cache.epoch;
 			/* counting mode: what the block counted from the call-out on, found
 			 * before the call-out may empty the cache */
 			const struct bt_tb *ctb = v->icount ?
@@ -249,7 +250,14 @@ static int run_loop(struct bt_vcpu *v, struct hv_exit *exit)
 			uint32_t rest = bt_icount_rest(v, ctb, info->rip);
 			uint64_t crip = ctb ? ctb->rip : 0;
 
-			r = bt_callout(v, info, exit);
+			if (v->fast.done) {
+				v->fast.done = 0;
+				r = v->fast.r;
+				if (r == 2)
+					*exit = v->fast.exit;
+			} else {
+				r = bt_callout(v, info, exit);
+			}
 			/* a block not gone on inline gives back what did not run: the rest
 			 * after the call-out, and the call-out itself when it faulted */
 			if (rest && r >= 0 && !(r == 0 && epoch == v->cache.epoch))

@@ -887,9 +887,10 @@ static int translate_sensitive(struct tctx *t, const ZydisDecodedInstruction *in
 	case ZYDIS_MNEMONIC_MOV:
 		if (has_sys_reg(in, op, ZYDIS_REGCLASS_CONTROL, &w)) {
 			co = w == 0 ? BT_CO_MOV_TO_CR : BT_CO_MOV_FROM_CR;
-			end = w == 0;
 			/* the record carries the operands: no decoding in the call-out */
 			a = (uint8_t)(op[w].reg.value - ZYDIS_REGISTER_CR0);
+			/* a write ends the block, but of CR2 and CR8 (callout.c goes on) */
+			end = w == 0 && a != 2 && a != 8;
 			b = (uint8_t)gpr_id(op[1 - w].reg.value);
 			c = 1;
 		} else if (has_sys_reg(in, op, ZYDIS_REGCLASS_DEBUG, &w)) {
