@@ -56,12 +56,21 @@ static const uint8_t *block_code(struct bt_vcpu *v, const struct bt_tb *tb)
  * a host error is set). */
 static const uint8_t *dispatch(struct bt_vcpu *v)
 {
-	struct bt_tb *tb = bt_translate(v, v->cpu.rip);
+	uint64_t rip = v->cpu.rip;
+	const struct bt_htab_entry *h = &v->ctx->htab[rip & (BT_HTAB_SIZE - 1)];
+	struct bt_tb *tb;
+
+	/* The indirect-branch table first, as translated code uses it: no walk of the
+	 * guest's tables. Only a kernel address at CPL 0 or a user address at CPL 3:
+	 * the others get the walk's permission checks (U/S, SMEP). */
+	if (h->guest == rip && ((int64_t)rip < 0) == (v->cpu.cpl == 0))
+		return (const uint8_t *)(uintptr_t)h->host;
+	tb = bt_translate(v, rip);
 
 	if (!tb)
 		return NULL;
 	if (!tb->dead)
-		bt_htab_insert(v, v->cpu.rip, tb);
+		bt_htab_insert(v, rip, tb);
 	return block_code(v, tb);
 }
 
