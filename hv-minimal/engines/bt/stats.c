@@ -41,6 +41,7 @@ void bt_stats(struct hv_engine_vcpu *hv, void (*emit)(void *arg, const char *nam
 	const struct bt_stats *s = &v->stats;
 	struct bt_window w = { 0 };     /* every cached pair's, added up */
 	char name[64];
+	uint64_t signals = 0;
 
 	for (unsigned i = 0; i < 2 * BT_WCACHE; i++) {
 		w.fills += v->wins[i].fills;
@@ -81,16 +82,24 @@ void bt_stats(struct hv_engine_vcpu *hv, void (*emit)(void *arg, const char *nam
 		emit(arg, "bt_icount_kernel_insns", v->ctx->icount[BT_ICOUNT_KERNEL]);
 		emit(arg, "bt_icount_user_insns", v->ctx->icount[BT_ICOUNT_USER]);
 	}
+	emit(arg, "bt_callouts_inline", s->callouts_inline);
 	for (int i = 1; i < BT_CO_NR; i++) {
 		if (!s->callouts[i] || !callout_names[i])
 			continue;
 		snprintf(name, sizeof(name), "bt_callout_%s", callout_names[i]);
 		emit(arg, name, s->callouts[i]);
+		/* mean host cycles in C of the timed ones (one in 64), the trampolines aside */
+		if (s->callouts_timed[i]) {
+			snprintf(name, sizeof(name), "bt_callout_cycles_%s", callout_names[i]);
+			emit(arg, name, s->callout_cycles[i] / s->callouts_timed[i]);
+		}
 	}
 	for (int i = 0; i < BT_TRAP_NR; i++) {
 		snprintf(name, sizeof(name), "bt_trap_%s", trap_names[i]);
 		emit(arg, name, s->traps[i]);
+		signals += s->traps[i];
 	}
+	emit(arg, "bt_host_signals", signals);
 	for (int i = 0; i < 32; i++) {
 		if (!s->exceptions[i])
 			continue;
