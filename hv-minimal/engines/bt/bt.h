@@ -118,6 +118,7 @@ struct bt_window {
 	uint64_t ulive;          /* the same for its user half */
 	uint64_t *mapped;        /* a bit per page that may be mapped: unmapping the others
 				  * costs no system call (one costs ~15,000 cycles in a VM) */
+	uint64_t *summary;       /* a bit per word of mapped that may be non-zero */
 	uint64_t unmaps_skipped;
 	int upper_nonglobal;     /* the kernel half holds non-global pages (CR3 drops them) */
 	/* 2 MiB regions of the window filled from guest large pages: invlpg in one of them

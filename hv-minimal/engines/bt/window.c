@@ -15,24 +15,30 @@
 #define RESERVE_FLAGS (MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE)
 #define NPAGES (BT_WIN_SIZE / BT_PAGE)
 
-/* Whether any page of [first, first + n) may be mapped; clears their bits. */
+/* Whether any page of [first, first + n) may be mapped; clears their bits. A summary
+ * bit per bitmap word skips the empty parts of a large range (a 2 GiB half is 8,192
+ * words). */
 static int take_mapped(struct bt_window *w, uint64_t first, uint64_t n)
 {
+	uint64_t end = first + n, last = (end - 1) / 64;
 	int any = 0;
 
-	while (n && (first % 64)) {
-		any |= (int)((w->mapped[first / 64] >> (first % 64)) & 1);
-		w->mapped[first / 64] &= ~(1ull << (first % 64));
-		first++;
-		n--;
-	}
-	for (; n >= 64; first += 64, n -= 64) {
-		any |= w->mapped[first / 64] != 0;
-		w->mapped[first / 64] = 0;
-	}
-	for (; n; first++, n--) {
-		any |= (int)((w->mapped[first / 64] >> (first % 64)) & 1);
-		w->mapped[first / 64] &= ~(1ull << (first % 64));
+	for (uint64_t i = first / 64; i <= last;) {
+		uint64_t lo = i == first / 64 ? first % 64 : 0;
+		uint64_t hi = i == last ? (end - 1) % 64 : 63;
+		uint64_t mask = (hi == 63 ? ~0ull : (1ull << (hi + 1)) - 1) & ~((1ull << lo) - 1);
+
+		if (!w->summary[i / 64]) {
+			i = (i / 64 + 1) * 64;
+			continue;
+		}
+		if (w->mapped[i] & mask) {
+			any = 1;
+			w->mapped[i] &= ~mask;
+			if (!w->mapped[i])
+				w->summary[i / 64] &= ~(1ull << (i % 64));
+		}
+		i++;
 	}
 	return any;
 }
@@ -47,7 +53,10 @@ int bt_window_init(struct bt_window *w)
 		return hv_err_errno("reserving a 4 GiB window of host address space for the "
 				    "binary translator (is the address space limited? see ulimit -v)");
 	w->mapped = calloc(NPAGES / 64, sizeof(uint64_t));
-	if (!w->mapped) {
+	w->summary = calloc(NPAGES / 64 / 64, sizeof(uint64_t));
+	if (!w->mapped || !w->summary) {
+		free(w->mapped);
+		free(w->summary);
 		munmap(p, len);
 		return hv_err_set("out of memory for a window's page bitmap");
 	}
@@ -61,7 +70,8 @@ void bt_window_destroy(struct bt_window *w)
 	if (w->reserve)
 		munmap(w->reserve, BT_WIN_SIZE + 2 * BT_WIN_GUARD);
 	free(w->mapped);
-	w->mapped = NULL;
+	free(w->summary);
+	w->mapped = w->summary = NULL;
 	w->reserve = w->base = NULL;
 }
 
@@ -83,6 +93,7 @@ int bt_window_map(struct bt_window *w, uint64_t off, int fd, off_t foff, int wri
 		return -1;
 	}
 	w->mapped[off / BT_PAGE / 64] |= 1ull << (off / BT_PAGE % 64);
+	w->summary[off / BT_PAGE / 64 / 64] |= 1ull << (off / BT_PAGE / 64 % 64);
 	w->fills++;
 	w->live++;
 	if (off < (1ull << 31))
