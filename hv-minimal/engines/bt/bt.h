@@ -467,6 +467,8 @@ struct bt_vcpu {
 	/* guest instructions that trapped on protected pages, by address: after a few,
 	 * they are translated as call-outs (adaptive translation) */
 	struct { uint64_t rip; uint32_t traps, calm; } hot[256];
+	/* the decoded instruction of a hot call-out, by its exit record (emulate.c) */
+	struct bt_decoded_slot *dcache;
 	/* requests from other vCPUs about code pages: served before the next run */
 	struct {
 		pthread_mutex_t lock;
@@ -541,7 +543,8 @@ int bt_in_long_mode(const struct bt_vcpu *v);
 int bt_mmio_emulate(struct bt_vcpu *v, struct hv_exit *exit);
 int bt_mmio_complete(struct bt_vcpu *v);
 int bt_is_hot(struct bt_vcpu *v, uint64_t rip);
-int bt_emulate_callout(struct bt_vcpu *v, struct hv_exit *exit);
+int bt_emulate_callout(struct bt_vcpu *v, const struct bt_exit_info *info,
+		       struct hv_exit *exit);
 void bt_note_trap(struct bt_vcpu *v, uint64_t rip);
 /* A guest page fault raised by a translated data access at rip (a host signal). */
 void bt_note_pf_trap(struct bt_vcpu *v, uint64_t rip);
@@ -574,6 +577,12 @@ struct bt_decoded {
 	ZydisDecodedOperand op[ZYDIS_MAX_OPERAND_COUNT];
 };
 int bt_decode_at(struct bt_vcpu *v, uint64_t rip, unsigned len, struct bt_decoded *d);
+#define BT_DCACHE 64
+struct bt_decoded_slot {
+	const struct bt_exit_info *info;   /* NULL: empty */
+	uint32_t gen;                      /* the code cache's generation then */
+	struct bt_decoded d;
+};
 uint64_t bt_effective_address(struct bt_vcpu *v, const struct bt_decoded *d,
 			      const ZydisDecodedOperand *op);
 uint64_t bt_reg_read(struct bt_vcpu *v, ZydisRegister r);

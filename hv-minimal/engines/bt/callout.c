@@ -1034,7 +1034,7 @@ static int callout_run(struct bt_vcpu *v, const struct bt_exit_info *info, struc
 		v->ctx->regs[BT_RDX] = val >> 32;
 		break;
 	case BT_CO_EMULATE:
-		return bt_emulate_callout(v, exit);
+		return bt_emulate_callout(v, info, exit);
 	case BT_CO_DIVIDE:
 		bt_raise(v, 0, 0, 0);
 		return 1;

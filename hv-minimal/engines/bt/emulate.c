@@ -8,6 +8,7 @@
  * register or immediate), movzx/movsx/movsxd loads, and on memory xchg, cmpxchg and
  * add/sub/and/or/xor with a register or an immediate (locked or not: done atomically). */
 #include <inttypes.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "bt.h"
@@ -252,7 +253,34 @@ struct native_view {
 	int write;
 };
 
-static int emulate(struct bt_vcpu *v, struct hv_exit *exit, struct native_view *nv)
+/* The instruction at cpu.rip, decoded. A hot call-out's comes from the cache, by its
+ * exit record: the record belongs to one translation of fixed code bytes, and its
+ * address is reused only after the code cache is emptied (a new generation). */
+static int decode_here(struct bt_vcpu *v, const struct bt_exit_info *info, struct bt_decoded *d)
+{
+	struct bt_decoded_slot *s;
+	int r;
+
+	if (info && !v->dcache)
+		v->dcache = calloc(BT_DCACHE, sizeof(*v->dcache));
+	if (!info || !v->dcache)
+		return bt_decode_at(v, v->cpu.rip, 0, d);
+	s = &v->dcache[((uintptr_t)info / 8) % BT_DCACHE];
+	if (s->info == info && s->gen == v->cache.gen) {
+		*d = s->d;
+		return 0;
+	}
+	r = bt_decode_at(v, v->cpu.rip, 0, d);
+	if (!r) {
+		s->info = info;
+		s->gen = v->cache.gen;
+		s->d = *d;
+	}
+	return r;
+}
+
+static int emulate(struct bt_vcpu *v, const struct bt_exit_info *info, struct hv_exit *exit,
+		   struct native_view *nv)
 {
 	struct bt_decoded d;
 	struct access a;
@@ -264,7 +292,7 @@ static int emulate(struct bt_vcpu *v, struct hv_exit *exit, struct native_view *
 
 	memset(nv, 0, sizeof(*nv));
 	nv->trapped = 1;
-	r = bt_decode_at(v, v->cpu.rip, 0, &d);
+	r = decode_here(v, info, &d);
 	if (r)
 		return r;
 	for (unsigned i = 0; i < d.in.operand_count_visible; i++)
@@ -354,7 +382,7 @@ int bt_mmio_emulate(struct bt_vcpu *v, struct hv_exit *exit)
 	int r;
 
 	v->mmio.pending = 0;
-	r = emulate(v, exit, &nv);
+	r = emulate(v, NULL, exit, &nv);
 	if (r == 0 && pi && (pi->flags & BT_PG_PT))
 		v->stats.pt_write_traps++;
 	/* emulated after a trap (a page table, device memory): often enough, and the
@@ -432,11 +460,12 @@ static void note_callout(struct bt_vcpu *v, uint64_t rip, const struct native_vi
 }
 
 /* A hot instruction's call-out. */
-int bt_emulate_callout(struct bt_vcpu *v, struct hv_exit *exit)
+int bt_emulate_callout(struct bt_vcpu *v, const struct bt_exit_info *info,
+		       struct hv_exit *exit)
 {
 	uint64_t rip = v->cpu.rip;
 	struct native_view nv;
-	int r = emulate(v, exit, &nv);
+	int r = emulate(v, info, exit, &nv);
 
 	if (r == 0 || r == 1)
 		note_callout(v, rip, r == 0 ? &nv : NULL);

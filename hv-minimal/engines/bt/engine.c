@@ -123,6 +123,7 @@ static void bt_vcpu_destroy(struct hv_engine_vcpu *hv)
 	for (unsigned i = 0; i < 2 * BT_WCACHE; i++)
 		bt_window_destroy(&v->wins[i]);
 	bt_altstack_release(v);
+	free(v->dcache);
 	if (v->ctx)
 		munmap(v->ctx, sizeof(*v->ctx));
 	free(v);
