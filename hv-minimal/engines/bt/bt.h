@@ -500,6 +500,8 @@ void bt_raise(struct bt_vcpu *v, uint8_t vector, int has_error, uint32_t error);
 void bt_raise_pf(struct bt_vcpu *v, uint64_t cr2, uint32_t error);
 /* Delivers v->fault (or an interrupt) through the guest IDT. Returns 0, or 1 when the
  * vCPU shut down (triple fault; why in v->shutdown_why). */
+/* The pending v->fault, delivered: as bt_deliver. */
+int bt_deliver_fault(struct bt_vcpu *v);
 int bt_deliver(struct bt_vcpu *v, uint8_t vector, int has_error, uint32_t error, int soft);
 /* Returns 0: go on at the next instruction (inline), 1: go on at cpu.rip (dispatch),
  * 2: an exit to the core is in *exit, -1: host error. */
@@ -507,6 +509,7 @@ int bt_callout(struct bt_vcpu *v, const struct bt_exit_info *info, struct hv_exi
 /* Called by the exit stub on the host stack: runs a call-out at once and returns where
  * translated code goes on, or NULL for the run loop (trampoline.c). */
 const uint8_t *bt_callout_fast(struct bt_ctx *ctx);
+const uint8_t *bt_known_block(struct bt_vcpu *v);
 uint64_t bt_get_rflags(const struct bt_vcpu *v);
 void bt_set_rflags(struct bt_vcpu *v, uint64_t rflags);
 

@@ -1106,27 +1106,63 @@ int bt_callout(struct bt_vcpu *v, const struct bt_exit_info *info, struct hv_exi
 	return r;
 }
 
+/* The indirect-branch table, as translated code uses it: where translated code already
+ * exists for the guest's RIP, found without a walk of the guest's tables. Only a kernel
+ * address at CPL 0 or a user address at CPL 3: the others get the walk's permission
+ * checks (U/S, SMEP). NULL: not known. */
+const uint8_t *bt_known_block(struct bt_vcpu *v)
+{
+	uint64_t rip = v->cpu.rip;
+	const struct bt_htab_entry *h = &v->ctx->htab[rip & (BT_HTAB_SIZE - 1)];
+
+	if (h->guest == rip && ((int64_t)rip < 0) == (v->cpu.cpl == 0))
+		return (const uint8_t *)(uintptr_t)h->host;
+	return NULL;
+}
+
 /* The exit stub's shortcut: the call-out runs on the host stack right away, and where
- * it finishes inline with nothing for the run loop (no fault, no exit to the core, the
- * code cache as it was, no poll armed, no stop asked), translated code goes on at once:
- * no return through bt_enter, no event scan, no GS check. Otherwise its result waits in
- * v->fast for the run loop. Counting mode takes the run loop's way (what a block gives
- * back is worked out there). */
+ * it leaves nothing for the run loop, translated code goes on at once, without the
+ * return through bt_enter and the run loop's event scan:
+ * - finished inline: after the call-out's record;
+ * - moved the guest elsewhere (syscall, sysret, iretq, int, or a fault it raised,
+ *   delivered here through the IDT): at the block already translated for the new RIP
+ *   and CPL, with GS written first when the view changed.
+ * Not with an exit to the core, the code cache changed, a poll
+ * armed, a stop asked, a halt, or an interrupt waiting; then the result waits in
+ * v->fast for the run loop. Counting mode takes the run loop's way (what a block
+ * gives back is worked out there). */
 const uint8_t *bt_callout_fast(struct bt_ctx *ctx)
 {
 	struct bt_vcpu *v = ctx->vcpu;
 	const struct bt_exit_info *info = ctx->exit_info;
+	const uint8_t *next = NULL;
 	uint32_t epoch;
 
 	if (!info || info->kind != BT_EXIT_CALLOUT || v->icount)
 		return NULL;
 	epoch = v->cache.epoch;
 	v->fast.r = bt_callout(v, info, &v->fast.exit);
-	if (v->fast.r == 0 && epoch == v->cache.epoch && !v->shutdown && !v->fault.pending &&
+	/* a fault raised in C (an emulated access, #GP, #DE) is delivered here too */
+	if (v->fast.r == 1 && v->fault.pending && epoch == v->cache.epoch) {
+		int d = bt_deliver_fault(v);
+
+		if (d < 0)
+			v->fast.r = -1;
+		else if (d > 0)
+			v->shutdown = 1;
+	}
+	if ((v->fast.r == 0 || v->fast.r == 1) && epoch == v->cache.epoch && !v->shutdown &&
+	    !v->fault.pending && !v->cpu.halted &&
 	    !__atomic_load_n(&v->poll_armed, __ATOMIC_ACQUIRE) &&
 	    !__atomic_load_n(&v->exit_request, __ATOMIC_ACQUIRE)) {
+		if (v->fast.r == 0)
+			next = (const uint8_t *)(info + 1);
+		else if (bt_irq_pending(v) < 0 && (next = bt_known_block(v)) && bt_gs_sync(v))
+			next = NULL;         /* the run loop reports the host error */
+	}
+	if (next) {
 		v->stats.callouts_inline++;
-		return (const uint8_t *)(info + 1);
+		return next;
 	}
 	v->fast.done = 1;
 	v->fast.epoch = epoch;

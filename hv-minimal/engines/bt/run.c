@@ -57,14 +57,11 @@ static const uint8_t *block_code(struct bt_vcpu *v, const struct bt_tb *tb)
 static const uint8_t *dispatch(struct bt_vcpu *v)
 {
 	uint64_t rip = v->cpu.rip;
-	const struct bt_htab_entry *h = &v->ctx->htab[rip & (BT_HTAB_SIZE - 1)];
+	const uint8_t *known = bt_known_block(v);
 	struct bt_tb *tb;
 
-	/* The indirect-branch table first, as translated code uses it: no walk of the
-	 * guest's tables. Only a kernel address at CPL 0 or a user address at CPL 3:
-	 * the others get the walk's permission checks (U/S, SMEP). */
-	if (h->guest == rip && ((int64_t)rip < 0) == (v->cpu.cpl == 0))
-		return (const uint8_t *)(uintptr_t)h->host;
+	if (known)
+		return known;
 	tb = bt_translate(v, rip);
 
 	if (!tb)
@@ -102,13 +99,11 @@ static int events(struct bt_vcpu *v, struct hv_exit *exit, const uint8_t **resum
 	}
 	if (v->fault.pending) {
 		*resume = NULL;
-		if (v->fault.vector == 14)
-			v->cpu.cr2 = v->fault.cr2;
 		if (v->fault.from_data) {
 			v->fault.from_data = 0;
 			bt_note_pf_trap(v, v->cpu.rip);
 		}
-		r = bt_deliver(v, v->fault.vector, v->fault.has_error, v->fault.error, 0);
+		r = bt_deliver_fault(v);
 		if (r < 0) {
 			exit_internal(v, exit, hv_err_msg());
 			return 2;
