@@ -349,11 +349,13 @@ def section_comparisons(run, per_exp):
 
 
 def experiment_head(run, exp, tables):
-    """The experiment's heading; an experiment without comparison rules, or whose
-    rules give no table, says it is not measured yet."""
+    """The experiment's heading, how to read its figures, and its tables of measured
+    values; an experiment without comparison rules, or whose rules give nothing, says
+    it is not measured yet."""
     out = [r"\subsection{" + esc(exp.title) + "}"]
     where = tt(f"experiments/{exp.name}/")
-    if not exp.measured or not tables:
+    measured = exp.measured_tables(run)
+    if not exp.measured or not (tables or measured):
         pub = ", ".join(n + ".csv" for n in exp.published)
         out.append("Not measured yet: " + where + " has no comparison rules yet (its "
                    "README says what is planned)." + (
@@ -363,12 +365,29 @@ def experiment_head(run, exp, tables):
     if exp.reproduces:
         out.append(r"{\footnotesize " + esc(f"Reproduces: {exp.reproduces}.") + " Folder: " +
                    where + ".}")
-    m = exp.module("compare")
-    for title, intro, items in (m.notes(run) if hasattr(m, "notes") else []):
+    for title, intro, items in exp.notes(run):
         out += [r"\paragraph{" + esc(title) + "} " + esc(intro), r"\begin{itemize}"]
         out += [r"\item \textbf{" + esc(label) + ":} " + esc(text, breakable=False) + "."
                 for label, text in items]
         out.append(r"\end{itemize}")
+    for t in measured:
+        out += [r"\subsubsection{" + esc(t.title) + "}",
+                r"{\small\begin{longtable}{@{}>{\raggedright}p{3.4cm}" +
+                "l" * (len(t.head) - 1) + r"@{}}\toprule",
+                " & ".join(esc(h) for h in t.head) + r"\\\midrule\endhead"]
+        for row in t.rows:
+            # a cell too long for its column (a reason) spans the rest of the row
+            cells = [tt(row[0])]
+            for i, c in enumerate(row[1:], 1):
+                if len(c) > 24:
+                    cells.append(r"\multicolumn{" + str(len(row) - i) +
+                                 r"}{>{\raggedright\arraybackslash}p{8.6cm}}{" +
+                                 esc(c, breakable=True) + "}")
+                    break
+                cells.append(esc(c))
+            out.append(" & ".join(cells) + r"\\")
+        out.append(r"\bottomrule\end{longtable}}")
+        out += [r"\par{\small " + esc(n) + "}" for n in t.notes]
     return out
 
 
@@ -495,13 +514,11 @@ def main(argv):
     with open(os.path.join(figdir, "index.json"), encoding="utf-8") as f:
         index = json.load(f)
     per_exp = experiments.tables(run, exps)
-    tables = [t for _, ts in per_exp for t in ts]
-    middle = [line for e, ts in per_exp for line in e.closing(run, ts)]
     body = "\n\n".join(s for s in [
         section_source(run, how), section_context(run), section_cells(run),
         section_engines(run), section_nanobench(run), section_figures(figdir, index),
         section_comparisons(run, per_exp),
-        section_closing(compare.closing(run, tables, middle)),
+        section_closing(experiments.closing(run, exps, per_exp)),
         r"\appendix", appendix_published(exps), appendix_notes(run)] if s)
     title = "hvlab on this machine: a reproduction report"
     if how == "fixture" or run.is_fixture:

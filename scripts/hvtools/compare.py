@@ -102,6 +102,16 @@ class Table:
         self.rule, self.explained = rule, list(explained)
 
 
+class MeasuredTable:
+    """A table of this run's figures alone, with no published figure and so no verdict:
+    head (column titles), rows (lists of text, first the row's name), and notes said
+    under it. An experiment's compare.measured(run, exp) returns these."""
+
+    def __init__(self, key, title, head, rows, notes=()):
+        self.key, self.title, self.head, self.rows = key, title, head, rows
+        self.notes = list(notes)
+
+
 def host_kind(run):
     """How this run's KVM ran guest kernel code: "cpl0-emulated" (kvm_pvm), "hardware",
     or "none" when the host had no usable KVM (a kvm_pvm module may still be loaded)."""

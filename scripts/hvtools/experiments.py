@@ -17,7 +17,7 @@ import importlib.util
 import json
 import os
 
-from . import rundata
+from . import compare, rundata
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 DIR = os.path.join(ROOT, "experiments")
@@ -83,6 +83,17 @@ class Experiment:
         m = self.module("compare")
         return m.tables(run, self) if m else []
 
+    def measured_tables(self, run):
+        """Tables of this run's figures alone (compare.MeasuredTable), no verdicts."""
+        m = self.module("compare")
+        return m.measured(run, self) if m and hasattr(m, "measured") else []
+
+    def notes(self, run):
+        """[(title, intro, [(label, sentence)])]: how to read its figures, each sentence
+        labelled by how it is known."""
+        m = self.module("compare")
+        return m.notes(run) if m and hasattr(m, "notes") else []
+
     def closing(self, run, tables):
         m = self.module("compare")
         return m.closing(run, tables) if m and hasattr(m, "closing") else []
@@ -122,3 +133,12 @@ def tables(run, exps):
 
 def all_tables(run, exps):
     return [t for _, ts in tables(run, exps) for t in ts]
+
+
+def closing(run, exps, per_exp=None):
+    """The closing note: the shared sentences over every experiment's rows, with each
+    experiment's own sentences (its compare.closing) among them."""
+    per_exp = per_exp if per_exp is not None else tables(run, exps)
+    all_ = [t for _, ts in per_exp for t in ts]
+    middle = [line for e, ts in per_exp for line in e.closing(run, ts)]
+    return compare.closing(run, all_, middle)
