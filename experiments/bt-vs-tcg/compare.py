@@ -131,6 +131,8 @@ def notes(run):
              "Each statement below says how it is known.", items_)]
 
 
+# What hv-minimal/tools/tcg-clock-check.py measured when qemu-tcg's small figures were
+# checked (hv-minimal/tools/README.md has the commands and every number).
 TCG_CHECKED_ONCE = (
     "on a 2-vCPU AMD EPYC host (TSC 2.445 GHz, shared with other work), "
     "hv-minimal/tools/tcg-clock-check.py found (a) the guest TSC cycles of 48 extra "

@@ -89,7 +89,6 @@ def hypothesis(run, op, engine):
     return ""
 
 
-
 def aa_vs_native(run, pub, engine, tech):
     """A&A's tech/native against this run's engine/native, per nanobenchmark."""
     rows = []
@@ -167,7 +166,6 @@ def aa_bt_vs_vtx(run, pub):
                                       "(hv-minimal/README.md)"))
         rows.append(Row(op, fmt_ratio(p), fmt_ratio(m), v, parts, source=src))
     return rows
-
 
 
 def forkwait_ratio(run, engine):
@@ -290,8 +288,6 @@ def exit_cost(run, pub, agesen):
         parts.append((HYPOTHESIS, "on this nested host (kvm_pvm) an exit also crosses the "
                                   "outer hypervisor"))
     return [Row(label, fmt_ratio(p), fmt_ratio(m), v, parts, source=src)]
-
-
 
 
 def aa_ratio(pub, op, engine, cpu="pentium4-672"):

@@ -173,7 +173,6 @@ def io_exit_us(run, engine):
     return statistics.median(v) / 1000.0, int(best[1]), best[0][len("exit="):]
 
 
-
 def abs_note(run, op, engine):
     s = cycles_per_op(run, op, engine)
     if s is None or s["median"] <= 0:
@@ -217,7 +216,6 @@ def verdict_part(v):
     return (VERDICT, v.text)
 
 
-
 def workload_median(run, w, engine):
     rows = [r for r in run.rows if (r["workload"] == w or r["experiment"] == w) and
             r["experiment"] != "counters" and             # the engine's own counters
@@ -228,8 +226,6 @@ def workload_median(run, w, engine):
     v = [r["value"] for r in rows if r["engine"] == engine and r["metric"] == metric and
          math.isfinite(r["value"])]
     return (statistics.median(v) if v else None), metric
-
-
 
 
 def _tags(rows):
@@ -288,7 +284,6 @@ def closing(run, tables, middle=()):
     return out
 
 
-
 def engine_notes(run, engine, key):
     """The value of note key in every program run of engine in this run: the run's own
     notes, or each matrix cell's (merged as CELL.key) whose engine note is engine."""
@@ -305,7 +300,3 @@ def engine_notes(run, engine, key):
 def num_notes(run, engine, key):
     return [v for v in engine_notes(run, engine, key)
             if isinstance(v, (int, float)) and math.isfinite(v)]
-
-
-# What hv-minimal/tools/tcg-clock-check.py measured when qemu-tcg's small figures were
-# checked (hv-minimal/tools/README.md has the commands and every number).
