@@ -58,7 +58,7 @@ def ratios(run):
         a, b = st[OURS], st[PEER]
         if a is None and b is None:
             continue
-        label = item[1] if item[0] == "op" else f"{item[1]} ({metric})"
+        label = item[1] if metric == "cycles_per_op" else f"{item[1]} ({metric})"
         why = None
         if a is None or b is None:
             miss = OURS if a is None else PEER
