@@ -1,6 +1,6 @@
 """One figure: hvlab's translator over QEMU's, per nanobenchmark and workload, with the
 range compare.ratios() gives (interquartile ranges crossed)."""
-from hvtools.figures import Figure, _run_label, engine_title, finish
+from hvtools.figures import Figure, run_label, engine_title, finish
 
 
 def figures(run, exp):
@@ -16,7 +16,7 @@ def figures(run, exp):
     caption = (f"{ours} over {peer}: the ratio of their medians per nanobenchmark (cycles "
                "per operation) and workload (its first metric), log scale; below the line "
                f"at 1, {c.OURS} took less. Whiskers cross the interquartile ranges.")
-    return [finish(Figure("bt-vs-tcg", f"{c.OURS} over {c.PEER}\n" + _run_label(run),
+    return [finish(Figure("bt-vs-tcg", f"{c.OURS} over {c.PEER}\n" + run_label(run),
                           f"{c.OURS}/{c.PEER} (log scale)", [r[0] for r in rows],
                           [f"{c.OURS}/{c.PEER} (here)"], values, errorbars=True,
                           refline=1.0, reflabel="equal", caption=caption,

@@ -2,7 +2,7 @@
 workload ratios to native, next to their Pentium 4 ratios for BT and VT-x. Built with
 the shared figure machinery (scripts/hvtools/figures.py)."""
 from hvtools.compare import NATIVE_KERNEL_PATH, native_differs
-from hvtools.figures import (NATIVE, Figure, _positive, _run_label, engine_title, finish,
+from hvtools.figures import (NATIVE, Figure, positive, run_label, engine_title, finish,
                              ratio_figure, workload_ratios)
 from hvtools.rundata import cycles_per_op, ratio_to_native
 
@@ -33,12 +33,12 @@ def nanobench_ratio(run, exp):
             row.append(r)
             if r is None and cycles_per_op(run, op, e) is not None:
                 left_out.append(f"{op} ({e}): {why}")
-        if any(_positive(v) for v in row):
-            diff = op in NATIVE_KERNEL_PATH and any(_positive(v) for v in row[2:])
+        if any(positive(v) for v in row):
+            diff = op in NATIVE_KERNEL_PATH and any(positive(v) for v in row[2:])
             if diff:
                 kernels.append(op)
             xlabels.append(f"{op} (K)" if diff else op)
-            values.append([v if _positive(v) else None for v in row])
+            values.append([v if positive(v) else None for v in row])
     if not xlabels:
         return None, "no nanobenchmark with a native baseline and no published ratio"
     caption = ("Nanobenchmarks as ratio of cycles per operation to native (log scale; the "
@@ -52,7 +52,7 @@ def nanobench_ratio(run, exp):
     if not engines:
         caption += " This run holds no guest engine, so only the published ratios are drawn."
     return finish(Figure("nanobench-ratio", "Nanobenchmarks: ratio to native\n" +
-                         _run_label(run), "ratio to native (log scale)", xlabels, series,
+                         run_label(run), "ratio to native (log scale)", xlabels, series,
                          values, refline=1.0, reflabel="native", caption=caption,
                          left_out=left_out))
 

@@ -46,14 +46,14 @@ class Figure:
         return "\n".join(lines) + "\n"
 
 
-def _positive(v):
+def positive(v):
     return v is not None and math.isfinite(v) and v > 0
 
 
 def _drawn(fig, v):
     """Whether one value of fig draws a bar: a positive median (the first of value, low,
     high with error bars), since every figure's axis may be logarithmic."""
-    return _positive(v[0] if fig.errorbars and v else v)
+    return positive(v[0] if fig.errorbars and v else v)
 
 
 def finish(fig):
@@ -82,7 +82,7 @@ def finish(fig):
     return fig, None
 
 
-def _run_label(run):
+def run_label(run):
     c = run.context
     kvm = c.get("kvm") if isinstance(c.get("kvm"), dict) else {}
     flavour = str(kvm.get("flavour", "")).strip()
@@ -124,7 +124,7 @@ def nanobench_cycles(run):
                "engine: bars are medians of all repetitions in the run, whiskers span the "
                "interquartile range.")
     return finish(Figure("nanobench-cycles", "Nanobenchmarks: cycles per operation\n" +
-                         _run_label(run), "TSC cycles per operation (log scale)", xlabels,
+                         run_label(run), "TSC cycles per operation (log scale)", xlabels,
                          [engine_title(run, e) for e in engines], values, errorbars=True,
                          caption=caption, left_out=left_out))
 
@@ -163,7 +163,7 @@ def exit_costs(run, top=14):
     caption = ("Exit costs per exit kind: median round trip in microseconds (host TSC, from "
                "the exit back into the guest: the run call that ended in the exit plus the "
                "VMM's handling), per engine and workload; n is the number of exits.")
-    return finish(Figure("exit-costs", "Exit round trip per exit kind\n" + _run_label(run),
+    return finish(Figure("exit-costs", "Exit round trip per exit kind\n" + run_label(run),
                          "median round trip, us (log scale)", xlabels,
                          [f"{engine_title(run, e)}: {w}" for e, w in combos], values,
                          caption=caption, left_out=left_out))
@@ -187,7 +187,7 @@ def workloads(run):
         metric, unit = rows[0]["metric"], rows[0]["unit"]
         engines_, row = _workload_medians(run, rows)
         figs.append(Figure(
-            f"workload-{w}", f"{w}: {metric}\n" + _run_label(run),
+            f"workload-{w}", f"{w}: {metric}\n" + run_label(run),
             f"{metric} ({unit}, log scale)",
             [engine_title(run, e) for e in engines_], ["median (interquartile range)"],
             [[r] if r[0] is not None and r[0] > 0 else [(None, None, None)] for r in row],
@@ -243,7 +243,7 @@ def ratio_figure(run, name, title, xlabels, pub_series, pub_values, engines_, va
     series = list(pub_series) + [f"{engine_title(run, e)}/{measured} (here)"
                                  for e in engines_]
     rows = [list(p) + [v.get(e) for e in engines_] for p, v in zip(pub_values, values)]
-    return finish(Figure(name, title + "\n" + _run_label(run), "ratio (log scale)"
+    return finish(Figure(name, title + "\n" + run_label(run), "ratio (log scale)"
                          if measured != "native" else "ratio to native (log scale)",
                          xlabels, series, rows, refline=1.0, reflabel=measured,
                          caption=caption, left_out=left_out))
