@@ -66,8 +66,7 @@ def main(argv):
     builtins = {"bin": os.path.abspath(os.path.join(ROOT, bindir)), "root": ROOT}
     try:
         m = matrixfile.parse(a.matrix, builtins, overrides)
-        with open(a.matrix, encoding="utf-8") as f:
-            text = f.read()
+        text = m.text()
     except matrixfile.MatrixError as e:
         print(e, file=sys.stderr)
         return 2

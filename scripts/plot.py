@@ -2,7 +2,8 @@
 """Draws a run directory's figures with gnuplot: PNG and SVG (and PDF for the report)
 into RUN/figures/ or --out DIR. Each figure also leaves its data (NAME.dat) and a
 gnuplot script (NAME.gp) that redraws it, and index.json lists the figures with their
-captions and what was left out of them. See scripts/README.md."""
+captions and what was left out of them: every run's figures, then each experiment's
+(experiments/*/figures.py). See scripts/README.md."""
 import argparse
 import json
 import math
@@ -14,10 +15,9 @@ import sys
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "scripts"))
 
-from hvtools import figures, rundata  # noqa: E402
+from hvtools import experiments, figures, rundata  # noqa: E402
 
 TEMPLATE = os.path.join(ROOT, "scripts", "plots", "bars.gp")
-PUBLISHED = os.path.join(ROOT, "results", "published")
 
 
 def gp_str(s):
@@ -95,8 +95,8 @@ def main(argv):
         return 1
     try:
         run = rundata.Run(a.run)
-        pub = rundata.load_published(PUBLISHED).get("adams-agesen-2006")
-    except (rundata.RunError, OSError) as e:
+        exps = experiments.discover()
+    except (rundata.RunError, experiments.ExperimentError, OSError) as e:
         print(f"plot.py: {e}", file=sys.stderr)
         return 1
     outdir = os.path.abspath(a.out or os.path.join(run.path, "figures"))
@@ -107,7 +107,7 @@ def main(argv):
     for e, label, why in run.absent_engines():
         print(f"plot.py: {e}: {label}, so absent from the figures ({why})")
     status = 0
-    for fig, why in figures.all_figures(run, pub):
+    for fig, why in figures.all_figures(run, exps):
         if fig is None:
             print(f"plot.py: {why}")
             index["skipped"].append(why)

@@ -17,13 +17,12 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "scripts"))
 
 import plot  # noqa: E402
-from hvtools import compare, rundata, verdict  # noqa: E402
+from hvtools import compare, engines, experiments, rundata, verdict  # noqa: E402
 from hvtools.latex import esc, tt  # noqa: E402
 
 TEMPLATE = os.path.join(ROOT, "paper", "report.tex.in")
 FIXTURE = os.path.join(ROOT, "tests", "fixtures", "run-small")
 RUNS = os.path.join(ROOT, "results", "runs")
-PUBLISHED = os.path.join(ROOT, "results", "published")
 
 
 def rel(p):
@@ -155,25 +154,46 @@ def section_engines(run):
         out.append(tt(engine) + " & " + esc(label) + " & " + esc(why, breakable=True) +
                    r"\\")
     out.append(r"\bottomrule\end{longtable}}")
+    out += engine_descriptions(run, list(cells))
     return "\n".join(out)
+
+
+def engine_descriptions(run, names):
+    """How each engine described itself (hvm engines, hvpeer engines), from the run's
+    engines.json when the runner kept one."""
+    cat = engines.for_run(run)
+    known = [cat.get(n) for n in names if cat.get(n)]
+    if not known:
+        return []
+    out = ["What each engine says of itself (" + tt("hvm engines") + ", " +
+           tt("hvpeer engines") + "), on the host that " +
+           ("measured this run." if os.path.exists(os.path.join(run.path, engines.FILE))
+            else "built this report (the run kept no engines.json)."),
+           r"{\small\begin{longtable}{@{}lllp{9.6cm}@{}}\toprule",
+           r"engine & kind & family & description\\\midrule\endhead"]
+    for e in known:
+        out.append(tt(e.name) + " & " + esc(e.kind) + " & " + esc(e.family) + " & " +
+                   esc(e.description, breakable=True) + r"\\")
+    out.append(r"\bottomrule\end{longtable}}")
+    return out
 
 
 def section_nanobench(run):
     ops = run.nanobench_ops()
-    engines = [e for e in run.engines() if run.select(experiment="nanobench", engine=e,
-                                                      metric="cycles_per_op")]
-    engines.sort(key=lambda e: e != "native")
+    engines_ = [e for e in run.engines() if run.select(experiment="nanobench", engine=e,
+                                                       metric="cycles_per_op")]
+    engines_.sort(key=lambda e: e != engines.NATIVE)
     if not ops:
         return "\n".join([r"\section{Measured nanobenchmarks}",
                           "Not measured: this run holds no nanobenchmark samples."] +
                          absent_lines(run))
-    others = [e for e in engines if e != "native"]
+    others = [e for e in engines_ if e != engines.NATIVE]
     counted = [op for op in ops if rundata.guest_insns(run, op, "kernel") is not None]
 
     def mark(op):
-        if "native" in engines and op in compare.NATIVE_KERNEL_PATH:
+        if engines.NATIVE in engines_ and op in compare.NATIVE_KERNEL_PATH:
             return r"\textsuperscript{K}"
-        if "native" in engines and compare.native_differs(run, op):
+        if engines.NATIVE in engines_ and compare.native_differs(run, op):
             return r"\textsuperscript{N}"
         return ""
 
@@ -184,11 +204,11 @@ def section_nanobench(run):
            "overhead subtracted by the measuring program; then the ratios to the native "
            "baseline of this run" + (", and the guest's own instructions per operation"
            if counted else "") + ". A dash: not measured.",
-           r"\begin{center}{\small\begin{tabular}{l" + "r" * len(engines) + r"}\toprule",
-           " & ".join(["operation"] + [esc(e) for e in engines]) + r"\\\midrule"]
+           r"\begin{center}{\small\begin{tabular}{l" + "r" * len(engines_) + r"}\toprule",
+           " & ".join(["operation"] + [esc(e) for e in engines_]) + r"\\\midrule"]
     for op in ops:
         cells = [tt(op) + mark(op)]
-        for e in engines:
+        for e in engines_:
             st = rundata.cycles_per_op(run, op, e)
             cells.append("--" if st is None else esc(f"{st['median']:,.1f} ({st['n']})"))
         out.append(" & ".join(cells) + r"\\")
@@ -211,13 +231,13 @@ def section_nanobench(run):
             out.append(" & ".join(cells) + r"\\")
         out.append(r"\bottomrule\end{tabular}}\end{center}")
     marks = []
-    if "native" in engines and any(op in compare.NATIVE_KERNEL_PATH for op in ops):
+    if engines.NATIVE in engines_ and any(op in compare.NATIVE_KERNEL_PATH for op in ops):
         marks.append(r"\textsuperscript{K} Different kernels: the native baseline runs "
                      "Linux's kernel (" + esc("; ".join(
                          f"{op}: {compare.NATIVE_KERNEL_PATH[op]}" for op in ops
                          if op in compare.NATIVE_KERNEL_PATH)) + "), the guest runs hvlab's; "
                      "the ratio is not a virtualization overhead alone.")
-    if "native" in engines and any(compare.native_differs(run, op) for op in ops):
+    if engines.NATIVE in engines_ and any(compare.native_differs(run, op) for op in ops):
         marks.append(r"\textsuperscript{N} Not comparable with Adams and Agesen's native "
                      "column: " + esc("; ".join(f"{op}: native is {compare.native_differs(run, op)}"
                                                 for op in ops if compare.native_differs(run, op)))
@@ -226,9 +246,10 @@ def section_nanobench(run):
         marks.append("Instructions per operation: the guest's own, counted by the bt engine's "
                       "counting mode (nanobench icount=1), in the guest kernel and in user mode, "
                       "harness subtracted as for the cycles (medians over repetitions).")
-    elif run.has_engine("bt"):
-        marks.append("No guest instruction counts in this run (the bt engine counts them with "
-                      "the nanobench argument icount=1).")
+    elif any(run.has_engine(e)
+             for e in engines.for_run(run).select("vmm", engines.TRANSLATOR)):
+        marks.append("No guest instruction counts in this run (hvm's translator engine counts "
+                      "them with the nanobench argument icount=1).")
     out += [r"\par{\small " + m + "}" for m in marks]
     unavailable = {}            # op -> why; several cells may say the same
     for k, v in flatten(run.notes):
@@ -238,18 +259,6 @@ def section_nanobench(run):
         out.append(r"\par{\small " + esc(f"Native {op} not measured: {v}", breakable=True) +
                    "}")
     out += absent_lines(run)
-    tcg = compare.peer_cycles_notes(run, "qemu-tcg")
-    if tcg:
-        have = [(op, rundata.cycles_per_op(run, op, "qemu-tcg"))
-                for op in ("cpuid", "ptemod", "syscall")]
-        have = [f"{op} {compare.fmt_cycles(c['median'])}" for op, c in have if c]
-        out += [r"\paragraph{How to read qemu-tcg's cycles.} " +
-                esc(f"Under QEMU's translator this run measured {', '.join(have)} per "
-                    "operation. Each statement below says how it is known."),
-                r"\begin{itemize}"]
-        out += [r"\item \textbf{" + esc(label) + ":} " + esc(text, breakable=False) + "."
-                for label, text in tcg]
-        out.append(r"\end{itemize}")
     return "\n".join(out)
 
 
@@ -311,9 +320,9 @@ def why_cell(r):
                     for k, t in r.parts)
 
 
-def section_comparisons(tables):
+def section_comparisons(run, per_exp):
     rules = []
-    for t in tables:
+    for t in [t for _, ts in per_exp for t in ts]:
         if t.rule and t.rule.describe() not in rules:
             rules.append(t.rule.describe())
     out = [r"\section{Published comparisons}",
@@ -330,7 +339,60 @@ def section_comparisons(tables):
            "the sentence says what is missing; ``" + esc(rundata.NOT_ON_HOST) + "'' means "
            "the host could not run the engine the row needs (the Engines section says "
            "why). Every mechanism in a sentence is labelled: the paper's explanation, with "
-           "where it is, or a hypothesis this run did not measure."]
+           "where it is, or a hypothesis this run did not measure. The comparisons are "
+           "grouped by experiment (" + tt("experiments/NAME/") + ": its matrix, published "
+           "figures, comparison rules and lab handout)."]
+    for exp, tables in per_exp:
+        out += experiment_head(run, exp, tables)
+        out += table_lines(tables)
+    return "\n".join(out)
+
+
+def experiment_head(run, exp, tables):
+    """The experiment's heading, how to read its figures, and its tables of measured
+    values; an experiment without comparison rules, or whose rules give nothing, says
+    it is not measured yet."""
+    out = [r"\subsection{" + esc(exp.title) + "}"]
+    where = tt(f"experiments/{exp.name}/")
+    measured = exp.measured_tables(run)
+    if not exp.measured or not (tables or measured):
+        pub = ", ".join(n + ".csv" for n in exp.published)
+        out.append("Not measured yet: " + where + " has no comparison rules yet (its "
+                   "README says what is planned)." + (
+                       " Published figures waiting for it, listed in the appendix: " +
+                       esc(pub) + "." if pub else ""))
+        return out
+    if exp.reproduces:
+        out.append(r"{\footnotesize " + esc(f"Reproduces: {exp.reproduces}.") + " Folder: " +
+                   where + ".}")
+    for title, intro, items in exp.notes(run):
+        out += [r"\paragraph{" + esc(title) + "} " + esc(intro), r"\begin{itemize}"]
+        out += [r"\item \textbf{" + esc(label) + ":} " + esc(text, breakable=False) + "."
+                for label, text in items]
+        out.append(r"\end{itemize}")
+    for t in measured:
+        out += [r"\subsubsection{" + esc(t.title) + "}",
+                r"{\small\begin{longtable}{@{}>{\raggedright}p{3.4cm}" +
+                "l" * (len(t.head) - 1) + r"@{}}\toprule",
+                " & ".join(esc(h) for h in t.head) + r"\\\midrule\endhead"]
+        for row in t.rows:
+            # a cell too long for its column (a reason) spans the rest of the row
+            cells = [tt(row[0])]
+            for i, c in enumerate(row[1:], 1):
+                if len(c) > 24:
+                    cells.append(r"\multicolumn{" + str(len(row) - i) +
+                                 r"}{>{\raggedright\arraybackslash}p{8.6cm}}{" +
+                                 esc(c, breakable=True) + "}")
+                    break
+                cells.append(esc(c))
+            out.append(" & ".join(cells) + r"\\")
+        out.append(r"\bottomrule\end{longtable}}")
+        out += [r"\par{\small " + esc(n) + "}" for n in t.notes]
+    return out
+
+
+def table_lines(tables):
+    out = []
     for t in tables:
         # A longtable: rows with their sentences may fill more than a page. Its head
         # repeats on each page.
@@ -344,7 +406,7 @@ def section_comparisons(tables):
         if t.explained:
             notes.append(r"\textbf{Where the paper's explanations are:} " +
                          esc("; ".join(t.explained), breakable=True) + ".")
-        out += [r"\subsection{" + esc(t.title) + "}",
+        out += [r"\subsubsection{" + esc(t.title) + "}",
                 r"{\footnotesize " + r"\par ".join(notes) + "}",
                 r"{\small\setlength{\LTleft}{0pt}\setlength{\LTright}{0pt}"
                 r"\begin{longtable}{@{}>{\raggedright}p{2.2cm}>{\raggedleft}p{1.35cm}"
@@ -356,24 +418,24 @@ def section_comparisons(tables):
                                    esc(r.factor), holds_cell(r), why_cell(r)])
                        + r"\\[0.3em]")
         out.append(r"\bottomrule\end{longtable}}")
-    return "\n".join(out)
+    return out
 
 
 def section_closing(lines):
     return "\n".join([r"\section{Closing note}"] + [esc(l) + "\n" for l in lines])
 
 
-def appendix_published(published):
-    rest = [p for name, p in published.items() if name not in compare.COMPARED]
+def appendix_published(exps):
+    rest = [(e, p) for e in exps for p in e.awaiting()]
     if not rest:
         return ""
     out = [r"\section{Published figures awaiting an experiment}",
-           "These published figures have no hvlab experiment yet; none is measured by this "
-           "run. Each row names its source."]
-    for p in rest:
+           "These published figures belong to an experiment whose comparison rules do not "
+           "use them yet; none is measured by this run. Each row names its source."]
+    for e, p in rest:
         cols = [c for c in (p.rows[0].keys() if p.rows else [])
                 if c not in ("value", "unit", "source")]
-        out += [r"\subsection*{" + tt(p.name + ".csv") + "}",
+        out += [r"\subsection*{" + tt(f"experiments/{e.name}/published/{p.name}.csv") + "}",
                 r"{\footnotesize " + esc(p.citation) + "}",
                 r"\begin{center}{\footnotesize\begin{longtable}{@{}>{\raggedright}p{5.4cm}"
                 r"r>{\raggedright\arraybackslash}p{8.2cm}@{}}\toprule",
@@ -434,8 +496,8 @@ def main(argv):
     path, how = choose_run(a.run)
     try:
         run = rundata.Run(path)
-        published = rundata.load_published(PUBLISHED)
-    except (rundata.RunError, OSError) as e:
+        exps = experiments.discover()
+    except (rundata.RunError, experiments.ExperimentError, OSError) as e:
         print(f"report.py: {e}", file=sys.stderr)
         return 1
     if how == "fixture":
@@ -451,12 +513,13 @@ def main(argv):
         return 1
     with open(os.path.join(figdir, "index.json"), encoding="utf-8") as f:
         index = json.load(f)
-    tables = compare.all_tables(run, published)
+    per_exp = experiments.tables(run, exps)
     body = "\n\n".join(s for s in [
         section_source(run, how), section_context(run), section_cells(run),
         section_engines(run), section_nanobench(run), section_figures(figdir, index),
-        section_comparisons(tables), section_closing(compare.closing(run, tables)),
-        r"\appendix", appendix_published(published), appendix_notes(run)] if s)
+        section_comparisons(run, per_exp),
+        section_closing(experiments.closing(run, exps, per_exp)),
+        r"\appendix", appendix_published(exps), appendix_notes(run)] if s)
     title = "hvlab on this machine: a reproduction report"
     if how == "fixture" or run.is_fixture:
         title += r"\\{\large (fixture data, not a measurement)}"

@@ -10,8 +10,10 @@ extern const struct hv_engine_ops hv_kvm_engine_ops;
 extern const struct hv_engine_ops hv_bt_engine_ops;
 
 static const struct hv_engine_entry engine_table[] = {
-	{ "hw", &hv_kvm_engine_ops, "KVM, hardware-assisted (VT-x/AMD-V, or PVM)" },
-	{ "bt", &hv_bt_engine_ops, "binary translator with shadow paging (hvlab's own)" },
+	{ "hw", &hv_kvm_engine_ops, "KVM, hardware-assisted (VT-x/AMD-V, or PVM)", "hw (KVM)",
+	  HV_FAMILY_HARDWARE, "kvm" },
+	{ "bt", &hv_bt_engine_ops, "binary translator with shadow paging (hvlab's own)",
+	  "bt (hvlab BT)", HV_FAMILY_TRANSLATOR, NULL },
 };
 
 const struct hv_engine_entry *hv_engines(size_t *n)

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "hvlab/engine_desc.h"
 #include "hvlab/tsc.h"
 #include "hvpeer.h"
 
@@ -16,12 +17,47 @@ struct hvpeer_cmd {
 	const char *summary;
 };
 
+static int cmd_engines(int argc, char **argv, const struct hvm_invocation *inv);
+static void usage_engines(FILE *f);
+
 static const struct hvpeer_cmd cmds[] = {
 	{ "run", hvpeer_cmd_run, hvpeer_usage_run,
 	  "boot the guest under QEMU and run one workload" },
 	{ "parse", hvpeer_cmd_parse, hvpeer_usage_parse,
 	  "a console log's @hvr result lines into a run directory" },
+	{ "engines", cmd_engines, usage_engines,
+	  "each peer's description; --json for the runner and report" },
 };
+
+static void usage_engines(FILE *f)
+{
+	fprintf(f, "usage: hvpeer engines [--json]\n\n"
+		   "Each peer describes itself as hvm's engines do (hvm engines): name, family,\n"
+		   "whether this host can run it and why not, memvirt, mode columns.\n");
+}
+
+static int cmd_engines(int argc, char **argv, const struct hvm_invocation *inv)
+{
+	struct hv_engine_desc d[4];
+	size_t n;
+	const struct peer_engine *e = hvpeer_engines(&n);
+	int json = argc > 1 && !strcmp(argv[1], "--json");
+
+	(void)inv;
+	if (argc > 2 || (argc > 1 && !json)) {
+		fprintf(stderr, "hvpeer engines: takes only --json ('%s')\n", argv[1]);
+		return HVM_EXIT_USAGE;
+	}
+	if (n > sizeof(d) / sizeof(d[0]))
+		n = sizeof(d) / sizeof(d[0]);
+	for (size_t i = 0; i < n; i++)
+		hvpeer_describe(&e[i], &d[i]);
+	if (json)
+		hv_engine_desc_print_json(stdout, "hvpeer", d, n);
+	else
+		hv_engine_desc_print_text(stdout, d, n);
+	return HVM_EXIT_PASS;
+}
 
 static void usage(FILE *f)
 {
@@ -59,6 +95,6 @@ int main(int argc, char **argv)
 	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
 		if (!strcmp(argv[1], cmds[i].name))
 			return cmds[i].fn(argc - 1, argv + 1, &inv);
-	fprintf(stderr, "hvpeer: unknown command '%s' (commands: run, parse, help)\n", argv[1]);
+	fprintf(stderr, "hvpeer: unknown command '%s' (commands: run, parse, engines, help)\n", argv[1]);
 	return HVM_EXIT_USAGE;
 }

@@ -19,9 +19,15 @@ struct peer_engine {
 	const char *accel;           /* -accel */
 	const char *cpu;             /* -cpu, or NULL for QEMU's default */
 	const char *about;           /* one line for --help */
+	const char *label;           /* a legend title (engine_desc.h) */
+	const char *family;          /* HV_FAMILY_* */
 };
 
 const struct peer_engine *hvpeer_engines(size_t *n);
+struct hv_engine_desc;
+/* Fills d for one peer: QEMU found on PATH, and for qemu-kvm a usable KVM (the hw
+ * engine is asked, as for a run). */
+void hvpeer_describe(const struct peer_engine *pe, struct hv_engine_desc *d);
 
 /* argv[0] is the subcommand's name; inv holds the whole command for the run's
  * context. Return an enum hvm_exit value. */

@@ -15,6 +15,7 @@
 
 #include "hvlab/console.h"
 #include "hvlab/engine.h"
+#include "hvlab/engine_desc.h"
 #include "hvlab/err.h"
 #include "hvlab/hvm_cli.h"
 #include "hvlab/log.h"
@@ -32,9 +33,11 @@
 
 static const struct peer_engine peer_engines[] = {
 	/* TCG: `max`, every CPU feature TCG emulates. */
-	{ "qemu-tcg", "tcg", "max", "QEMU's binary translator (TCG), softmmu" },
+	{ "qemu-tcg", "tcg", "max", "QEMU's binary translator (TCG), softmmu", "QEMU TCG",
+	  HV_FAMILY_TRANSLATOR },
 	/* QEMU's default model: `-cpu host` fails on kvm_pvm hosts (MSR 0x10a). */
-	{ "qemu-kvm", "kvm", NULL, "QEMU on the host's KVM, QEMU's default CPU model" },
+	{ "qemu-kvm", "kvm", NULL, "QEMU on the host's KVM, QEMU's default CPU model", "QEMU KVM",
+	  HV_FAMILY_HARDWARE },
 };
 
 const struct peer_engine *hvpeer_engines(size_t *n)
@@ -88,6 +91,35 @@ static int decide_host(const struct peer_engine *pe, unsigned vcpus, struct host
 	ops->vm_destroy(vm);
 	hc->words = hvm_host_words(hc->memvirt);
 	return 0;
+}
+
+void hvpeer_describe(const struct peer_engine *pe, struct hv_engine_desc *d)
+{
+	struct host_choice hc;
+	char qemu[PATH_MAX];
+	int kvm = !strcmp(pe->accel, "kvm");
+
+	memset(d, 0, sizeof(*d));
+	d->name = pe->name;
+	d->kind = "peer";
+	d->program = "hvpeer";
+	d->label = pe->label;
+	d->family = pe->family;
+	d->description = pe->about;
+	d->needs[0] = "qemu";
+	d->needs[1] = kvm ? "kvm" : NULL;
+	d->built = 1;
+	if (peer_qemu_find(PEER_QEMU_DEFAULT, qemu, sizeof(qemu))) {
+		snprintf(d->skip_reason, sizeof(d->skip_reason), "engine %s needs QEMU: %s",
+			 pe->name, hv_err_msg());
+		return;
+	}
+	if (decide_host(pe, 1, &hc)) {
+		snprintf(d->skip_reason, sizeof(d->skip_reason), "%s", hv_err_msg());
+		return;
+	}
+	d->available = 1;
+	snprintf(d->memvirt, sizeof(d->memvirt), "%s", hc.memvirt);
 }
 
 static int default_kernel(char *buf, size_t len)

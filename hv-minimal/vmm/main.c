@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "hvlab/engine.h"
+#include "hvlab/engine_desc.h"
 #include "hvlab/err.h"
 #include "hvlab/kvminfo.h"
 #include "hvlab/hvm.h"
@@ -17,10 +18,12 @@ struct hvm_cmd {
 
 static int cmd_help(int argc, char **argv, const struct hvm_invocation *inv);
 static int cmd_host(int argc, char **argv, const struct hvm_invocation *inv);
+static int cmd_engines(int argc, char **argv, const struct hvm_invocation *inv);
 
 static const struct hvm_cmd cmds[] = {
 	{ "run", hvm_cmd_run, "boot the guest kernel and run one workload" },
 	{ "host", cmd_host, "what this host offers: KVM, FSGSBASE, and which engines can run" },
+	{ "engines", cmd_engines, "each engine's description; --json for the runner and report" },
 	{ "help", cmd_help, "this text, or `hvm help run` for one subcommand" },
 };
 
@@ -100,6 +103,30 @@ static int cmd_host(int argc, char **argv, const struct hvm_invocation *inv)
 	return HVM_EXIT_PASS;
 }
 
+/* Each engine describes itself (engine_desc.h); --json is what scripts/ reads. */
+static int cmd_engines(int argc, char **argv, const struct hvm_invocation *inv)
+{
+	struct hv_engine_desc d[8];
+	size_t n;
+	const struct hv_engine_entry *e = hv_engines(&n);
+	int json = argc > 1 && !strcmp(argv[1], "--json");
+
+	(void)inv;
+	if (argc > 2 || (argc > 1 && !json)) {
+		fprintf(stderr, "hvm engines: takes only --json ('%s')\n", argv[1]);
+		return HVM_EXIT_USAGE;
+	}
+	if (n > sizeof(d) / sizeof(d[0]))
+		n = sizeof(d) / sizeof(d[0]);
+	for (size_t i = 0; i < n; i++)
+		hv_engine_describe(&e[i], &d[i]);
+	if (json)
+		hv_engine_desc_print_json(stdout, "hvm", d, n);
+	else
+		hv_engine_desc_print_text(stdout, d, n);
+	return HVM_EXIT_PASS;
+}
+
 int main(int argc, char **argv)
 {
 	struct hvm_invocation inv = { .argc = argc, .argv = argv, .tsc_start = hv_tsc_begin() };
@@ -115,7 +142,7 @@ int main(int argc, char **argv)
 	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
 		if (!strcmp(argv[1], cmds[i].name))
 			return cmds[i].fn(argc - 1, argv + 1, &inv);
-	fprintf(stderr, "hvm: unknown command '%s' (commands: run, host, help; see hvm --help)\n",
+	fprintf(stderr, "hvm: unknown command '%s' (commands: run, host, engines, help; see hvm --help)\n",
 		argv[1]);
 	return HVM_EXIT_USAGE;
 }

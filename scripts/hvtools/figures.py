@@ -1,22 +1,21 @@
 """What each figure shows, computed from a run: the series, the values, the caption
-and what had to be left out and why. Drawing is scripts/plot.py's job (gnuplot)."""
+and what had to be left out and why. Drawing is scripts/plot.py's job (gnuplot). The
+figures here are every run's (cycles, exits, workloads); an experiment's own figures,
+set beside its published figures, are in its folder's figures.py, built with the same
+Figure, finish() and ratio_figure()."""
 import math
 import statistics
 
-from .compare import NATIVE_KERNEL_PATH, native_differs
-from .rundata import AA_OPS, WORKLOADS, aa_ratio, cycles_per_op, ratio_to_native, summarize
+from . import engines
+from .compare import NATIVE_KERNEL_PATH
+from .rundata import NANOBENCH_OPS, WORKLOADS, cycles_per_op, summarize
 
-ENGINE_TITLES = {"native": "native", "hw": "hw (KVM)", "bt": "bt (hvlab BT)",
-                 "qemu-tcg": "QEMU TCG", "qemu-kvm": "QEMU KVM"}
+NATIVE = engines.NATIVE
 
 
-def engine_title(e):
-    """A legend title; "bt (arch_prctl)" (a second segbase, rundata) keeps its suffix."""
-    base, sep, variant = e.partition(" (")
-    if sep and base in ENGINE_TITLES:
-        return ENGINE_TITLES[base].rstrip(")") + ", " + variant if "(" in ENGINE_TITLES[base] \
-            else f"{ENGINE_TITLES[base]} ({variant}"
-    return ENGINE_TITLES.get(e, e)
+def engine_title(run, e):
+    """A legend title: what the engine calls itself (engines.py)."""
+    return engines.for_run(run).title(e)
 
 
 class Figure:
@@ -47,14 +46,14 @@ class Figure:
         return "\n".join(lines) + "\n"
 
 
-def _positive(v):
+def positive(v):
     return v is not None and math.isfinite(v) and v > 0
 
 
 def _drawn(fig, v):
     """Whether one value of fig draws a bar: a positive median (the first of value, low,
     high with error bars), since every figure's axis may be logarithmic."""
-    return _positive(v[0] if fig.errorbars and v else v)
+    return positive(v[0] if fig.errorbars and v else v)
 
 
 def finish(fig):
@@ -83,7 +82,7 @@ def finish(fig):
     return fig, None
 
 
-def _run_label(run):
+def run_label(run):
     c = run.context
     kvm = c.get("kvm") if isinstance(c.get("kvm"), dict) else {}
     flavour = str(kvm.get("flavour", "")).strip()
@@ -96,61 +95,15 @@ def _run_label(run):
     return label
 
 
-def nanobench_ratio(run, pub):
-    """Ratio to native per nanobenchmark, every engine here beside A&A's Pentium 4."""
-    engines = [e for e in run.engines() if e != "native" and run.select(
-        experiment="nanobench", engine=e, metric="cycles_per_op")]
-    ops = list(AA_OPS) + [o for o in run.nanobench_ops() if o not in AA_OPS]
-    series = ["A&A 2006 BT/native (P4)", "A&A 2006 VT-x/native (P4)"] + \
-        [f"{engine_title(e)}/native (here)" for e in engines]
-    xlabels, values, left_out = [], [], []
-    kernels = []
-    for op in ops:
-        other = native_differs(run, op)
-        if other:
-            # the two sides of the ratio are different operations: no bar of it is drawn
-            left_out.append(f"{op}: not comparable (this run's native {op} is '{other}', "
-                            "Adams and Agesen's a plain store)")
-            continue
-        row = [aa_ratio(pub, op, "bt"), aa_ratio(pub, op, "vtx")] if pub else [None, None]
-        for e in engines:
-            r, why = ratio_to_native(run, op, e)
-            row.append(r)
-            if r is None and cycles_per_op(run, op, e) is not None:
-                left_out.append(f"{op} ({e}): {why}")
-        if any(_positive(v) for v in row):
-            diff = op in NATIVE_KERNEL_PATH and any(_positive(v) for v in row[2:])
-            if diff:
-                kernels.append(op)
-            xlabels.append(f"{op} (K)" if diff else op)
-            values.append([v if _positive(v) else None for v in row])
-    if not xlabels:
-        return None, "no nanobenchmark with a native baseline and no published ratio"
-    caption = ("Nanobenchmarks as ratio of cycles per operation to native (log scale; the "
-               "dashed line is native speed). Left: Adams and Agesen's Pentium 4 ratios "
-               "(ASPLOS 2006); right: the engines measured in this run, each against the "
-               "native baseline measured in the same run.")
-    if kernels:
-        caption += (" (K): different kernels: the native baseline of " + ", ".join(kernels) +
-                    " runs Linux's kernel and the guest hvlab's, so the measured ratio is not "
-                    "a virtualization overhead alone.")
-    if not engines:
-        caption += " This run holds no guest engine, so only the published ratios are drawn."
-    return finish(Figure("nanobench-ratio", "Nanobenchmarks: ratio to native\n" +
-                         _run_label(run), "ratio to native (log scale)", xlabels, series,
-                         values, refline=1.0, reflabel="native", caption=caption,
-                         left_out=left_out))
-
-
 def nanobench_cycles(run):
     """Absolute cycles per operation per engine, median with min-max bars."""
     engines = [e for e in run.engines() if run.select(experiment="nanobench", engine=e,
                                                       metric="cycles_per_op")]
-    engines.sort(key=lambda e: e != "native")     # native first, the rest as they came
+    engines.sort(key=lambda e: e != NATIVE)     # native first, the rest as they came
     if not engines:
         return None, "no nanobenchmark samples (experiment nanobench, metric cycles_per_op)"
-    ops = [o for o in AA_OPS if o in run.nanobench_ops()] + \
-        [o for o in run.nanobench_ops() if o not in AA_OPS]
+    ops = [o for o in NANOBENCH_OPS if o in run.nanobench_ops()] + \
+        [o for o in run.nanobench_ops() if o not in NANOBENCH_OPS]
     xlabels, values, left_out = [], [], []
     for op in ops:
         row = []
@@ -171,8 +124,8 @@ def nanobench_cycles(run):
                "engine: bars are medians of all repetitions in the run, whiskers span the "
                "interquartile range.")
     return finish(Figure("nanobench-cycles", "Nanobenchmarks: cycles per operation\n" +
-                         _run_label(run), "TSC cycles per operation (log scale)", xlabels,
-                         [engine_title(e) for e in engines], values, errorbars=True,
+                         run_label(run), "TSC cycles per operation (log scale)", xlabels,
+                         [engine_title(run, e) for e in engines], values, errorbars=True,
                          caption=caption, left_out=left_out))
 
 
@@ -210,9 +163,9 @@ def exit_costs(run, top=14):
     caption = ("Exit costs per exit kind: median round trip in microseconds (host TSC, from "
                "the exit back into the guest: the run call that ended in the exit plus the "
                "VMM's handling), per engine and workload; n is the number of exits.")
-    return finish(Figure("exit-costs", "Exit round trip per exit kind\n" + _run_label(run),
+    return finish(Figure("exit-costs", "Exit round trip per exit kind\n" + run_label(run),
                          "median round trip, us (log scale)", xlabels,
-                         [f"{engine_title(e)}: {w}" for e, w in combos], values,
+                         [f"{engine_title(run, e)}: {w}" for e, w in combos], values,
                          caption=caption, left_out=left_out))
 
 
@@ -222,81 +175,89 @@ def _workload_rows(run, w):
             and not r["params"].startswith("exit=") and r["metric"] not in ("exits",)]
 
 
-def workloads(run, pub):
-    """Per workload present (forkwait, compute, ...): its first metric per engine, as
-    ratio to native when native ran it, beside A&A's forkwait ratios.
-    [(Figure or None, why not)], or ([], why) when the run has no workload samples."""
-    figs, skipped = [], []
-    ratio_x, ratio_vals = [], []
-    ratio_engines = []
+def workloads(run):
+    """One figure per workload present (forkwait, compute, ...): its first metric per
+    engine. [(Figure or None, why not)], or ([], why) when the run has no workload
+    samples."""
+    figs = []
     for w in WORKLOADS:
         rows = _workload_rows(run, w)
         if not rows:
             continue
-        metric = rows[0]["metric"]
-        unit = rows[0]["unit"]
-        mrows = [r for r in rows if r["metric"] == metric]
-        engines = run.engines(mrows)
-        row = []
-        for e in engines:
-            st = summarize([r["value"] for r in mrows if r["engine"] == e and
-                            math.isfinite(r["value"])])
-            row.append((st["median"], st["q1"], st["q3"]) if st else (None, None, None))
+        metric, unit = rows[0]["metric"], rows[0]["unit"]
+        engines_, row = _workload_medians(run, rows)
         figs.append(Figure(
-            f"workload-{w}", f"{w}: {metric}\n" + _run_label(run),
+            f"workload-{w}", f"{w}: {metric}\n" + run_label(run),
             f"{metric} ({unit}, log scale)",
-            [engine_title(e) for e in engines], ["median (interquartile range)"],
+            [engine_title(run, e) for e in engines_], ["median (interquartile range)"],
             [[r] if r[0] is not None and r[0] > 0 else [(None, None, None)] for r in row],
             errorbars=True,
             caption=f"Workload {w}: {metric} in {unit} per engine (log scale), median "
                     f"over repetitions, whiskers spanning the interquartile range."))
-        if "native" in engines:
-            nat = row[engines.index("native")][0]
-            if nat and nat > 0:
-                ratio_x.append(f"{w} (K)" if w in NATIVE_KERNEL_PATH else w)
-                ratio_vals.append({e: (r[0] / nat if r[0] else None)
-                                   for e, r in zip(engines, row) if e != "native"})
-                for e in engines:
-                    if e != "native" and e not in ratio_engines:
-                        ratio_engines.append(e)
-        else:
-            skipped.append(f"{w}: no native baseline, so no ratio")
-    if ratio_x:
-        series = ["A&A 2006 BT/native (P4)", "A&A 2006 VT-x/native (P4)"] + \
-            [f"{engine_title(e)}/native (here)" for e in ratio_engines]
-        values = []
-        for w, vals in zip(ratio_x, ratio_vals):
-            pubrow = [None, None]
-            if w.split(" ")[0] == "forkwait" and pub:
-                n = pub.value(experiment="forkwait", cpu="pentium4-672", engine="native")
-                b = pub.value(experiment="forkwait", cpu="pentium4-672", engine="bt")
-                v = pub.value(experiment="forkwait", cpu="pentium4-672", engine="vtx")
-                if n:
-                    pubrow = [b / n if b else None, v / n if v else None]
-            values.append(pubrow + [vals.get(e) for e in ratio_engines])
-        figs.insert(0, Figure(
-            "workloads-ratio", "Workloads: ratio to native\n" + _run_label(run),
-            "ratio to native (log scale)", ratio_x, series, values, refline=1.0,
-            reflabel="native",
-            caption="Workloads as ratio to their native run (log scale), beside Adams and "
-                    "Agesen's forkwait ratios on the Pentium 4." +
-                    ("" if not any(x.endswith(" (K)") for x in ratio_x) else
-                     " (K): different kernels: the native run of " +
-                     ", ".join(x[:-4] for x in ratio_x if x.endswith(" (K)")) + " runs Linux's "
-                     "kernel and the guest hvlab's, so the ratio is not a virtualization "
-                     "overhead alone."), left_out=skipped))
     if not figs:
-        return [], "no forkwait, compute, memwalk, ptchurn, ctxswitch or locks samples; " \
+        return [], "no " + ", ".join(WORKLOADS[:-1]) + f" or {WORKLOADS[-1]} samples; " \
                    "workload figures skipped"
     return [finish(f) for f in figs], None
 
 
-def all_figures(run, pub):
-    """[(Figure or None, message)] in the order the report shows them."""
-    out = [nanobench_ratio(run, pub), nanobench_cycles(run), exit_costs(run)]
-    figs, why = workloads(run, pub)
+def _workload_medians(run, rows):
+    """(engines, [(median, q1, q3)] per engine) of the first metric of rows."""
+    metric = rows[0]["metric"]
+    mrows = [r for r in rows if r["metric"] == metric]
+    engines_ = run.engines(mrows)
+    out = []
+    for e in engines_:
+        st = summarize([r["value"] for r in mrows if r["engine"] == e and
+                        math.isfinite(r["value"])])
+        out.append((st["median"], st["q1"], st["q3"]) if st else (None, None, None))
+    return engines_, out
+
+
+def workload_ratios(run):
+    """(workloads, {workload: {engine: ratio to native}}, engines, skipped) for every
+    workload with a native run; a workload whose native baseline runs Linux's kernel is
+    marked "(K)" in its label."""
+    xs, vals, engines_, skipped = [], {}, [], []
+    for w in WORKLOADS:
+        rows = _workload_rows(run, w)
+        if not rows:
+            continue
+        es, row = _workload_medians(run, rows)
+        if NATIVE not in es:
+            skipped.append(f"{w}: no native baseline, so no ratio")
+            continue
+        nat = row[es.index(NATIVE)][0]
+        if not nat or nat <= 0:
+            continue
+        x = f"{w} (K)" if w in NATIVE_KERNEL_PATH else w
+        xs.append(x)
+        vals[x] = {e: (r[0] / nat if r[0] else None) for e, r in zip(es, row) if e != NATIVE}
+        engines_ += [e for e in es if e != NATIVE and e not in engines_]
+    return xs, vals, engines_, skipped
+
+
+def ratio_figure(run, name, title, xlabels, pub_series, pub_values, engines_, values,
+                 caption, left_out=None, measured="native"):
+    """A ratio figure: published series (pub_values[i] per x) beside each engine's
+    measured ratio (values[i][engine]), log scale with a reference line at 1."""
+    series = list(pub_series) + [f"{engine_title(run, e)}/{measured} (here)"
+                                 for e in engines_]
+    rows = [list(p) + [v.get(e) for e in engines_] for p, v in zip(pub_values, values)]
+    return finish(Figure(name, title + "\n" + run_label(run), "ratio (log scale)"
+                         if measured != "native" else "ratio to native (log scale)",
+                         xlabels, series, rows, refline=1.0, reflabel=measured,
+                         caption=caption, left_out=left_out))
+
+
+def all_figures(run, exps=()):
+    """[(Figure or None, message)] in the order the report shows them: every run's
+    figures, then each experiment's (experiments.py)."""
+    out = [nanobench_cycles(run), exit_costs(run)]
+    figs, why = workloads(run)
     if figs:
         out += figs
     else:
         out.append((None, why))
+    for e in exps:
+        out += e.figures(run)
     return out

@@ -13,9 +13,6 @@ KVM_DEVICE = "/dev/kvm"
 KVM_GET_API_VERSION = 0xAE00        # _IO(KVMIO = 0xAE, 0x00)
 KVM_API_VERSION = 12
 
-# Engines that need a usable KVM, and the QEMU peers (hvpeer run --engine ...).
-KVM_ENGINES = ("hw", "qemu-kvm")
-PEERS = ("qemu-tcg", "qemu-kvm")
 QEMU = "qemu-system-x86_64"
 
 
@@ -53,17 +50,21 @@ def kvm_unusable(device=KVM_DEVICE):
     return None
 
 
-def engine_unavailable(argv, kvm_device=KVM_DEVICE):
+def engine_unavailable(argv, kvm_device=KVM_DEVICE, catalog=None):
     """Why the engine a command asks for (--engine E) cannot run on this host, or None.
-    The bt engine is asked of hvm itself: it says when it cannot run here. A peer's
-    QEMU is the one its --qemu names, else qemu-system-x86_64 from PATH (as hvpeer
-    finds it)."""
+    What the engine needs of the host is what it says of itself (catalog: the
+    descriptions of engines.py; an engine not in it is left to its program, which
+    skips with its own reason). "kvm": a usable KVM; "qemu": the QEMU the command's
+    --qemu names, else qemu-system-x86_64 from PATH (as hvpeer finds it)."""
     engine = option(argv, "--engine")
-    if engine in KVM_ENGINES:
+    e = catalog.get(engine) if catalog is not None and engine else None
+    if e is None:
+        return None
+    if "kvm" in e.needs:
         why = kvm_unusable(kvm_device)
         if why:
             return f"engine {engine} needs a usable KVM: {why}"
-    if engine in PEERS:
+    if "qemu" in e.needs:
         qemu = option(argv, "--qemu") or QEMU
         found = os.access(qemu, os.X_OK) if "/" in qemu else shutil.which(qemu)
         if not found:

@@ -6,6 +6,8 @@ on to the next one; `#` starts a comment, as in the shell):
     NAME = WORD ...            a variable: a list of words (shell quoting)
     cell NAME: COMMAND         one cell per combination of the lists that NAME and
                                COMMAND use, written as {NAME}; {{ and }} are braces
+    include PATTERN            the cells of every matrix file PATTERN matches (a glob,
+                               relative to this file's folder), each parsed on its own
 
 A cell line takes the variables as they are where it stands, so a later assignment
 changes only the cells below it. Three variables are also settings of the cells
@@ -14,8 +16,14 @@ below them: `timeout` (seconds, one value), `pin` (a CPU list such as 0 or 0-1, 
 output directory, which every command must use), {name} (the cell's name), {bin}
 (the build's bin directory) and {root} (the source tree).
 
+An included file starts from the defaults, not from the including file's variables
+(--set applies to every file). A cell that two files define alike (same name, same
+command) runs once, so experiments can share cells such as the native baseline; the
+same name with another command is an error.
+
 Every error names the file, the line and the reason: `FILE:LINE: reason`.
 """
+import glob
 import itertools
 import os
 import re
@@ -30,6 +38,7 @@ IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 CELL_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.+-]*\Z")
 ASSIGN = re.compile(r"\s*([^\s=:]+)\s*=(.*)\Z", re.S)
 CELL = re.compile(r"\s*cell\s+([^:]*?)\s*:(.*)\Z", re.S)
+INCLUDE = re.compile(r"\s*include\s+(\S.*?)\s*\Z", re.S)
 
 
 class MatrixError(Exception):
@@ -168,11 +177,54 @@ def _logical_lines(text):
 
 
 class Matrix:
-    def __init__(self, path, cells):
+    """The cells of a matrix file, and every file read for them [(path, text)]: the
+    file itself first, then what it included."""
+
+    def __init__(self, path, cells, sources=None):
         self.path, self.cells = path, cells
+        self.sources = sources or []
+
+    def text(self):
+        """The files as they were read, each included one under a header line."""
+        out = []
+        for i, (p, t) in enumerate(self.sources):
+            out.append(t if i == 0 else f"\n# ==== included: {p}\n{t}")
+        return "".join(out)
 
 
-def parse(path, builtins, overrides=None, text=None):
+def _include(path, line, pattern, builtins, overrides, cells, seen, sources, stack):
+    """Adds the cells of every file pattern matches; a cell already there with the same
+    command is kept once."""
+    base = os.path.dirname(os.path.abspath(path))
+    files = sorted(glob.glob(os.path.join(base, pattern)))
+    if not files:
+        raise MatrixError(path, line, f"include {pattern}: no file matches (relative to "
+                          f"{base})")
+    for f in files:
+        if os.path.abspath(f) in stack:
+            raise MatrixError(path, line, f"include {pattern}: {f} includes itself")
+        sub = parse(f, builtins, overrides, _stack=stack | {os.path.abspath(path)})
+        sources.extend(sub.sources)
+        _merge(path, line, cells, seen, sub.cells, f)
+
+
+def _merge(path, line, cells, seen, new, where):
+    """Appends new cells; one already there with the same name and command is kept
+    once (seen: name -> where it was first defined: a line of this file, or
+    "FILE:LINE" of another)."""
+    by_name = {c.name: c for c in cells}
+    for c in new:
+        first = by_name.get(c.name)
+        if first is None:
+            by_name[c.name] = c
+            seen[c.name] = c.line if where == path else f"{where}:{c.line}"
+            cells.append(c)
+        elif first.argv != c.argv:
+            raise MatrixError(path, line, f"cell '{c.name}' of {where} differs from the "
+                              f"cell of that name at {seen[c.name]}; rename one")
+
+
+def parse(path, builtins, overrides=None, text=None, _stack=frozenset()):
     """Reads the matrix file at path. builtins gives {bin} and {root}; overrides
     ({name: 'words'}, from --set) replace the file's own assignments of those names.
     Returns a Matrix; raises MatrixError."""
@@ -202,15 +254,22 @@ def parse(path, builtins, overrides=None, text=None):
         fixed.add(name)
 
     cells, seen = [], {}
+    sources = [(path, text)]
     last_line = 0
     for line, stmt in _logical_lines(text):
         last_line = line
         if not stmt.strip() or stmt.lstrip().startswith("#"):
             continue
+        m = INCLUDE.match(stmt)
+        if m and not ASSIGN.match(stmt):
+            _include(path, line, m.group(1), builtins, overrides, cells, seen, sources,
+                     _stack)
+            continue
         m = CELL.match(stmt)
         if m:
-            cells.extend(_expand_cell(path, line, m.group(1), m.group(2), variables,
-                                      builtins, seen))
+            own = {k: v for k, v in seen.items() if isinstance(v, int)}
+            new = _expand_cell(path, line, m.group(1), m.group(2), variables, builtins, own)
+            _merge(path, line, cells, seen, new, path)
             continue
         m = ASSIGN.match(stmt)
         if m:
@@ -240,7 +299,7 @@ def parse(path, builtins, overrides=None, text=None):
     if not cells:
         raise MatrixError(path, last_line, "the matrix defines no cells (add a line "
                           "'cell NAME: COMMAND')")
-    return Matrix(path, cells)
+    return Matrix(path, cells, sources)
 
 
 def _expand_cell(path, line, name_text, cmd_text, variables, builtins, seen):

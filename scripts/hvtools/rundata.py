@@ -1,5 +1,5 @@
 """Reading run directories (samples.csv, summary.json, matrix-summary.json) and the
-published reference figures (results/published/*.csv)."""
+published reference figures (experiments/*/published/*.csv)."""
 import csv
 import json
 import math
@@ -11,9 +11,10 @@ from .hostcheck import option
 
 EXIT_METRICS = ("exits", "exit_run_ns_median", "exit_handle_ns_median",
                 "exit_roundtrip_ns_median")
-# Adams & Agesen's nanobenchmarks, in the order of their table.
-AA_OPS = ("syscall", "in", "cr8wr", "callret", "pgfault", "divzero", "ptemod")
-WORKLOADS = ("forkwait", "compute", "memwalk", "ptchurn", "ctxswitch", "locks")
+# The guest nanobench's first operations, in the order tables and figures show them
+# (Adams & Agesen's order); the others follow in the order the run holds them.
+NANOBENCH_OPS = ("syscall", "in", "cr8wr", "callret", "pgfault", "divzero", "ptemod")
+WORKLOADS = ("forkwait", "compute", "memwalk", "ptchurn", "ctxswitch", "locks", "tlbshoot")
 # The segbase mode column (bt: how GS is written), fastest first.
 SEGBASE_ORDER = ("wrgsbase", "arch_prctl")
 # What tables say of an engine whose every cell was skipped: the host cannot run it.
@@ -224,13 +225,15 @@ def cycles_per_op(run, op, engine):
     return run.stat(experiment="nanobench", workload=op, engine=engine, metric="cycles_per_op")
 
 
-def guest_insns(run, op, where="kernel", engine="bt"):
-    """Median guest instructions per operation of nanobenchmark op that the engine
-    counted, executed in the guest kernel (where="kernel") or in user mode ("user"): the
-    samples guest_kernel_insns_per_op / guest_user_insns_per_op that nanobench's icount
-    mode writes (under bt). None when the run has none."""
-    v = run.values(experiment="nanobench", workload=op, engine=engine,
-                   metric=f"guest_{where}_insns_per_op")
+def guest_insns(run, op, where="kernel", engine=None):
+    """Median guest instructions per operation of nanobenchmark op that an engine
+    counted (engine: that one; None: whichever did), executed in the guest kernel
+    (where="kernel") or in user mode ("user"): the samples guest_kernel_insns_per_op /
+    guest_user_insns_per_op that nanobench's icount mode writes (under bt). None when
+    the run has none."""
+    f = {"engine": engine} if engine else {}
+    v = run.values(experiment="nanobench", workload=op,
+                   metric=f"guest_{where}_insns_per_op", **f)
     return statistics.median(v) if v else None
 
 
@@ -295,12 +298,3 @@ def load_published(directory):
             p = Published(os.path.join(directory, name))
             out[p.name] = p
     return out
-
-
-def aa_ratio(pub, op, engine, cpu="pentium4-672"):
-    """Adams & Agesen's engine/native ratio for a nanobenchmark, or None."""
-    e = pub.value(experiment="nanobench", workload=op, cpu=cpu, engine=engine)
-    n = pub.value(experiment="nanobench", workload=op, cpu=cpu, engine="native")
-    if e is None or n is None or n <= 0:
-        return None
-    return e / n

@@ -43,6 +43,7 @@ import subprocess
 import sys
 import time
 
+from . import engines
 from .hostcheck import engine_unavailable
 from .matrixfile import OUT_MARK, Cell, parse_cpulist
 
@@ -342,6 +343,8 @@ class Runner:
         self.stop_signal = None
         self.lock_fd = None
         self.plan = None
+        self.catalog = None          # engines.Catalog of the cells' programs
+        self.described = {}          # program path -> engines.Catalog
 
     # -- set-up -------------------------------------------------------------------
     def path(self, *p):
@@ -564,9 +567,27 @@ class Runner:
     def _say(self, msg):
         print(msg, file=self.out, flush=True)
 
+    def engines_of(self, program):
+        """What a cell's program (hvm, hvpeer) says of its engines, asked once per run
+        and kept in engines.json, which the report reads; an empty catalog for any
+        other program."""
+        path = program if os.path.isabs(program) else (
+            os.path.join(self.root, program) if "/" in program else shutil.which(program))
+        if not path or os.path.basename(path) not in engines.PROGRAMS:
+            return engines.Catalog()
+        if path not in self.described:
+            got = engines.Catalog(engines.describe_program(path))
+            self.described[path] = got
+            if self.catalog is None:
+                self.catalog = engines.load(self.path(engines.FILE)) or engines.Catalog()
+            self.catalog.add(got)
+            if got.names():
+                engines.save(self.catalog, self.path(engines.FILE))
+        return self.described[path]
+
     def run_cell(self, c, attempt):
         """Runs one attempt of a cell and journals its outcome; returns the record."""
-        why = engine_unavailable(c.argv)
+        why = engine_unavailable(c.argv, catalog=self.engines_of(c.argv[0]))
         if why:
             return self.journal.append("skipped", c.name, attempt=attempt, reason=why)
         why = missing_program(c.argv[0], self.root)

@@ -15,9 +15,10 @@ T=$TMPDIR_IT
 HEADER='experiment,workload,params,engine,memvirt,flavour,spinlock,iopath,segbase,vcpus,pcpus,metric,value,unit,rep'
 
 if [ ! -x "$HVPEER" ]; then skip_all "$HVPEER was not built (make)"; fi
-# Checks per section: hvpeer parse, a missing QEMU and the clock check (no QEMU needed);
+# Checks per section: hvpeer parse, a missing QEMU, the clock check and the peers'
+# descriptions (no QEMU needed);
 # runs under QEMU.
-N_PARSE=9 N_QEMU=11
+N_PARSE=10 N_QEMU=11
 plan $((N_PARSE + N_QEMU))
 
 # peer NAME TIMEOUT args... : runs hvpeer, output in $OUT, exit status in $RC.
@@ -115,6 +116,27 @@ peer noqemu 20 run --engine qemu-tcg --workload hello --qemu "$T/no/such/qemu" -
 [ "$RC" -eq 77 ] && grep -q 'skipped: engine qemu-tcg needs QEMU' "$OUT" &&
 	ok "a missing QEMU makes hvpeer skip (77) with the reason" ||
 	bad "missing QEMU" "exit $RC: $(head -c 200 "$OUT")"
+
+# --- the peers describe themselves as hvm's engines do (hvpeer engines --json) ----------
+"$HVPEER" engines --json >"$T/engines.json" 2>&1
+if python3 - "$T/engines.json" "$(command -v qemu-system-x86_64 || true)" >"$T/engines.chk" 2>&1 <<'PY'
+import json, sys
+d = json.load(open(sys.argv[1]))
+es = {e["name"]: e for e in d["engines"]}
+assert d["program"] == "hvpeer" and set(es) == {"qemu-tcg", "qemu-kvm"}, es.keys()
+assert es["qemu-tcg"]["family"] == "translator" and es["qemu-kvm"]["family"] == "hardware"
+assert es["qemu-tcg"]["needs"] == ["qemu"] and es["qemu-kvm"]["needs"] == ["qemu", "kvm"]
+for e in es.values():
+    assert e["kind"] == "peer" and (e["skip_reason"] is None) == e["available"], e
+# qemu-tcg needs only QEMU: available exactly where it is on PATH
+assert es["qemu-tcg"]["available"] == bool(sys.argv[2]), es["qemu-tcg"]
+assert not es["qemu-tcg"]["available"] or es["qemu-tcg"]["memvirt"] == "softmmu"
+PY
+then
+	ok "hvpeer engines --json describes qemu-tcg and qemu-kvm (kind peer, family, needs), qemu-tcg available where QEMU is"
+else
+	bad "hvpeer engines --json" "$(tail -n 2 "$T/engines.chk" | tr '\n' ' ')"
+fi
 
 # --- the guest TSC against the host clock: a guest TSC far faster than the host's ---
 # A stand-in for QEMU prints the kernel's tsc_start and tsc_end records 0.6 s apart but

@@ -1,6 +1,6 @@
-"""Verdicts on published comparisons (scripts/hvtools/verdict.py, compare.py), checked on
-hand-made runs: shapes that must hold, must not hold (by direction or by magnitude), and
-rows that are not comparable or not measured."""
+"""Verdicts on published comparisons (scripts/hvtools/verdict.py, compare.py and each
+experiment's compare.py), checked on hand-made runs: shapes that must hold, must not
+hold (by direction or by magnitude), and rows that are not comparable or not measured."""
 import csv
 import json
 import os
@@ -12,9 +12,11 @@ import unittest
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.join(ROOT, "scripts"))
 
-from hvtools import compare, figures, rundata, verdict  # noqa: E402
+from hvtools import compare, experiments, rundata, verdict  # noqa: E402
 
-PUBLISHED = os.path.join(ROOT, "results", "published")
+EXPS = experiments.discover()
+PUBLISHED = experiments.published(EXPS)
+AA_EXP = [e for e in EXPS if "adams-agesen-2006" in e.published][0]
 HEADER = ["experiment", "workload", "params", "engine", "memvirt", "flavour", "spinlock",
           "iopath", "segbase", "vcpus", "pcpus", "metric", "value", "unit", "rep"]
 
@@ -57,8 +59,8 @@ class RunBuilder:
 class RunCase(unittest.TestCase):
     def setUp(self):
         self.tmp = tempfile.mkdtemp(prefix="hvlab-verdicts-")
-        self.published = rundata.load_published(PUBLISHED)
-        self.aa = self.published["adams-agesen-2006"]
+        self.exps = EXPS
+        self.aa = PUBLISHED["adams-agesen-2006"]
 
     def tearDown(self):
         shutil.rmtree(self.tmp, ignore_errors=True)
@@ -67,7 +69,7 @@ class RunCase(unittest.TestCase):
         return builder.write(os.path.join(self.tmp, name))
 
     def table(self, run, key):
-        for t in compare.all_tables(run, self.published):
+        for t in experiments.all_tables(run, self.exps):
             if t.key == key:
                 return t
         self.fail(f"no table {key}")
@@ -137,7 +139,7 @@ class TestRule(unittest.TestCase):
     def test_magnitude_bound_covers_one_papers_own_cpu_generations(self):
         # The factor's justification: A&A's figures of one quantity on the Pentium 4 and
         # the Core 2 stay within it (verdict.py's docstring).
-        aa = rundata.load_published(PUBLISHED)["adams-agesen-2006"]
+        aa = PUBLISHED["adams-agesen-2006"]
         pairs = []
         for w in ("vm-entry", "pgfault-exit"):
             pairs.append((aa.value(experiment="exitcost", workload=w, cpu="pentium4-672"),
@@ -227,7 +229,7 @@ class TestNanobenchRows(RunCase):
                 b.nano("native", op, c).nano("hw", op, c * 50).nano("bt", op, c * 5)
             b.workload("native", "forkwait", 1.0).workload("hw", "forkwait", 30.0)
             run = self.run_of(b, flavour)
-            for t in compare.all_tables(run, self.published):
+            for t in experiments.all_tables(run, self.exps):
                 for r in t.rows:
                     for label, text in r.parts:
                         if label.startswith((compare.PAPER, compare.HYPOTHESIS)):
@@ -302,7 +304,7 @@ class TestOtherTables(RunCase):
 
 class TestClosing(RunCase):
     def closing(self, run):
-        return compare.closing(run, compare.all_tables(run, self.published))
+        return experiments.closing(run, self.exps)
 
     def test_no_unmeasured_claims_on_a_hardware_host(self):
         b = RunBuilder("kvm_intel")
@@ -346,7 +348,7 @@ class TestFigures(RunCase):
         b = RunBuilder()
         for op in ("syscall", "callret", "ptemod"):
             b.nano("native", op, 100.0).nano("hw", op, 200.0)
-        fig, why = figures.nanobench_ratio(self.run_of(b), self.aa)
+        fig, why = AA_EXP.module("figures").nanobench_ratio(self.run_of(b), AA_EXP)
         self.assertIsNotNone(fig, why)
         self.assertNotIn("ptemod", fig.xlabels)
         self.assertIn("syscall (K)", fig.xlabels)
@@ -357,16 +359,17 @@ class TestFigures(RunCase):
 
 class TestPublishedSources(unittest.TestCase):
     def test_every_published_row_names_a_source(self):
-        names = sorted(n for n in os.listdir(PUBLISHED) if n.endswith(".csv"))
-        self.assertTrue(names)
-        for n in names:
-            p = rundata.Published(os.path.join(PUBLISHED, n))   # refuses a row without
-            self.assertTrue(p.rows, n)
+        files = [os.path.join(e.path, "published", n + ".csv")
+                 for e in EXPS for n in e.published]
+        self.assertTrue(files)
+        for f in files:
+            p = rundata.Published(f)        # refuses a row without
+            self.assertTrue(p.rows, f)
             for r in p.rows:
                 s = r["source"]
                 # a place in the document, or a statement that it is not confirmed
                 self.assertTrue(any(w in s for w in ("not confirmed", "p. ", "Section",
-                                                     "source", "TLFS", "abstract")), (n, s))
+                                                     "source", "TLFS", "abstract")), (f, s))
 
     def test_a_row_without_source_is_refused(self):
         with tempfile.TemporaryDirectory() as d:
@@ -383,7 +386,7 @@ class TestPublishedSources(unittest.TestCase):
                 rundata.Published(p)
 
     def test_separate_whitepapers_are_not_one_range(self):
-        p = rundata.Published(os.path.join(PUBLISHED, "vmware-rvi-ept-2009.csv"))
+        p = PUBLISHED["vmware-rvi-ept-2009"]
         metrics = {r["metric"] for r in p.rows}
         self.assertEqual(metrics, {"gain_up_to"})
         self.assertEqual(len({r["source"] for r in p.rows}), 2)

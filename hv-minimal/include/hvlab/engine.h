@@ -170,12 +170,21 @@ struct hv_engine_ops {
 		      void (*emit)(void *arg, const char *key, const char *value), void *arg);
 };
 
-/* The engine table (engines/engines.c). */
+/* The engine table (engines/engines.c). label and family are what figures and
+ * reports say of the engine, so that they need not know it by name. */
 struct hv_engine_entry {
 	const char *name;
 	const struct hv_engine_ops *ops;   /* NULL: not built yet */
 	const char *description;
+	const char *label;                 /* a legend title, e.g. "hw (KVM)" */
+	const char *family;                /* HV_FAMILY_*: how guest code runs */
+	const char *needs;                 /* host requirement the runner can check
+					    * before starting ("kvm"), or NULL */
 };
+
+/* How an engine runs guest code, as engine descriptions say it. */
+#define HV_FAMILY_HARDWARE "hardware"      /* on the CPU, under VT-x/AMD-V (or PVM) */
+#define HV_FAMILY_TRANSLATOR "translator"  /* rewritten by a binary translator */
 
 const struct hv_engine_entry *hv_engines(size_t *n);
 /* The ops for name; NULL with hv_err_msg() set (unknown or not built; lists the

@@ -1,0 +1,158 @@
+"""Experiments as folders (scripts/hvtools/experiments.py) and engines as they describe
+themselves (engines.py): every folder has the shape the next experiment copies, the
+default matrix runs every experiment's cells once, the report says "not measured yet"
+for a planned experiment, and nothing shared needs an engine's name."""
+import os
+import sys
+import tempfile
+import unittest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, os.path.join(ROOT, "scripts"))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+import report  # noqa: E402
+from hvtools import engines, experiments, hostcheck, matrixfile  # noqa: E402
+from test_verdicts import RunBuilder  # noqa: E402
+
+EXPS = experiments.discover()
+BUILTINS = {"bin": "/nonexistent/bin", "root": ROOT}
+
+
+def by_name(name):
+    return [e for e in EXPS if e.name == name][0]
+
+
+class TestFolders(unittest.TestCase):
+    def test_every_experiment_has_the_shape(self):
+        self.assertGreaterEqual(len(EXPS), 7)
+        for e in EXPS:
+            readme = e.file("README.md")
+            self.assertIsNotNone(readme, e.name)
+            with open(readme, encoding="utf-8") as f:
+                text = f.read()
+            self.assertIn("## Lab handout", text, e.name)
+            self.assertTrue(e.title, e.name)
+            m = e.matrix()
+            if m:
+                self.assertTrue(matrixfile.parse(m, BUILTINS).cells, e.name)
+            if e.measured:
+                self.assertTrue(hasattr(e.module("compare"), "tables"), e.name)
+
+    def test_every_published_file_belongs_to_one_experiment(self):
+        seen = {}
+        for e in EXPS:
+            for n in e.published:
+                self.assertNotIn(n, seen, f"{n} in {e.name} and {seen.get(n)}")
+                seen[n] = e.name
+        self.assertFalse(os.path.isdir(os.path.join(ROOT, "results", "published")))
+
+    def test_planned_experiments_say_not_measured_yet(self):
+        run = RunBuilder().write(tempfile.mkdtemp(prefix="hvlab-exp-"))
+        for name in ("shadow-vs-ept", "spinlock-enlight", "io-paths"):
+            e = by_name(name)
+            self.assertFalse(e.measured, name)
+            self.assertEqual(e.tables(run), [])
+            head = "\n".join(report.experiment_head(run, e, []))
+            self.assertIn("Not measured yet", head, name)
+            self.assertTrue(e.awaiting(), name)       # its published figures wait
+
+    def test_no_engine_names_in_the_shared_scripts(self):
+        # the runner, report and figures read engine descriptions instead
+        for f in ("report.py", "plot.py", "hvtools/compare.py", "hvtools/figures.py",
+                  "hvtools/hostcheck.py", "hvtools/runner.py", "hvtools/rundata.py"):
+            with open(os.path.join(ROOT, "scripts", f), encoding="utf-8") as fh:
+                text = fh.read()
+            for name in ('"hw"', '"bt"', '"qemu-tcg"', '"qemu-kvm"'):
+                self.assertNotIn(name, text, f"{f} names {name}")
+
+
+class TestMatrices(unittest.TestCase):
+    def test_default_matrix_runs_every_experiment_cell_once(self):
+        m = matrixfile.parse(os.path.join(ROOT, "scripts", "matrices", "default.matrix"),
+                             BUILTINS)
+        names = [c.name for c in m.cells]
+        self.assertEqual(len(names), len(set(names)))
+        for e in EXPS:
+            if e.matrix():
+                for c in matrixfile.parse(e.matrix(), BUILTINS).cells:
+                    self.assertIn(c.name, names, f"{e.name}: {c.name}")
+
+    def test_include_merges_alike_and_refuses_unlike(self):
+        with tempfile.TemporaryDirectory() as d:
+            os.makedirs(os.path.join(d, "x"))
+            with open(os.path.join(d, "x", "a.matrix"), "w") as f:
+                f.write("cell one: true {out}\ncell two: true {out}\n")
+            with open(os.path.join(d, "top.matrix"), "w") as f:
+                f.write("include x/*.matrix\ncell one: true {out}\ncell three: true {out}\n")
+            m = matrixfile.parse(os.path.join(d, "top.matrix"), BUILTINS)
+            self.assertEqual([c.name for c in m.cells], ["one", "two", "three"])
+            self.assertIn("included: ", m.text())
+            with open(os.path.join(d, "top.matrix"), "w") as f:
+                f.write("include x/*.matrix\ncell one: false {out}\n")
+            with self.assertRaises(matrixfile.MatrixError) as cm:
+                matrixfile.parse(os.path.join(d, "top.matrix"), BUILTINS)
+            self.assertIn("differs from the cell of that name", str(cm.exception))
+            with open(os.path.join(d, "top.matrix"), "w") as f:
+                f.write("include nothing/*.matrix\n")
+            with self.assertRaises(matrixfile.MatrixError):
+                matrixfile.parse(os.path.join(d, "top.matrix"), BUILTINS)
+
+
+class TestEngines(unittest.TestCase):
+    CAT = engines.Catalog([
+        {"name": "xa", "kind": "vmm", "label": "xa (some VMM)", "family": "hardware",
+         "needs": ["kvm"]},
+        {"name": "xb", "kind": "peer", "label": "XB", "family": "translator",
+         "needs": ["qemu"]}])
+
+    def test_titles_come_from_the_description_or_a_rule(self):
+        c = self.CAT
+        self.assertEqual(c.title("xa"), "xa (some VMM)")
+        self.assertEqual(c.title("xa (arch_prctl)"), "xa (some VMM, arch_prctl)")
+        self.assertEqual(c.title("xb (v2)"), "XB (v2)")
+        self.assertEqual(c.title("hw-tcg"), "hw under QEMU TCG")
+        self.assertEqual(c.title("other"), "other")
+        self.assertEqual(c.select(kind="peer"), ["xb"])
+        self.assertEqual(c.select(family="hardware"), ["xa"])
+
+    def test_host_check_follows_what_the_engine_needs(self):
+        with tempfile.TemporaryDirectory() as d:
+            absent = os.path.join(d, "kvm")
+            why = hostcheck.engine_unavailable(["p", "run", "--engine", "xa"], absent, self.CAT)
+            self.assertIn("engine xa needs a usable KVM", why)
+            why = hostcheck.engine_unavailable(["p", "run", "--engine", "xb", "--qemu",
+                                                os.path.join(d, "q")], absent, self.CAT)
+            self.assertIn("engine xb needs", why)
+            # an engine nobody described is left to its program
+            self.assertIsNone(hostcheck.engine_unavailable(["p", "--engine", "zz"], absent,
+                                                           self.CAT))
+
+
+class TestBtVsTcg(unittest.TestCase):
+    def test_ratio_per_row_with_spread_and_unmeasured_rows(self):
+        e = by_name("bt-vs-tcg")
+        c = e.module("compare")
+        b = RunBuilder()
+        b.nano(c.OURS, "syscall", 900.0).nano(c.PEER, "syscall", 300.0)
+        b.nano(c.OURS, "cpuid", 50.0)
+        b.workload(c.OURS, "forkwait", 2.0).workload(c.PEER, "forkwait", 4.0)
+        run = b.write(tempfile.mkdtemp(prefix="hvlab-btvstcg-"))
+        rows = {r[0]: r for r in c.ratios(run)}
+        self.assertAlmostEqual(rows["syscall"][1], 3.0, places=2)
+        lo, hi = rows["syscall"][2], rows["syscall"][3]
+        self.assertTrue(lo <= rows["syscall"][1] <= hi)
+        self.assertAlmostEqual(rows["forkwait (elapsed)"][1], 0.5, places=2)
+        self.assertIsNone(rows["cpuid"][1])
+        self.assertIn(c.PEER, rows["cpuid"][8])
+        t = e.measured_tables(run)[0]
+        self.assertEqual(len(t.rows), 3)
+        figs = e.figures(run)
+        self.assertEqual(len(figs), 1)
+        fig, _ = figs[0]
+        self.assertEqual(fig.xlabels, ["syscall", "forkwait (elapsed)"])
+        self.assertTrue(any(l.startswith("cpuid") for l in fig.left_out))
+
+
+if __name__ == "__main__":
+    unittest.main()
