@@ -93,6 +93,8 @@ import json, sys
 n = json.load(open(sys.argv[1]))["notes"]
 assert n["bt_adaptive"] == "off", n.get("bt_adaptive")
 assert n["engine_bt_hot_retranslations"] == 0
+g = [x for x in json.load(open(sys.argv[1]))["groups"] if x["engine"] == "bt"]
+assert g and all(x["memvirt"] == "shadow-bt-traced" for x in g)
 assert n["engine_bt_trap_guest_pf"] > 0
 PY
 run_hvm bt-adaptive-bad 20 run --engine bt --workload hello --bt-adaptive maybe --out "$TMPDIR_IT/bt-adaptive-bad"
