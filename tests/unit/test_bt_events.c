@@ -336,6 +336,31 @@ static void user_swapgs_faults(void **state)
 	done(&x);
 }
 
+/* A kernel block an indirect call put in the branch table is not found from user mode:
+ * the jump there from CPL 3 is a fetch #PF (U/S), not a run of kernel code. */
+SNIPPET(k_call_then_user, "lea 1f(%rip), %r12\n"
+			  "call *%r12\n"
+			  TO_USER
+			  "1: ret\n");
+SNIPPET(u_jmp_kernel, "jmp *%r12\n" DONE);
+
+static void user_jump_to_kernel_block_faults(void **state)
+{
+	struct run x;
+	const uint64_t *f;
+	uint64_t k2 = K_CODE + (size_t)(snip_k_call_then_user_e - snip_k_call_then_user_b) - 1;
+
+	(void)state;
+	run_code(&x, snip_k_call_then_user_b, snip_k_call_then_user_e, snip_u_jmp_kernel_b,
+		 snip_u_jmp_kernel_e, 1);
+	assert_int_equal(x.r.r15, 14);
+	f = frame(&x);
+	assert_int_equal(f[0], 0x15);                /* present, user, instruction fetch */
+	assert_int_equal(f[1], k2);
+	assert_int_equal(x.s.cr2, k2);
+	done(&x);
+}
+
 SNIPPET(u_int, "mov $3, %ecx\n"
 	       "int $0x80\n" DONE);
 
@@ -930,6 +955,7 @@ int main(void)
 		cmocka_unit_test(user_page_fault_switches_stack),
 		cmocka_unit_test(user_privileged_instruction),
 		cmocka_unit_test(user_swapgs_faults),
+		cmocka_unit_test(user_jump_to_kernel_block_faults),
 		cmocka_unit_test(user_software_interrupt),
 		cmocka_unit_test(iretq_to_user),
 		cmocka_unit_test(syscall_sysret),

@@ -59,7 +59,7 @@ struct bt_ctx {
 	uint64_t swap_tmp;
 	uint8_t pad1[CTX_POLL - CTX_SWAP_TMP - 8];
 	uint8_t poll[4096];
-	struct bt_htab_entry { uint64_t guest, host; } htab[BT_HTAB_SIZE];
+	struct bt_htab_entry { uint64_t guest, host; } htab[2 * BT_HTAB_SIZE];
 };
 
 /* ---- exits from translated code ----
@@ -211,6 +211,7 @@ struct bt_tb {
 	uint64_t gpa;            /* its guest-physical address (the key with rip) */
 	uint64_t gpa_last;       /* guest-physical address of its last byte */
 	int dead;                /* invalidated: its entry is an exit now */
+	int kmode;               /* translated for CPL 0 (the key with rip and gpa) */
 	uint32_t host_off;       /* in the code cache */
 	uint32_t host_len;
 	uint32_t guest_len;
@@ -238,7 +239,7 @@ struct bt_cache {
 int bt_cache_init(struct bt_cache *c);
 void bt_cache_destroy(struct bt_cache *c);
 void bt_cache_flush(struct bt_vcpu *v);
-struct bt_tb *bt_cache_find(struct bt_cache *c, uint64_t rip, uint64_t gpa);
+struct bt_tb *bt_cache_find(struct bt_cache *c, uint64_t rip, uint64_t gpa, int kmode);
 struct bt_tb *bt_cache_find_host(struct bt_cache *c, uintptr_t host_pc);
 /* Takes tb out: lookups miss it and its entry leaves to the run loop. -1: no room. */
 int bt_cache_kill(struct bt_vcpu *v, struct bt_tb *tb);
@@ -488,6 +489,18 @@ struct bt_vcpu {
 };
 
 /* The view (window) the CPL selects. */
+/* Blocks are translated for one CPL: 1 for CPL 0, 0 otherwise. */
+static inline int bt_kmode(const struct bt_vcpu *v)
+{
+	return v->cpu.cpl == 0;
+}
+
+/* The index of guest in the indirect-branch tables for blocks of mode kmode. */
+static inline unsigned bt_htab_index(uint64_t guest, int kmode)
+{
+	return (unsigned)(guest & (BT_HTAB_SIZE - 1)) + (kmode ? BT_HTAB_SIZE : 0u);
+}
+
 static inline struct bt_window *bt_cur_window(struct bt_vcpu *v)
 {
 	return &v->win[v->cpu.cpl == 3];

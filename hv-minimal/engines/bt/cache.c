@@ -15,7 +15,7 @@
 #define MAX_TB      (256u << 10)
 #define MAX_IMAP    (4u << 20)
 #define HASH_BITS   16
-#define MAX_USLOTS  BT_HTAB_SIZE
+#define MAX_USLOTS  (2 * BT_HTAB_SIZE)
 #define HTAB_EMPTY  0x8000000000000000ull   /* non-canonical: never a guest RIP */
 
 int bt_cache_init(struct bt_cache *c)
@@ -55,16 +55,16 @@ void bt_cache_destroy(struct bt_cache *c)
 	memset(c, 0, sizeof(*c));
 }
 
-static unsigned tb_hash(const struct bt_cache *c, uint64_t rip, uint64_t gpa)
+static unsigned tb_hash(const struct bt_cache *c, uint64_t rip, uint64_t gpa, int kmode)
 {
-	uint64_t h = (rip ^ (gpa << 7)) * 0x9e3779b97f4a7c15ull;
+	uint64_t h = (rip ^ (gpa << 7) ^ (uint64_t)kmode) * 0x9e3779b97f4a7c15ull;
 
 	return (unsigned)(h >> (64 - c->hash_bits));
 }
 
 void bt_htab_flush_all(struct bt_vcpu *v)
 {
-	for (unsigned i = 0; i < BT_HTAB_SIZE; i++)
+	for (unsigned i = 0; i < 2 * BT_HTAB_SIZE; i++)
 		v->ctx->htab[i].guest = HTAB_EMPTY;
 	v->cache.nuslots = 0;
 }
@@ -84,7 +84,7 @@ void bt_htab_flush_user(struct bt_vcpu *v)
 
 void bt_htab_insert(struct bt_vcpu *v, uint64_t guest, const struct bt_tb *tb)
 {
-	unsigned i = guest & (BT_HTAB_SIZE - 1);
+	unsigned i = bt_htab_index(guest, tb->kmode);
 	struct bt_cache *c = &v->cache;
 
 	v->ctx->htab[i].guest = guest;
@@ -110,10 +110,10 @@ void bt_cache_flush(struct bt_vcpu *v)
 	v->stats.flushes++;
 }
 
-struct bt_tb *bt_cache_find(struct bt_cache *c, uint64_t rip, uint64_t gpa)
+struct bt_tb *bt_cache_find(struct bt_cache *c, uint64_t rip, uint64_t gpa, int kmode)
 {
-	for (struct bt_tb *tb = c->hash[tb_hash(c, rip, gpa)]; tb; tb = tb->hnext)
-		if (tb->rip == rip && tb->gpa == gpa)
+	for (struct bt_tb *tb = c->hash[tb_hash(c, rip, gpa, kmode)]; tb; tb = tb->hnext)
+		if (tb->rip == rip && tb->gpa == gpa && tb->kmode == kmode)
 			return tb;
 	return NULL;
 }
@@ -159,7 +159,7 @@ const struct bt_imap *bt_cache_imap(struct bt_cache *c, const struct bt_tb *tb,
 /* Called by the translator once a block is complete. */
 void bt_cache_commit(struct bt_cache *c, struct bt_tb *tb)
 {
-	unsigned h = tb_hash(c, tb->rip, tb->gpa);
+	unsigned h = tb_hash(c, tb->rip, tb->gpa, tb->kmode);
 
 	tb->hnext = c->hash[h];
 	c->hash[h] = tb;
@@ -173,13 +173,14 @@ int bt_cache_kill(struct bt_vcpu *v, struct bt_tb *tb)
 	struct bt_emit e = { .p = stub, .start = stub, .end = stub + 64,
 			      .ctx = (uint32_t)(uintptr_t)v->ctx };
 	struct bt_exit_info *info;
-	unsigned i = tb->rip & (BT_HTAB_SIZE - 1);
+	unsigned i = bt_htab_index(tb->rip, tb->kmode);
 
 	if (tb->dead)
 		return 0;
 	if (c->code_size - c->code_used < 64)
 		return -1;
-	for (struct bt_tb **pp = &c->hash[tb_hash(c, tb->rip, tb->gpa)]; *pp; pp = &(*pp)->hnext)
+	for (struct bt_tb **pp = &c->hash[tb_hash(c, tb->rip, tb->gpa, tb->kmode)]; *pp;
+	     pp = &(*pp)->hnext)
 		if (*pp == tb) {
 			*pp = tb->hnext;
 			break;

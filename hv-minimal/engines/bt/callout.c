@@ -1113,7 +1113,7 @@ int bt_callout(struct bt_vcpu *v, const struct bt_exit_info *info, struct hv_exi
 const uint8_t *bt_known_block(struct bt_vcpu *v)
 {
 	uint64_t rip = v->cpu.rip;
-	const struct bt_htab_entry *h = &v->ctx->htab[rip & (BT_HTAB_SIZE - 1)];
+	const struct bt_htab_entry *h = &v->ctx->htab[bt_htab_index(rip, bt_kmode(v))];
 
 	if (h->guest == rip && ((int64_t)rip < 0) == (v->cpu.cpl == 0))
 		return (const uint8_t *)(uintptr_t)h->host;

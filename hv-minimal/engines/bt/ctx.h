@@ -44,11 +44,15 @@
 #define CTX_CPL_NZ    0x408
 #define CTX_SWAP_TMP  0x410
 #define CTX_POLL      0x1000  /* one page: made read-only to stop translated code */
-#define CTX_HTAB      0x2000  /* indirect-branch table: BT_HTAB_SIZE x {guest, host} */
+/* Indirect-branch tables: BT_HTAB_SIZE x {guest, host} for blocks translated at CPL 3,
+ * then as many for CPL 0 (a block is translated for one CPL: user-mode code never
+ * finds a kernel-mode block). */
+#define CTX_HTAB      0x2000
 
 #define BT_HTAB_BITS  16
 #define BT_HTAB_SIZE  (1 << BT_HTAB_BITS)
-#define CTX_SIZE      (CTX_HTAB + BT_HTAB_SIZE * 16)
+#define CTX_HTAB_K    (CTX_HTAB + BT_HTAB_SIZE * 16)
+#define CTX_SIZE      (CTX_HTAB + 2 * BT_HTAB_SIZE * 16)
 
 /* x86 register numbers (ModRM encoding order). */
 #define BT_RAX 0

@@ -194,8 +194,10 @@ static void emit_lookup(struct tctx *t)
 {
 	struct bt_emit *e = &t->e;
 	static const uint8_t load[] = { 0x8b };
-	struct bt_mem key = { .base = -1, .index = BT_RDX, .scale = 8, .disp = CTX_HTAB };
-	struct bt_mem host = { .base = -1, .index = BT_RDX, .scale = 8, .disp = CTX_HTAB + 8 };
+	/* the table of this block's CPL: user-mode code never finds a kernel-mode block */
+	int32_t table = t->tb->kmode ? CTX_HTAB_K : CTX_HTAB;
+	struct bt_mem key = { .base = -1, .index = BT_RDX, .scale = 8, .disp = table };
+	struct bt_mem host = { .base = -1, .index = BT_RDX, .scale = 8, .disp = table + 8 };
 	struct bt_mem dbl = { .base = BT_RDX, .index = BT_RDX, .scale = 1, .disp = 0 };
 	struct bt_mem diff = { .base = BT_RCX, .index = BT_RDX, .scale = 1, .disp = 1 };
 	uint8_t *jr, *miss;
@@ -1308,6 +1310,7 @@ static struct bt_tb *translate_block(struct bt_vcpu *v, uint64_t rip, uint64_t g
 	memset(tb, 0, sizeof(*tb));
 	tb->rip = rip;
 	tb->gpa = gpa;
+	tb->kmode = bt_kmode(v);
 	tb->host_off = (uint32_t)c->code_used;
 	tb->imap_first = (uint32_t)c->nimap;
 	t.tb = tb;
@@ -1433,7 +1436,7 @@ struct bt_tb *bt_translate(struct bt_vcpu *v, uint64_t rip)
 	}
 	if (n == 0)
 		return NULL;
-	tb = v->single_insn ? NULL : bt_cache_find(&v->cache, rip, gpa);
+	tb = v->single_insn ? NULL : bt_cache_find(&v->cache, rip, gpa, bt_kmode(v));
 	if (tb)
 		return tb;
 	return translate_block(v, rip, gpa);
