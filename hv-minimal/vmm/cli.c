@@ -33,7 +33,7 @@ static const struct opt_desc opts[OPT_NR] = {
 	[OPT_CMDLINE] = { "--cmdline", 1, "STR", "extra guest command-line words, appended" },
 	[OPT_REPS] = { "--reps", 1, "N", "repetitions of the native baseline, 1-1000 (default: as many as the guest made, at least 3; the guest's own count is a workload argument, e.g. nanobench:reps=9)" },
 	[OPT_PIN] = { "--pin", 1, "CPULIST", "pin every vCPU thread to these host CPUs, e.g. 0, 0-1, 0,2 (default: not pinned)" },
-	[OPT_BT_GS] = { "--bt-gs", 1, "HOW", "bt: how the translator writes GS: auto, wrgsbase (user-mode FSGSBASE), arch_prctl (default auto, or HVLAB_BT_GS)" },
+	[OPT_BT_GS] = { "--bt-gs", 1, "HOW", "bt: how the translator sets GS: wrgsbase (user-mode FSGSBASE) or arch_prctl at each CPL change, or shared (one GS base for both CPLs); auto: wrgsbase where the host has it, else shared (default auto, or HVLAB_BT_GS)" },
 	[OPT_BT_ADAPTIVE] = { "--bt-adaptive", 1, "on|off", "bt: adaptive translation, instructions that trap often become call-outs (default on)" },
 	[OPT_MAX_RECORDS] = { "--max-records", 1, "N", "result records the guest may send; one more stops it as misbehaving (exit 3) (default 100000)" },
 	[OPT_HELP] = { "--help", 0, NULL, "this text" },
@@ -43,7 +43,7 @@ void hvm_cli_usage_run(FILE *f)
 {
 	fprintf(f, "usage: hvm run --workload NAME[:ARGS] [--engine hw|bt] [--vcpus N] [--mem SIZE]\n"
 		   "               [--timeout S] [--out DIR] [--kernel FILE] [--cmdline STR] [--reps N]\n"
-		   "               [--pin CPULIST] [--bt-gs auto|wrgsbase|arch_prctl]\n"
+		   "               [--pin CPULIST] [--bt-gs auto|wrgsbase|arch_prctl|shared]\n"
 		   "               [--bt-adaptive on|off] [--max-records N]\n\n"
 		   "Boots the guest kernel under the chosen engine, runs one workload, writes its\n"
 		   "results to a run directory and prints a summary.\n\n");
@@ -232,7 +232,8 @@ static int parse_mem(const char *v, uint64_t *out)
 
 static int bt_gs_word(const char *v)
 {
-	return !strcmp(v, "auto") || !strcmp(v, "wrgsbase") || !strcmp(v, "arch_prctl");
+	return !strcmp(v, "auto") || !strcmp(v, "wrgsbase") || !strcmp(v, "arch_prctl") ||
+	       !strcmp(v, "shared");
 }
 
 static int apply_opt(enum opt_id id, const char *v, struct hvm_options *o)
@@ -281,7 +282,7 @@ static int apply_opt(enum opt_id id, const char *v, struct hvm_options *o)
 		return 0;
 	case OPT_BT_GS:
 		if (!bt_gs_word(v))
-			return hv_err_set("option --bt-gs: '%s' is not auto, wrgsbase or arch_prctl",
+			return hv_err_set("option --bt-gs: '%s' is not auto, wrgsbase, arch_prctl or shared",
 					  v);
 		o->bt_gs = v;
 		return 0;
@@ -367,7 +368,7 @@ int hvm_cli_parse_run(int argc, char **argv, struct hvm_options *o)
 	const char *env = getenv("HVLAB_BT_GS");
 
 	if (!o->bt_gs && env && *env && !bt_gs_word(env))
-		return hv_err_set("HVLAB_BT_GS='%s' is not auto, wrgsbase or arch_prctl", env);
+		return hv_err_set("HVLAB_BT_GS='%s' is not auto, wrgsbase, arch_prctl or shared", env);
 	return 0;
 }
 

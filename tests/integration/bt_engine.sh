@@ -66,7 +66,7 @@ nanobench_physics "$TMPDIR_IT/bt-nb/samples.csv" bt
 # suite forces it, else what the host offers.
 want=${HVLAB_BT_GS:-}
 if [ -z "$want" ]; then
-	"$HVM" host | grep -q 'user-mode FSGSBASE yes' && want=wrgsbase || want=arch_prctl
+	"$HVM" host | grep -q 'user-mode FSGSBASE yes' && want=wrgsbase || want=shared
 fi
 python3 - "$TMPDIR_IT/bt-nb/summary.json" "$want" <<'PY' && ok "bt records its GS write ($want) and counts the writes" || bad "bt GS write" "bt_gs_write is not $want, or engine_bt_gs_writes is 0"
 import json, sys

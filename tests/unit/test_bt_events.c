@@ -751,8 +751,9 @@ static void make_space(struct flat_guest *g, unsigned i)
 		memcpy(t, flat_ptr(g, from[l]), 4096);
 		if (l < 3)              /* entry 0 goes one level down, to its own table */
 			t[0] = (base + 0x1000 * (l + 1)) | (t[0] & 0xfff);
-		else
-			t[0x12] = (base + 0x4000) | (t[0x12] & 0xfff);
+		else            /* user-accessible: the shared layout maps only such pages
+				 * in the user half (a supervisor one is emulated) */
+			t[0x12] = (base + 0x4000) | (t[0x12] & 0xfff) | 4;
 	}
 	*(uint64_t *)flat_ptr(g, base + 0x4000) = i + 1;
 }

@@ -31,7 +31,7 @@ struct bt_vcpu;
 struct bt_rmap_slot;
 
 /* How the GS base is written (segbase.c). */
-enum bt_gs_write { BT_GS_WRGSBASE = 1, BT_GS_ARCH_PRCTL };
+enum bt_gs_write { BT_GS_WRGSBASE = 1, BT_GS_ARCH_PRCTL, BT_GS_SHARED };
 
 #define BT_PAGE       4096ull
 #define BT_WIN_SIZE   (1ull << 32)
@@ -110,8 +110,10 @@ struct bt_memslot {
 
 /* ---- windows (window.c) ---- */
 struct bt_window {
-	uint8_t *reserve;        /* guard + 4 GiB + guard */
-	uint8_t *base;           /* offset 0 of the window */
+	uint8_t *reserve;        /* guard + [2 GiB: shared layout] + 4 GiB + guard */
+	size_t reserve_len;
+	uint8_t *base;           /* offset 0 of the window (the GS base) */
+	int shared;              /* the shared layout (segbase.c, win_host in window.c) */
 	uint64_t fills, flushes;
 	uint64_t map_cycles, unmap_cycles;   /* host TSC spent in mmap for them */
 	uint64_t live;           /* pages mapped since the window was last emptied */
@@ -126,7 +128,7 @@ struct bt_window {
 	uint64_t large[BT_WIN_SIZE / (2u << 20) / 64];
 };
 
-int bt_window_init(struct bt_window *w);
+int bt_window_init(struct bt_window *w, int shared);
 void bt_window_destroy(struct bt_window *w);
 /* Whether the page at window offset off may be mapped (its bit). */
 static inline int bt_window_has(const struct bt_window *w, uint64_t off)
@@ -154,6 +156,7 @@ int bt_window_unmap(struct bt_window *w, uint64_t off, uint64_t len);
 struct bt_walk {
 	uint64_t gpa;            /* of the byte */
 	int writable, user, nx, large, dirty, global;
+	int rw;                  /* R/W set at every level (writable for user mode) */
 	uint32_t pf_error;       /* when the walk failed: the #PF error code */
 	int noncanonical;        /* when the walk failed: #GP, not #PF */
 };
@@ -179,6 +182,9 @@ void bt_shadow_invlpg(struct bt_vcpu *v, uint64_t va);
 /* Empties every cached pair (kernel_too), or their user halves (and the kernel halves
  * that hold non-global pages). */
 void bt_shadow_flush(struct bt_vcpu *v, int kernel_too);
+/* The shared layout given up for this vCPU: its windows emptied and split by view, its
+ * code cache emptied (kernel-mode blocks are translated anew), GS by CPL again. */
+void bt_unshare(struct bt_vcpu *v);
 /* Drops guest virtual [va, va + len) from the pairs that may map it through a table of
  * address space root (BT_ROOT_SHARED: every pair), on this vCPU only; len
  * BT_INVAL_ALL: all they map (every window entirely for BT_ROOT_SHARED). In a pair not
@@ -326,6 +332,7 @@ struct bt_stats {
 	uint64_t exceptions[32], interrupts;
 	uint64_t shadow_fills, pt_write_traps, pt_write_callouts, window_flushes, unsupported;
 	uint64_t hot_cooled;             /* hot instructions translated again as before */
+	uint64_t shared_fallbacks;       /* bt_unshare: the shared layout given up */
 	uint64_t smc_invalidations, hot_retranslations, pt_unshadowed, fpu_loads;
 	uint64_t budget_flushes;         /* windows emptied for vm.max_map_count */
 	uint64_t wcache_hits, wcache_misses, wcache_evictions;
@@ -393,6 +400,8 @@ struct bt_pinfo {
 
 struct bt_vm {
 	enum bt_gs_write gs_write;       /* how GS is written (segbase.c) */
+	int gs_by_insn;                  /* the host offers wrgsbase */
+	int shared;                      /* one window for both CPLs (gs_write shared) */
 	const char *gs_reason;           /* why: auto-detected or forced */
 	struct bt_pinfo *pinfo;          /* one per guest-physical page */
 	uint64_t npages;
@@ -421,6 +430,8 @@ struct bt_vcpu {
 	struct bt_window *win;           /* the current pair: win[0] kernel, win[1] user */
 	unsigned wcur;                   /* its index */
 	uint64_t live_pub;               /* its windows' pages, for the other vCPUs (atomic) */
+	int shared;                      /* its windows have the shared layout (vm->shared,
+					  * until bt_unshare) */
 	uint64_t wkey[BT_WCACHE];
 	uint64_t wused[BT_WCACHE];       /* LRU stamps; 0: the pair holds no address space */
 	uint64_t wclock;
@@ -501,9 +512,11 @@ static inline unsigned bt_htab_index(uint64_t guest, int kmode)
 	return (unsigned)(guest & (BT_HTAB_SIZE - 1)) + (kmode ? BT_HTAB_SIZE : 0u);
 }
 
+/* The window of the current view: of the CPL's view in the split layout, the one
+ * window of the address space in the shared layout. */
 static inline struct bt_window *bt_cur_window(struct bt_vcpu *v)
 {
-	return &v->win[v->cpu.cpl == 3];
+	return &v->win[!v->shared && v->cpu.cpl == 3];
 }
 
 /* ---- run loop, events, call-outs ---- */

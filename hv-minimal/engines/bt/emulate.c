@@ -253,6 +253,62 @@ struct native_view {
 	int write;
 };
 
+/* An access that crosses a page, in guest RAM on both sides: each page walked (the
+ * first that faults is the guest's #PF, at its first byte on the second page), the
+ * value put together in a buffer, and written back in two parts (not atomic against
+ * other vCPUs). Device memory across a page is not emulated (3). */
+static int crossing(struct bt_vcpu *v, const struct bt_decoded *d, struct access *a,
+		    uint64_t ea, struct native_view *nv)
+{
+	uint64_t at[2] = { ea, (ea | (BT_PAGE - 1)) + 1 }, old, new, buf = 0;
+	unsigned n[2] = { (unsigned)(at[1] - ea), 0 };
+	uint8_t *p[2];
+	struct bt_walk w[2];
+
+	n[1] = a->size - n[0];
+	for (int i = 0; i < 2; i++) {
+		int r = bt_walk(v, at[i], (a->op == OP_LOAD ? 0 : BT_ACC_WRITE) |
+				(v->cpu.cpl == 3 ? BT_ACC_USER : 0), &w[i]);
+
+		if (r < 0)
+			return -1;
+		if (r > 0) {
+			if (w[i].noncanonical)
+				bt_raise(v, 13, 1, 0);
+			else
+				bt_raise_pf(v, at[i], w[i].pf_error);
+			return 1;
+		}
+		p[i] = bt_gpa_ptr(v->vm, w[i].gpa, n[i]);
+		if (!p[i])
+			return 3;
+	}
+	memcpy(&buf, p[0], n[0]);
+	memcpy((uint8_t *)&buf + n[0], p[1], n[1]);
+	ram_access(v, a, &buf, &old, &new);
+	if (a->op == OP_LOAD)
+		load_result(v, d->op[0].reg.value, old, a->size, a->sext);
+	if (old != new) {
+		memcpy(p[0], &buf, n[0]);
+		memcpy(p[1], (uint8_t *)&buf + n[0], n[1]);
+		for (int i = 0; i < 2; i++) {
+			const struct bt_pinfo *pi = bt_pinfo(v->vm, w[i].gpa);
+
+			if (pi && (pi->flags & BT_PG_CODE))
+				bt_code_invalidate(v, w[i].gpa, 0);
+			/* entries are aligned: a write across a page that reaches a table
+			 * is odd, and the table stops being trusted */
+			if (pi && (pi->flags & BT_PG_PT)) {
+				v->stats.pt_unshadowed++;
+				bt_pt_unshadow(v, w[i].gpa);
+			}
+		}
+	}
+	v->cpu.rip += d->in.length;
+	nv->trapped = 1;             /* translated code would trap at a crossing again */
+	return 0;
+}
+
 /* The instruction at cpu.rip, decoded. A hot call-out's comes from the cache, by its
  * exit record: the record belongs to one translation of fixed code bytes, and its
  * address is reused only after the code cache is emptied (a new generation). */
@@ -303,7 +359,7 @@ static int emulate(struct bt_vcpu *v, const struct bt_exit_info *info, struct hv
 		return 3;
 	ea = bt_effective_address(v, &d, &d.op[m]);
 	if ((ea & (BT_PAGE - 1)) + a.size > BT_PAGE)
-		return 3;          /* crossing a page: left to the translated form */
+		return crossing(v, &d, &a, ea, nv);
 	r = bt_walk(v, ea, (a.op == OP_LOAD ? 0 : BT_ACC_WRITE) |
 		    (v->cpu.cpl == 3 ? BT_ACC_USER : 0), &w);
 	if (r < 0)
@@ -391,7 +447,14 @@ int bt_mmio_emulate(struct bt_vcpu *v, struct hv_exit *exit)
 		bt_note_trap(v, rip);
 	if (r != 3)
 		return r;
-	/* Not emulated. A protected page stops being protected and the instruction runs
+	/* Not emulated. In the shared layout, a page only the kernel may touch in the user
+	 * half is not mapped: this vCPU gives the layout up, and the instruction runs again,
+	 * translated anew. */
+	if (v->shared && bt_gpa_slot(v->vm, gpa) && !(pi && (pi->flags & (BT_PG_CODE | BT_PG_PT)))) {
+		bt_unshare(v);
+		return 0;
+	}
+	/* A protected page stops being protected and the instruction runs
 	 * as translated: translations of the page go; as a page table, it is no longer
 	 * trusted to stay unchanged, so every window mapping goes too. */
 	if (pi && (pi->flags & BT_PG_CODE)) {

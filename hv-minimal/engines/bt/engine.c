@@ -64,6 +64,7 @@ static int bt_vm_create(const struct hv_vm_config *cfg, struct hv_engine_vm **ou
 		free(vm);
 		return -1;
 	}
+	vm->shared = vm->gs_write == BT_GS_SHARED;
 	vm->nr_vcpus = cfg->nr_vcpus;
 	vm->adaptive = !cfg->bt_adaptive || strcmp(cfg->bt_adaptive, "off") != 0;
 	vm->map_budget = map_budget();
@@ -193,10 +194,11 @@ static int bt_vcpu_create(struct hv_engine_vm *hvm, unsigned index,
 	v->ctx->vcpu = v;
 	v->ctx->exit_fn = (uint64_t)(uintptr_t)bt_exit_stub;
 	v->win = &v->wins[0];
+	v->shared = vm->shared;
 	if (bt_platform_init(v))
 		goto fail;
 	for (unsigned i = 0; i < 2 * BT_WCACHE; i++)
-		if (bt_window_init(&v->wins[i]))
+		if (bt_window_init(&v->wins[i], vm->shared))
 			goto fail;
 	if (bt_cache_init(&v->cache) || bt_decoder_init(&v->dec) || bt_rmap_init(v))
 		goto fail;

@@ -107,7 +107,7 @@ int bt_walk(struct bt_vcpu *v, uint64_t va, unsigned access, struct bt_walk *w)
 	memset(w, 0, sizeof(*w));
 	if (!(c->cr0 & CR0_PG)) {
 		w->gpa = va;
-		w->writable = w->user = w->dirty = 1;
+		w->writable = w->rw = w->user = w->dirty = 1;
 		return 0;
 	}
 	if ((int64_t)va >> 47 != 0 && (int64_t)va >> 47 != -1) {
@@ -168,6 +168,7 @@ int bt_walk(struct bt_vcpu *v, uint64_t va, unsigned access, struct bt_walk *w)
 	}
 	w->gpa = gpa;
 	w->writable = rw || (!(access & BT_ACC_USER) && !(c->cr0 & CR0_WP));
+	w->rw = rw;
 	w->user = us;
 	w->nx = nx;
 	w->dirty = (pte & PTE_D) != 0;
@@ -315,7 +316,15 @@ int bt_shadow_fill(struct bt_vcpu *v, uint64_t off, int write)
 	s = bt_gpa_slot(v->vm, w.gpa);
 	pi = bt_pinfo(v->vm, w.gpa);
 	protected = pi && (pi->flags & (BT_PG_CODE | BT_PG_PT));
-	if (!s || (write && protected)) {
+	/* The shared layout's one window serves both CPLs: user-mode code addresses the
+	 * kernel half where nothing is mapped (its page is reached by emulation, if its
+	 * walk allows), and the user half holds only pages user mode may touch, with
+	 * user-mode rights (a supervisor page there, or a write CR0.WP=0 allows only the
+	 * kernel, is emulated). */
+	if (v->shared && (bt_kmode(v) ? page < (1ull << 31) && !w.user : page >= (1ull << 31)))
+		s = NULL;
+	if (!s || (write && protected) ||
+	    (v->shared && page < (1ull << 31) && write && !w.rw)) {
 		/* device memory (never mapped), or a write to translated code or to a page
 		 * table: the instruction is emulated */
 		v->mmio.gpa = w.gpa;
@@ -323,7 +332,8 @@ int bt_shadow_fill(struct bt_vcpu *v, uint64_t off, int write)
 	}
 	/* A clean page is mapped read-only so that its first write sets the dirty bit;
 	 * a protected page always is. */
-	writable = w.writable && w.dirty && !protected;
+	writable = (v->shared && page < (1ull << 31) ? w.rw : w.writable) && w.dirty &&
+		   !protected;
 	foff = s->offset + (off_t)((w.gpa & ~(BT_PAGE - 1)) - s->gpa);
 	/* Each scattered page costs the process up to two mappings, and the kernel allows
 	 * vm.max_map_count in all: past the budget (every vCPU's cached pairs together),
@@ -509,6 +519,22 @@ void bt_shadow_flush(struct bt_vcpu *v, int kernel_too)
 		bt_rmap_clear(v);
 	v->stats.window_flushes++;
 	publish_live(v);
+}
+
+void bt_unshare(struct bt_vcpu *v)
+{
+	if (!v->shared)
+		return;
+	if (!v->stats.shared_fallbacks++)
+		hv_warn("bt: vCPU %u: the guest kernel reached a supervisor page in the user "
+			"half (or memory across pages) with an instruction the engine does not "
+			"emulate; it goes on with a GS base per CPL", v->index);
+	bt_shadow_flush(v, 1);
+	for (unsigned i = 0; i < 2 * BT_WCACHE; i++)
+		v->wins[i].shared = 0;
+	v->shared = 0;
+	bt_cache_flush(v);
+	bt_set_view(v);
 }
 
 void bt_wcache_load(struct bt_vcpu *v, uint64_t cr3)

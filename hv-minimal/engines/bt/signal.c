@@ -153,25 +153,28 @@ static void window_fault(struct bt_vcpu *v, ucontext_t *uc, siginfo_t *si,
 {
 	struct bt_window *w = bt_cur_window(v);
 	uintptr_t addr = (uintptr_t)si->si_addr, base = (uintptr_t)w->base;
+	/* the window's extent: [base, base + 4 GiB), and the kernel half below the base in
+	 * the shared layout; the offset is the guest address's low 32 bits either way */
+	uintptr_t lo = base - (w->shared ? BT_WIN_SIZE / 2 : 0);
+	uint64_t off = (uint32_t)(addr - base);
 	int write = (uc->uc_mcontext.gregs[REG_ERR] & 2) != 0;
 	uint64_t va;
 	int r;
 
-	if (addr < base || addr - base >= BT_WIN_SIZE) {
+	if (addr < lo || addr >= base + BT_WIN_SIZE) {
 		/* a string operation ran off the end of the 32-bit space */
 		v->stats.traps[BT_TRAP_PF_GUEST]++;
-		bt_raise_pf(v, (uint64_t)bt_sext32((uint64_t)(addr - base)),
+		bt_raise_pf(v, (uint64_t)bt_sext32(off),
 			    (write ? BT_PF_W : 0) | (v->cpu.cpl == 3 ? BT_PF_U : 0));
 		leave_translated(v, uc, tb, im);
 		return;
 	}
-	if (guest_address(v, uc, tb, im, addr - base, &va) &&
-	    va != (uint64_t)bt_sext32(addr - base)) {
+	if (guest_address(v, uc, tb, im, off, &va) && va != (uint64_t)bt_sext32(off)) {
 		outside_layout(v, va, write);
 		leave_translated(v, uc, tb, im);
 		return;
 	}
-	r = bt_shadow_fill(v, addr - base, write);
+	r = bt_shadow_fill(v, off, write);
 	if (r == 0) {
 		v->stats.traps[BT_TRAP_PF_FILL]++;
 		return;                  /* mapped: the instruction runs again */
@@ -204,7 +207,8 @@ void bt_signal_handler(int sig, siginfo_t *si, void *ucv, struct bt_ctx *ctx)
 	switch (sig) {
 	case SIGSEGV: {
 		uintptr_t addr = (uintptr_t)si->si_addr;
-		uintptr_t win = (uintptr_t)bt_cur_window(v)->reserve;
+		const struct bt_window *w = bt_cur_window(v);
+		uintptr_t win = (uintptr_t)w->reserve;
 
 		if (addr >= (uintptr_t)ctx->poll && addr < (uintptr_t)ctx->poll + sizeof(ctx->poll)) {
 			/* the poll at a block's entry: the guest state is the block's start */
@@ -213,7 +217,7 @@ void bt_signal_handler(int sig, siginfo_t *si, void *ucv, struct bt_ctx *ctx)
 			return;
 		}
 		if (si->si_code != SI_KERNEL && addr >= win &&
-		    addr - win < BT_WIN_SIZE + 2 * BT_WIN_GUARD) {
+		    addr - win < w->reserve_len) {
 			window_fault(v, uc, si, tb, im);
 			return;
 		}

@@ -61,6 +61,7 @@ void bt_stats(struct hv_engine_vcpu *hv, void (*emit)(void *arg, const char *nam
 	emit(arg, "bt_pt_write_traps", s->pt_write_traps);
 	emit(arg, "bt_hot_retranslations", s->hot_retranslations);
 	emit(arg, "bt_hot_cooled", s->hot_cooled);
+	emit(arg, "bt_shared_fallbacks", s->shared_fallbacks);
 	emit(arg, "bt_smc_invalidations", s->smc_invalidations);
 	emit(arg, "bt_pt_unshadowed", s->pt_unshadowed);
 	emit(arg, "bt_fpu_loads", s->fpu_loads);

@@ -45,6 +45,7 @@ struct tctx {
 	uint16_t spilled;
 	uint8_t delta;
 	int8_t rsp_adj;
+	int sext;                /* kernel mode of the shared layout: addresses sign-extended */
 };
 
 int bt_decoder_init(ZydisDecoder *d)
@@ -320,6 +321,62 @@ static struct bt_mem mem_operand(struct tctx *t, const ZydisDecodedInstruction *
 				.disp = (int32_t)disp };
 }
 
+/* Guest memory operand m (its address wrapped to 32 bits, as addr32 does) reached
+ * through GS for this block. User-mode blocks, and every block of the split layout,
+ * use it as it is with addr32: the window is [W, W+4G), the kernel half in its top
+ * 2 GiB. Kernel-mode blocks of the shared layout (one GS base for both CPLs,
+ * segbase.c) sign-extend the address into a scratch register outside *used (lea to
+ * 32 bits, movslq: no flags), so that the kernel half lands in [W-2G, W), where
+ * user-mode code cannot reach. Returns the em_rm flags; *x is the scratch to give back
+ * after the access (guest_operand_done), or -1. low: a scratch that needs no REX. */
+static unsigned guest_operand(struct tctx *t, struct bt_mem *m, uint32_t *used, int low, int *x)
+{
+	static const uint8_t lea[] = { 0x8d }, movsxd[] = { 0x63 };
+
+	*x = -1;
+	if (!t->sext)
+		return EM_GS | EM_A32;
+	if (m->base >= 0)
+		*used |= 1u << m->base;
+	if (m->index >= 0)
+		*used |= 1u << m->index;
+	*x = pick_scratch(used, low);
+	if (*x < 0) {
+		t->unsupported = 1;
+		return EM_GS;
+	}
+	spill(t, *x);
+	em_rm(&t->e, 0, lea, 1, *x, m);
+	em_rr(&t->e, EM_W, movsxd, 1, *x, *x);
+	*m = bt_based(*x, 0);
+	return EM_GS;
+}
+
+static void guest_operand_done(struct tctx *t, int x)
+{
+	if (x >= 0)
+		unspill(t, x);
+}
+
+/* One access of the translator's own to guest memory at m: op (nop bytes) with reg in
+ * the ModRM reg field (a register, marked in used, or an opcode extension), then imm
+ * (nimm bytes). used: the registers the access must leave alone. */
+static void em_guest(struct tctx *t, unsigned flags, const uint8_t *op, unsigned nop, int reg,
+		     struct bt_mem m, uint32_t used, const void *imm, unsigned nimm)
+{
+	int x;
+	unsigned f = guest_operand(t, &m, &used, 0, &x);
+
+	if (t->unsupported)
+		return;
+	em_rm(&t->e, f | flags, op, nop, reg, &m);
+	if (nimm)
+		em_bytes(&t->e, imm, nimm);
+	guest_operand_done(t, x);
+}
+
+static const uint8_t OPC_LOAD[] = { 0x8b }, OPC_STORE[] = { 0x89 }, OPC_MOVI[] = { 0xc7 };
+
 static int is_legacy_prefix(uint8_t b)
 {
 	switch (b) {
@@ -354,6 +411,9 @@ static unsigned prefix_len(const uint8_t *raw, unsigned len)
 static int verify_rewrite(struct tctx *t, const ZydisDecodedInstruction *orig,
 			  const uint8_t *p, unsigned len)
 {
+	/* sign-extended (guest_operand): %gs: and one 64-bit base register, nothing else */
+	unsigned width = t->sext ? 64 : 32;
+
 	ZydisDecodedInstruction in;
 	ZydisDecodedOperand op[ZYDIS_MAX_OPERAND_COUNT];
 
@@ -363,7 +423,10 @@ static int verify_rewrite(struct tctx *t, const ZydisDecodedInstruction *orig,
 	for (unsigned i = 0; i < in.operand_count; i++)
 		if (op[i].type == ZYDIS_OPERAND_TYPE_MEMORY &&
 		    op[i].mem.type != ZYDIS_MEMOP_TYPE_AGEN &&
-		    (op[i].mem.segment != ZYDIS_REGISTER_GS || in.address_width != 32))
+		    (op[i].mem.segment != ZYDIS_REGISTER_GS || in.address_width != width ||
+		     (t->sext && (op[i].mem.index != ZYDIS_REGISTER_NONE ||
+				  op[i].mem.disp.value != 0 ||
+				  ZydisRegisterGetClass(op[i].mem.base) != ZYDIS_REGCLASS_GPR64))))
 			return -1;
 	return 0;
 }
@@ -390,7 +453,8 @@ static void emit_rewritten(struct tctx *t, const ZydisDecodedInstruction *in,
 	if (has_rex)
 		flags |= EM_REX;
 	em_byte(e, 0x65);
-	em_byte(e, 0x67);
+	if (!t->sext)
+		em_byte(e, 0x67);
 	for (unsigned i = 0; i < lp; i++)
 		if (raw[i] == 0x66 || raw[i] == 0xf0 || raw[i] == 0xf2 || raw[i] == 0xf3)
 			em_byte(e, raw[i]);
@@ -437,10 +501,15 @@ static void translate_mem(struct tctx *t, const ZydisDecodedInstruction *in,
 	uint32_t used = used_regs(in, op), spilled;
 	int has_rex = (in->attributes & ZYDIS_ATTRIB_HAS_REX) != 0;
 	struct bt_mem m = mem_operand(t, in, &op[memop], &used, !has_rex, &spilled);
+	int x;
 
 	if (t->unsupported)
 		return;
+	guest_operand(t, &m, &used, !has_rex, &x);
+	if (t->unsupported)
+		return;
 	emit_rewritten(t, in, raw, &m);
+	guest_operand_done(t, x);
 	for (int r = 0; r < 16; r++)
 		if (spilled & (1u << r))
 			unspill(t, r);
@@ -475,7 +544,7 @@ static void load_operand(struct tctx *t, const ZydisDecodedInstruction *in,
 
 		if (t->unsupported)
 			return;
-		em_rm(&t->e, EM_GS | EM_A32 | (o16 ? EM_O16 : EM_W), load, 1, dst, &m);
+		em_guest(t, o16 ? EM_O16 : EM_W, load, 1, dst, m, *used | 1u << dst, NULL, 0);
 		for (int r = 0; r < 16; r++)
 			if (spilled & (1u << r))
 				unspill(t, r);
@@ -496,17 +565,18 @@ static void translate_push(struct tctx *t, const ZydisDecodedInstruction *in,
 		return;
 	}
 	if (op[0].type == ZYDIS_OPERAND_TYPE_REGISTER && gpr_id(op[0].reg.value) >= 0) {
-		em_gs_store(&t->e, gpr_id(op[0].reg.value), BT_RSP, -(int32_t)size, of);
+		int r = gpr_id(op[0].reg.value);
+
+		em_guest(t, of, OPC_STORE, 1, r, bt_based(BT_RSP, -(int32_t)size), 1u << r, NULL, 0);
 	} else if (op[0].type == ZYDIS_OPERAND_TYPE_IMMEDIATE) {
 		if (size == 8) {
-			em_gs_store_imm32(&t->e, BT_RSP, -8, (int32_t)op[0].imm.value.s);
+			int32_t imm = (int32_t)op[0].imm.value.s;
+
+			em_guest(t, EM_W, OPC_MOVI, 1, 0, bt_based(BT_RSP, -8), 0, &imm, 4);
 		} else {
-			static const uint8_t movw[] = { 0xc7 };
-			struct bt_mem m = bt_based(BT_RSP, -2);
 			uint16_t imm = (uint16_t)op[0].imm.value.u;
 
-			em_rm(&t->e, EM_GS | EM_A32 | EM_O16, movw, 1, 0, &m);
-			em_bytes(&t->e, &imm, 2);
+			em_guest(t, EM_O16, OPC_MOVI, 1, 0, bt_based(BT_RSP, -2), 0, &imm, 2);
 		}
 	} else {
 		uint32_t used = used_regs(in, op);
@@ -518,7 +588,7 @@ static void translate_push(struct tctx *t, const ZydisDecodedInstruction *in,
 		}
 		spill(t, x);
 		load_operand(t, in, &op[0], x, &used, size == 2);
-		em_gs_store(&t->e, x, BT_RSP, -(int32_t)size, of);
+		em_guest(t, of, OPC_STORE, 1, x, bt_based(BT_RSP, -(int32_t)size), used, NULL, 0);
 		em_lea(&t->e, BT_RSP, &down);
 		unspill(t, x);
 		return;
@@ -540,7 +610,7 @@ static void translate_pop(struct tctx *t, const ZydisDecodedInstruction *in,
 	if (op[0].type == ZYDIS_OPERAND_TYPE_REGISTER && gpr_id(op[0].reg.value) >= 0) {
 		int r = gpr_id(op[0].reg.value);
 
-		em_gs_load(&t->e, r, BT_RSP, 0, of);
+		em_guest(t, of, OPC_LOAD, 1, r, bt_based(BT_RSP, 0), 1u << r, NULL, 0);
 		if (r != BT_RSP)
 			em_lea(&t->e, BT_RSP, &up);
 		return;
@@ -559,7 +629,7 @@ static void translate_pop(struct tctx *t, const ZydisDecodedInstruction *in,
 		return;
 	}
 	spill(t, x);
-	em_gs_load(&t->e, x, BT_RSP, 0, of);
+	em_guest(t, of, OPC_LOAD, 1, x, bt_based(BT_RSP, 0), used, NULL, 0);
 	em_lea(&t->e, BT_RSP, &up);
 	t->rsp_adj = (int8_t)-(int)size;
 	imap_add(t);
@@ -567,7 +637,7 @@ static void translate_pop(struct tctx *t, const ZydisDecodedInstruction *in,
 
 	if (t->unsupported)
 		return;
-	em_rm(&t->e, EM_GS | EM_A32 | of, store, 1, x, &m);
+	em_guest(t, of, store, 1, x, m, used, NULL, 0);
 	for (int r = 0; r < 16; r++)
 		if (spilled & (1u << r))
 			unspill(t, r);
@@ -583,7 +653,7 @@ static void translate_leave(struct tctx *t, const ZydisDecodedInstruction *in)
 		return;
 	}
 	spill(t, BT_RAX);
-	em_gs_load(&t->e, BT_RAX, BT_RBP, 0, EM_W);
+	em_guest(t, EM_W, OPC_LOAD, 1, BT_RAX, bt_based(BT_RBP, 0), 1u << BT_RAX, NULL, 0);
 	em_lea(&t->e, BT_RSP, &up);
 	em_mov_rr(&t->e, BT_RBP, BT_RAX);
 	unspill(t, BT_RAX);
@@ -595,11 +665,13 @@ static void push_return(struct tctx *t)
 	struct bt_mem down = bt_based(BT_RSP, -8);
 
 	if ((int64_t)t->next == (int64_t)(int32_t)t->next) {
-		em_gs_store_imm32(&t->e, BT_RSP, -8, (int32_t)t->next);
+		int32_t imm = (int32_t)t->next;
+
+		em_guest(t, EM_W, OPC_MOVI, 1, 0, down, 1u << BT_RCX, &imm, 4);
 	} else {
 		spill(t, BT_RDX);
 		em_mov_imm(&t->e, BT_RDX, t->next);
-		em_gs_store(&t->e, BT_RDX, BT_RSP, -8, EM_W);
+		em_guest(t, EM_W, OPC_STORE, 1, BT_RDX, down, 1u << BT_RCX | 1u << BT_RDX, NULL, 0);
 		unspill(t, BT_RDX);
 	}
 	em_lea(&t->e, BT_RSP, &down);
@@ -648,7 +720,7 @@ static void translate_branch(struct tctx *t, const ZydisDecodedInstruction *in,
 			return;
 		}
 		spill(t, BT_RCX);
-		em_gs_load(e, BT_RCX, BT_RSP, 0, EM_W);
+		em_guest(t, EM_W, OPC_LOAD, 1, BT_RCX, bt_based(BT_RSP, 0), 1u << BT_RCX, NULL, 0);
 		em_lea(e, BT_RSP, &up);
 		emit_lookup(t);
 		return;
@@ -722,14 +794,30 @@ static void translate_string(struct tctx *t, const ZydisDecodedInstruction *in,
 
 		if (!(ptrs & (1u << p)))
 			continue;
-		/* delta = (p & ~0xffffffff) - window; p = window + (uint32_t)p */
-		em_rorx(e, a, p, 32);
-		em_mov_r32(e, a, a);
-		em_rorx(e, a, a, 32);
-		em_ctx_load(e, b, CTX_NEGWIN);
-		em_lea(e, a, &sum);
-		em_ctx_store(e, a, CTX_DELTAR(p));
-		em_mov_r32(e, p, p);
+		if (t->sext) {
+			/* delta = p - sext32(p) - window; p = window + sext32(p) (the kernel
+			 * mode of the shared layout; not, lea: no flags) */
+			static const uint8_t movsxd[] = { 0x63 };
+			struct bt_mem diff = { .base = a, .index = b, .scale = 1, .disp = 1 };
+
+			em_mov_rr(e, a, p);
+			em_rr(e, EM_W, movsxd, 1, b, p);
+			em_not(e, b);
+			em_lea(e, a, &diff);
+			em_ctx_load(e, b, CTX_NEGWIN);
+			em_lea(e, a, &sum);
+			em_ctx_store(e, a, CTX_DELTAR(p));
+			em_rr(e, EM_W, movsxd, 1, p, p);
+		} else {
+			/* delta = (p & ~0xffffffff) - window; p = window + (uint32_t)p */
+			em_rorx(e, a, p, 32);
+			em_mov_r32(e, a, a);
+			em_rorx(e, a, a, 32);
+			em_ctx_load(e, b, CTX_NEGWIN);
+			em_lea(e, a, &sum);
+			em_ctx_store(e, a, CTX_DELTAR(p));
+			em_mov_r32(e, p, p);
+		}
 		em_ctx_load(e, b, CTX_WINBASE);
 		em_lea(e, p, &host);
 	}
@@ -1121,7 +1209,7 @@ static int emit_divisor_check(struct tctx *t, const ZydisDecodedInstruction *in,
 		m = mem_operand(t, in, d, &used, 0, &spilled);
 		if (t->unsupported)
 			return 1;
-		em_rm(e, EM_GS | EM_A32 | flags, opc, nopc, BT_RCX, &m);
+		em_guest(t, flags, opc, nopc, BT_RCX, m, used, NULL, 0);
 		for (int r = 0; r < 16; r++)
 			if (spilled & (1u << r))
 				unspill(t, r);
@@ -1201,7 +1289,8 @@ static void translate_one(struct tctx *t, const ZydisDecodedInstruction *in,
 
 		spill(t, BT_RDX);
 		em_rr(&t->e, 0, movzb, 2, BT_RDX, BT_RAX);
-		em_rm(&t->e, EM_GS | EM_A32, movb, 1, BT_RAX, &m);
+		em_guest(t, 0, movb, 1, BT_RAX, m, 1u << BT_RAX | 1u << BT_RBX | 1u << BT_RDX,
+			 NULL, 0);
 		unspill(t, BT_RDX);
 		return;
 	}
@@ -1311,6 +1400,7 @@ static struct bt_tb *translate_block(struct bt_vcpu *v, uint64_t rip, uint64_t g
 	tb->rip = rip;
 	tb->gpa = gpa;
 	tb->kmode = bt_kmode(v);
+	t.sext = v->shared && tb->kmode;
 	tb->host_off = (uint32_t)c->code_used;
 	tb->imap_first = (uint32_t)c->nimap;
 	t.tb = tb;

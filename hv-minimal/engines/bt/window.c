@@ -43,15 +43,33 @@ static int take_mapped(struct bt_window *w, uint64_t first, uint64_t n)
 	return any;
 }
 
-int bt_window_init(struct bt_window *w)
+/* The host reservation: guard, [kernel half below the base: shared layout only],
+ * 4 GiB from the base, guard. */
+static size_t reserve_len(int shared)
 {
-	size_t len = BT_WIN_SIZE + 2 * BT_WIN_GUARD;
+	return BT_WIN_SIZE + 2 * BT_WIN_GUARD + (shared ? BT_WIN_SIZE / 2 : 0);
+}
+
+/* Where window offset off (a guest address's low 32 bits) is mapped. The split layout
+ * maps it at base + off. The shared layout, whose kernel-mode code sign-extends its
+ * addresses, maps the kernel half [2 GiB, 4 GiB) at base - 4 GiB + off, below the base;
+ * [base + 2 GiB, base + 4 GiB), where user-mode code's 32-bit addresses of the kernel
+ * half land, stays empty. A range handed here does not cross 2 GiB. */
+static uint8_t *win_host(const struct bt_window *w, uint64_t off)
+{
+	return w->shared && off >= BT_WIN_SIZE / 2 ? w->base - BT_WIN_SIZE + off : w->base + off;
+}
+
+int bt_window_init(struct bt_window *w, int shared)
+{
+	size_t len = reserve_len(shared);
 	void *p = mmap(NULL, len, PROT_NONE, RESERVE_FLAGS, -1, 0);
 
 	memset(w, 0, sizeof(*w));
 	if (p == MAP_FAILED)
-		return hv_err_errno("reserving a 4 GiB window of host address space for the "
-				    "binary translator (is the address space limited? see ulimit -v)");
+		return hv_err_errno("reserving a %zu GiB window of host address space for the "
+				    "binary translator (is the address space limited? see ulimit -v)",
+				    len >> 30);
 	w->mapped = calloc(NPAGES / 64, sizeof(uint64_t));
 	w->summary = calloc(NPAGES / 64 / 64, sizeof(uint64_t));
 	if (!w->mapped || !w->summary) {
@@ -61,14 +79,16 @@ int bt_window_init(struct bt_window *w)
 		return hv_err_set("out of memory for a window's page bitmap");
 	}
 	w->reserve = p;
-	w->base = w->reserve + BT_WIN_GUARD;
+	w->reserve_len = len;
+	w->shared = shared;
+	w->base = w->reserve + BT_WIN_GUARD + (shared ? BT_WIN_SIZE / 2 : 0);
 	return 0;
 }
 
 void bt_window_destroy(struct bt_window *w)
 {
 	if (w->reserve)
-		munmap(w->reserve, BT_WIN_SIZE + 2 * BT_WIN_GUARD);
+		munmap(w->reserve, w->reserve_len);
 	free(w->mapped);
 	free(w->summary);
 	w->mapped = w->summary = NULL;
@@ -83,7 +103,8 @@ int bt_window_map(struct bt_window *w, uint64_t off, int fd, off_t foff, int wri
 	if (off >= BT_WIN_SIZE || (off & (BT_PAGE - 1)))
 		return hv_err_set("window offset %#llx is not a page inside the window",
 				  (unsigned long long)off);
-	if (mmap(w->base + off, BT_PAGE, prot, MAP_SHARED | MAP_FIXED, fd, foff) == MAP_FAILED) {
+	if (mmap(win_host(w, off), BT_PAGE, prot, MAP_SHARED | MAP_FIXED, fd, foff) ==
+	    MAP_FAILED) {
 		int e = errno;
 
 		hv_err_errno("mapping guest-physical offset %#llx at window offset %#llx "
@@ -116,9 +137,17 @@ int bt_window_unmap(struct bt_window *w, uint64_t off, uint64_t len)
 		return 0;               /* none of it mapped */
 	}
 	t0 = __rdtsc();
-	if (mmap(w->base + off, len, PROT_NONE, RESERVE_FLAGS | MAP_FIXED, -1, 0) == MAP_FAILED)
-		return hv_err_errno("dropping window range %#llx+%#llx", (unsigned long long)off,
-				    (unsigned long long)len);
+	for (uint64_t a = off, end = off + len; a < end;) {
+		/* the shared layout's two halves lie apart: one call each */
+		uint64_t b = w->shared && a < BT_WIN_SIZE / 2 && end > BT_WIN_SIZE / 2 ?
+			     BT_WIN_SIZE / 2 : end;
+
+		if (mmap(win_host(w, a), b - a, PROT_NONE, RESERVE_FLAGS | MAP_FIXED, -1, 0) ==
+		    MAP_FAILED)
+			return hv_err_errno("dropping window range %#llx+%#llx",
+					    (unsigned long long)a, (unsigned long long)(b - a));
+		a = b;
+	}
 	if (off == 0 && len == BT_WIN_SIZE)
 		w->live = 0;
 	if (off == 0 && len >= (1ull << 31))
