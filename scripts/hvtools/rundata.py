@@ -16,7 +16,7 @@ EXIT_METRICS = ("exits", "exit_run_ns_median", "exit_handle_ns_median",
 NANOBENCH_OPS = ("syscall", "in", "cr8wr", "callret", "pgfault", "divzero", "ptemod")
 WORKLOADS = ("forkwait", "compute", "memwalk", "ptchurn", "ctxswitch", "locks", "tlbshoot")
 # The segbase mode column (bt: how GS is written), fastest first.
-SEGBASE_ORDER = ("wrgsbase", "arch_prctl")
+SEGBASE_ORDER = ("wrgsbase", "shared", "arch_prctl")
 # What tables say of an engine whose every cell was skipped: the host cannot run it.
 NOT_ON_HOST = "not measured on this host"
 
@@ -40,6 +40,22 @@ def summarize(v):
     q1, _, q3 = statistics.quantiles(v, n=4, method="inclusive") if len(v) > 1 else v * 3
     return {"median": statistics.median(v), "q1": q1, "q3": q3, "min": min(v), "max": max(v),
             "n": len(v)}
+
+
+def _label_memvirt(rows):
+    """Where one engine's rows carry more than one memvirt in a run (bt with adaptive
+    translation on, shadow-bt, and off, shadow-bt-traced), the shortest name keeps the
+    engine's name and the others become "ENGINE (MEMVIRT)", as _label_segbase does."""
+    seen = {}
+    for r in rows:
+        seen.setdefault(r["engine"], set()).add(r.get("memvirt") or "-")
+    for engine, kinds in seen.items():
+        if len(kinds) < 2 or "-" in kinds:
+            continue
+        first = min(kinds, key=lambda k: (len(k), k))
+        for r in rows:
+            if r["engine"] == engine and r.get("memvirt") != first:
+                r["engine"] = f"{engine} ({r['memvirt']})"
 
 
 def _label_segbase(rows):
@@ -78,6 +94,7 @@ class Run:
         except FileNotFoundError:
             raise RunError(f"{csv_path}: no such file; give a run directory (one that holds "
                            "samples.csv), e.g. results/runs/<run>") from None
+        _label_memvirt(self.rows)
         _label_segbase(self.rows)
         self.summary = self._json("summary.json") or {}
         self.matrix = self._json("matrix-summary.json")
