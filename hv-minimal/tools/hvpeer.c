@@ -36,27 +36,20 @@ static void usage_engines(FILE *f)
 		   "whether this host can run it and why not, memvirt, mode columns.\n");
 }
 
+static void describe_peer(size_t i, struct hv_engine_desc *d)
+{
+	size_t n;
+
+	hvpeer_describe(&hvpeer_engines(&n)[i], d);
+}
+
 static int cmd_engines(int argc, char **argv, const struct hvm_invocation *inv)
 {
-	struct hv_engine_desc d[4];
 	size_t n;
-	const struct peer_engine *e = hvpeer_engines(&n);
-	int json = argc > 1 && !strcmp(argv[1], "--json");
 
 	(void)inv;
-	if (argc > 2 || (argc > 1 && !json)) {
-		fprintf(stderr, "hvpeer engines: takes only --json ('%s')\n", argv[1]);
-		return HVM_EXIT_USAGE;
-	}
-	if (n > sizeof(d) / sizeof(d[0]))
-		n = sizeof(d) / sizeof(d[0]);
-	for (size_t i = 0; i < n; i++)
-		hvpeer_describe(&e[i], &d[i]);
-	if (json)
-		hv_engine_desc_print_json(stdout, "hvpeer", d, n);
-	else
-		hv_engine_desc_print_text(stdout, d, n);
-	return HVM_EXIT_PASS;
+	hvpeer_engines(&n);
+	return hv_engine_desc_command("hvpeer", argc, argv, n, describe_peer);
 }
 
 static void usage(FILE *f)

@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "hvlab/engine_desc.h"
+#include "hvlab/hvm.h"
 #include "hvlab/err.h"
 #include "hvlab/json.h"
 
@@ -114,4 +115,25 @@ void hv_engine_desc_print_text(FILE *f, const struct hv_engine_desc *d, size_t n
 		else
 			fprintf(f, "unavailable: %s\n", d[i].skip_reason);
 	}
+}
+
+int hv_engine_desc_command(const char *program, int argc, char **argv, size_t n,
+			   void (*describe)(size_t i, struct hv_engine_desc *d))
+{
+	struct hv_engine_desc d[8];
+	int json = argc > 1 && !strcmp(argv[1], "--json");
+
+	if (argc > 2 || (argc > 1 && !json)) {
+		fprintf(stderr, "%s engines: takes only --json ('%s')\n", program, argv[1]);
+		return HVM_EXIT_USAGE;
+	}
+	if (n > sizeof(d) / sizeof(d[0]))
+		n = sizeof(d) / sizeof(d[0]);
+	for (size_t i = 0; i < n; i++)
+		describe(i, &d[i]);
+	if (json)
+		hv_engine_desc_print_json(stdout, program, d, n);
+	else
+		hv_engine_desc_print_text(stdout, d, n);
+	return HVM_EXIT_PASS;
 }

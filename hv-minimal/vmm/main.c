@@ -104,27 +104,20 @@ static int cmd_host(int argc, char **argv, const struct hvm_invocation *inv)
 }
 
 /* Each engine describes itself (engine_desc.h); --json is what scripts/ reads. */
+static void describe_engine(size_t i, struct hv_engine_desc *d)
+{
+	size_t n;
+
+	hv_engine_describe(&hv_engines(&n)[i], d);
+}
+
 static int cmd_engines(int argc, char **argv, const struct hvm_invocation *inv)
 {
-	struct hv_engine_desc d[8];
 	size_t n;
-	const struct hv_engine_entry *e = hv_engines(&n);
-	int json = argc > 1 && !strcmp(argv[1], "--json");
 
 	(void)inv;
-	if (argc > 2 || (argc > 1 && !json)) {
-		fprintf(stderr, "hvm engines: takes only --json ('%s')\n", argv[1]);
-		return HVM_EXIT_USAGE;
-	}
-	if (n > sizeof(d) / sizeof(d[0]))
-		n = sizeof(d) / sizeof(d[0]);
-	for (size_t i = 0; i < n; i++)
-		hv_engine_describe(&e[i], &d[i]);
-	if (json)
-		hv_engine_desc_print_json(stdout, "hvm", d, n);
-	else
-		hv_engine_desc_print_text(stdout, d, n);
-	return HVM_EXIT_PASS;
+	hv_engines(&n);
+	return hv_engine_desc_command("hvm", argc, argv, n, describe_engine);
 }
 
 int main(int argc, char **argv)

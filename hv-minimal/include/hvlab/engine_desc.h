@@ -36,4 +36,10 @@ void hv_engine_desc_print_json(FILE *f, const char *program, const struct hv_eng
 			       size_t n);
 void hv_engine_desc_print_text(FILE *f, const struct hv_engine_desc *d, size_t n);
 
+/* The `engines [--json]` subcommand of hvm and hvpeer: checks its arguments (a usage
+ * error names the stray one), has describe fill the n descriptions (at most 8), prints
+ * them. Returns the exit status. */
+int hv_engine_desc_command(const char *program, int argc, char **argv, size_t n,
+			   void (*describe)(size_t i, struct hv_engine_desc *d));
+
 #endif
