@@ -296,7 +296,7 @@ static void vcpu_loop(struct hv_vcpu *c)
 	int pending = 0;
 
 	while (!hv_vm_is_stopped(vm)) {
-		uint64_t t0 = hv_tsc_begin(), zero = 0;
+		uint64_t t0 = hv_tsc_now(), zero = 0;
 
 		if (pending)
 			hv_exitstats_add(&c->stats, &e, run_cycles, t0 - t1);
@@ -305,7 +305,7 @@ static void vcpu_loop(struct hv_vcpu *c)
 			hv_vm_stop(vm, HV_STOP_HOST_ERROR, 0, (int)c->index, "%s", hv_err_msg());
 			break;
 		}
-		t1 = hv_tsc_begin();
+		t1 = hv_tsc_now();
 		run_cycles = t1 - t0;
 		pending = 1;
 		__atomic_compare_exchange_n(&vm->tsc_first_exit, &zero, t1, 0, __ATOMIC_RELAXED,
@@ -314,7 +314,7 @@ static void vcpu_loop(struct hv_vcpu *c)
 		vcpu_handle_exit(c, &e);
 	}
 	if (pending)
-		hv_exitstats_add(&c->stats, &e, run_cycles, hv_tsc_begin() - t1);
+		hv_exitstats_add(&c->stats, &e, run_cycles, hv_tsc_now() - t1);
 }
 
 static void kick_handler(int sig)
