@@ -1,11 +1,14 @@
 /* The watchdog thread. It waits in sigtimedwait() for the deadline, for SIGINT/SIGTERM
  * from the user, or for the stop signal from hv_watchdog_stop(); all three are blocked
- * in every thread, so only this one receives them. */
+ * in every thread, so only this one receives them. It listens until the run ends: a
+ * user's signal after a stop was asked for ends the process. */
 #include <errno.h>
+#include <signal.h>
 #include <string.h>
 #include <time.h>
 
 #include "hvlab/err.h"
+#include "hvlab/log.h"
 #include "hvlab/vm.h"
 #include "hvlab/watchdog.h"
 
@@ -27,10 +30,27 @@ static double now_s(void)
 	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
+/* A user's signal after a stop was already asked for (the deadline, or the first
+ * signal) means the guest did not stop: the process ends by that signal, as it would
+ * without the watchdog; records already written stay in the run directory. */
+static void end_by(int sig)
+{
+	sigset_t one;
+
+	hv_warn("%s while the guest had not stopped yet: ending without the run's summary",
+		strsignal(sig));
+	signal(sig, SIG_DFL);
+	sigemptyset(&one);
+	sigaddset(&one, sig);
+	pthread_sigmask(SIG_UNBLOCK, &one, NULL);
+	raise(sig);
+}
+
 static void *wd_thread(void *arg)
 {
 	struct hv_watchdog *w = arg;
 	double deadline = now_s() + w->timeout_s;
+	int stopping = 0;
 	sigset_t set;
 
 	wd_signals(&set);
@@ -43,7 +63,10 @@ static void *wd_thread(void *arg)
 			hv_vm_stop(w->vm, HV_STOP_HANG, 0, -1,
 				   "the guest was still running after %g s (--timeout): hung, "
 				   "livelocked (e.g. vmcall on this host) or too slow", w->timeout_s);
-			return NULL;
+			/* keep listening: the user may still want out */
+			stopping = 1;
+			deadline = now_s() + 3600;
+			continue;
 		}
 		ts.tv_sec = (time_t)left;
 		ts.tv_nsec = (long)((left - (double)ts.tv_sec) * 1e9);
@@ -51,8 +74,10 @@ static void *wd_thread(void *arg)
 		if (sig == WD_SIG_STOP)
 			return NULL;
 		if (sig == SIGINT || sig == SIGTERM) {
+			if (stopping)
+				end_by(sig);
 			hv_vm_stop(w->vm, HV_STOP_SIGNAL, 0, -1, "stopped by %s", strsignal(sig));
-			/* Keep waiting for the stop request: a second signal changes nothing. */
+			stopping = 1;
 			deadline = now_s() + 3600;
 			continue;
 		}
