@@ -1127,10 +1127,10 @@ const uint8_t *bt_known_block(struct bt_vcpu *v)
  * - moved the guest elsewhere (syscall, sysret, iretq, int, or a fault it raised,
  *   delivered here through the IDT): at the block already translated for the new RIP
  *   and CPL, with GS written first when the view changed.
- * Not with an exit to the core, the code cache changed, a poll
- * armed, a stop asked, a halt, or an interrupt waiting; then the result waits in
- * v->fast for the run loop. Counting mode takes the run loop's way (what a block
- * gives back is worked out there). */
+ * Not with an exit to the core, the code cache changed, a poll armed or another
+ * vCPU's request waiting, a stop asked, a halt, or an interrupt waiting: then the
+ * result waits in v->fast for the run loop. Counting mode takes the run loop's way
+ * (what a block gives back is worked out there). */
 const uint8_t *bt_callout_fast(struct bt_ctx *ctx)
 {
 	struct bt_vcpu *v = ctx->vcpu;
@@ -1154,6 +1154,7 @@ const uint8_t *bt_callout_fast(struct bt_ctx *ctx)
 	if ((v->fast.r == 0 || v->fast.r == 1) && epoch == v->cache.epoch && !v->shutdown &&
 	    !v->fault.pending && !v->cpu.halted &&
 	    !__atomic_load_n(&v->poll_armed, __ATOMIC_ACQUIRE) &&
+	    !__atomic_load_n(&v->xreq.pending, __ATOMIC_ACQUIRE) &&
 	    !__atomic_load_n(&v->exit_request, __ATOMIC_ACQUIRE)) {
 		if (v->fast.r == 0)
 			next = (const uint8_t *)(info + 1);
