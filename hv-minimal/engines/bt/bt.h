@@ -55,7 +55,6 @@ struct bt_ctx {
 	uint64_t delta[16];
 	uint8_t guest_fx[512] __attribute__((aligned(16)));
 	uint64_t kgsbase;        /* the guest's KERNEL_GS_BASE MSR */
-	uint8_t cpl_nz, pad2[7];
 	uint64_t swap_tmp;
 	uint8_t pad1[CTX_POLL - CTX_SWAP_TMP - 8];
 	uint8_t poll[4096];

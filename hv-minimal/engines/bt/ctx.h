@@ -38,11 +38,10 @@
 #define CTX_SPILL     0x100   /* one spill slot per GPR, for rewritten sequences */
 #define CTX_DELTA     0x180   /* guest - host pointer deltas of string operations */
 #define CTX_GUEST_FX  0x200   /* fxsave64 area of the guest (512 bytes) */
-/* swapgs runs inline at CPL 0 (translate.c): the guest's KERNEL_GS_BASE, a byte that
- * is non-zero outside CPL 0 (written with the view, event.c), and a swap slot. */
+/* swapgs runs inline at CPL 0 (translate.c): the guest's KERNEL_GS_BASE and a swap
+ * slot. */
 #define CTX_KGSBASE   0x400
-#define CTX_CPL_NZ    0x408
-#define CTX_SWAP_TMP  0x410
+#define CTX_SWAP_TMP  0x408
 #define CTX_POLL      0x1000  /* one page: made read-only to stop translated code */
 /* Indirect-branch tables: BT_HTAB_SIZE x {guest, host} for blocks translated at CPL 3,
  * then as many for CPL 0 (a block is translated for one CPL: user-mode code never

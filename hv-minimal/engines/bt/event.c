@@ -38,7 +38,6 @@ void bt_set_view(struct bt_vcpu *v)
 
 	v->ctx->winbase = (uint64_t)(uintptr_t)w->base;
 	v->ctx->negwin = (uint64_t)-(int64_t)(uintptr_t)w->base;
-	v->ctx->cpl_nz = v->cpu.cpl != 0;
 }
 
 void bt_raise(struct bt_vcpu *v, uint8_t vector, int has_error, uint32_t error)

@@ -40,7 +40,6 @@ _Static_assert(offsetof(struct bt_ctx, spill) == CTX_SPILL, "ctx layout");
 _Static_assert(offsetof(struct bt_ctx, delta) == CTX_DELTA, "ctx layout");
 _Static_assert(offsetof(struct bt_ctx, guest_fx) == CTX_GUEST_FX, "ctx layout");
 _Static_assert(offsetof(struct bt_ctx, kgsbase) == CTX_KGSBASE, "ctx layout");
-_Static_assert(offsetof(struct bt_ctx, cpl_nz) == CTX_CPL_NZ, "ctx layout");
 _Static_assert(offsetof(struct bt_ctx, swap_tmp) == CTX_SWAP_TMP, "ctx layout");
 _Static_assert(offsetof(struct bt_ctx, poll) == CTX_POLL, "ctx layout");
 _Static_assert(offsetof(struct bt_ctx, htab) == CTX_HTAB, "ctx layout");

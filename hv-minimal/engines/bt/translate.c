@@ -858,23 +858,17 @@ static int has_sys_reg(const ZydisDecodedInstruction *in, const ZydisDecodedOper
 }
 
 /* Returns 1 when the instruction became a call-out (or #UD). */
-/* swapgs at CPL 0 exchanges two context-block words inline (mov only: no flags);
- * elsewhere it is the call-out, which raises #GP. The CPL is read at run time: a block
- * is not translated for one CPL. */
+/* swapgs in a block translated for CPL 0 exchanges two context-block words inline
+ * (mov only: no flags); elsewhere it is the call-out, which raises #GP. */
 static void emit_swapgs(struct tctx *t, const ZydisDecodedInstruction *in)
 {
 	struct bt_emit *e = &t->e;
-	uint8_t *to_fast, *to_done;
 
+	if (!t->tb->kmode) {
+		emit_callout(t, BT_CO_SWAPGS, in, 0, 0, 0, 0);
+		return;
+	}
 	spill(t, BT_RCX);
-	em_movzbl_ctx(e, BT_RCX, CTX_CPL_NZ);
-	to_fast = e->p;
-	em_jrcxz(e, 0);
-	unspill(t, BT_RCX);
-	emit_callout(t, BT_CO_SWAPGS, in, 0, 0, 0, 0);
-	to_done = e->p;
-	em_jmp8(e, 0);
-	to_fast[1] = (uint8_t)(e->p - (to_fast + 2));
 	em_ctx_load(e, BT_RCX, CTX_GGSBASE);
 	em_ctx_store(e, BT_RCX, CTX_SWAP_TMP);
 	em_ctx_load(e, BT_RCX, CTX_KGSBASE);
@@ -882,7 +876,6 @@ static void emit_swapgs(struct tctx *t, const ZydisDecodedInstruction *in)
 	em_ctx_load(e, BT_RCX, CTX_SWAP_TMP);
 	em_ctx_store(e, BT_RCX, CTX_KGSBASE);
 	unspill(t, BT_RCX);
-	to_done[1] = (uint8_t)(e->p - (to_done + 2));
 }
 
 static int translate_sensitive(struct tctx *t, const ZydisDecodedInstruction *in,
