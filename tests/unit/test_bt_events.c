@@ -57,20 +57,13 @@ struct run {
 static void run_code(struct run *x, const uint8_t *kb, const uint8_t *ke, const uint8_t *ub,
 		     const uint8_t *ue, int expect_ok)
 {
-	struct hv_regs r;
-
 	memset(x, 0, sizeof(*x));
 	if (flat_create(&x->g, &hv_bt_engine_ops))
 		fail_msg("creating the flat guest: %s", hv_err_msg());
 	flat_load(&x->g, FLAT_CODE, kb, (size_t)(ke - kb));
 	if (ub)
 		flat_load(&x->g, FLAT_USER, ub, (size_t)(ue - ub));
-	memset(&r, 0, sizeof(r));
-	r.rip = K_CODE;
-	r.rsp = K_STACK;
-	r.rbx = K_DATA;
-	r.rflags = 2;
-	assert_int_equal(flat_start(&x->g, &r, 0, 0), 0);
+	assert_int_equal(flat_start_kernel(&x->g, K_DATA), 0);
 	if (flat_run(&x->g, &x->port)) {
 		if (expect_ok)
 			fail_msg("run: %s", hv_err_msg());
@@ -216,9 +209,7 @@ static void page_fault_read_only(void **state)
 		fail_msg("%s", hv_err_msg());
 	flat_set_pte(&x.g, 0x11000, 0x1);            /* present, read-only */
 	flat_load(&x.g, FLAT_CODE, snip_pf_ro_b, (size_t)(snip_pf_ro_e - snip_pf_ro_b));
-	struct hv_regs r = { .rip = K_CODE, .rsp = K_STACK, .rflags = 2 };
-
-	assert_int_equal(flat_start(&x.g, &r, 0, 0), 0);
+	assert_int_equal(flat_start_kernel(&x.g, 0), 0);
 	assert_int_equal(flat_run(&x.g, &x.port), 0);
 	x.g.ops->get_regs(x.g.vcpu, &x.r);
 	x.g.ops->get_sregs(x.g.vcpu, &x.s);
@@ -241,9 +232,7 @@ static void page_fault_crossing(void **state)
 	assert_int_equal(flat_create(&x.g, &hv_bt_engine_ops), 0);
 	flat_set_pte(&x.g, 0x20000, 0);
 	flat_load(&x.g, FLAT_CODE, snip_pf_cross_b, (size_t)(snip_pf_cross_e - snip_pf_cross_b));
-	struct hv_regs r = { .rip = K_CODE, .rsp = K_STACK, .rflags = 2 };
-
-	assert_int_equal(flat_start(&x.g, &r, 0, 0), 0);
+	assert_int_equal(flat_start_kernel(&x.g, 0), 0);
 	assert_int_equal(flat_run(&x.g, &x.port), 0);
 	x.g.ops->get_regs(x.g.vcpu, &x.r);
 	x.g.ops->get_sregs(x.g.vcpu, &x.s);
@@ -661,9 +650,7 @@ static void triple_fault_shuts_down(void **state)
 	assert_int_equal(flat_create(&x.g, &hv_bt_engine_ops), 0);
 	memset(flat_ptr(&x.g, FLAT_DATA), 0, 64);    /* an empty IDT descriptor */
 	flat_load(&x.g, FLAT_CODE, snip_triple_b, (size_t)(snip_triple_e - snip_triple_b));
-	struct hv_regs r = { .rip = K_CODE, .rsp = K_STACK, .rbx = K_DATA, .rflags = 2 };
-
-	assert_int_equal(flat_start(&x.g, &r, 0, 0), 0);
+	assert_int_equal(flat_start_kernel(&x.g, K_DATA), 0);
 	assert_int_equal(flat_run(&x.g, &x.port), -1);
 	assert_non_null(strstr(hv_err_msg(), "triple fault"));
 	done(&x);
@@ -680,13 +667,11 @@ static void halt_exits(void **state)
 	memset(&x, 0, sizeof(x));
 	assert_int_equal(flat_create(&x.g, &hv_bt_engine_ops), 0);
 	flat_load(&x.g, FLAT_CODE, snip_hlt_b, (size_t)(snip_hlt_e - snip_hlt_b));
-	struct hv_regs r = { .rip = K_CODE, .rsp = K_STACK, .rflags = 2 };
-
-	assert_int_equal(flat_start(&x.g, &r, 0, 0), 0);
+	assert_int_equal(flat_start_kernel(&x.g, 0), 0);
 	assert_int_equal(x.g.ops->vcpu_run(x.g.vcpu, &e), 0);
 	assert_int_equal(e.kind, HV_VMEXIT_HLT);
-	x.g.ops->get_regs(x.g.vcpu, &r);
-	assert_int_equal(r.rip, K_CODE + 1);
+	x.g.ops->get_regs(x.g.vcpu, &x.r);
+	assert_int_equal(x.r.rip, K_CODE + 1);
 	done(&x);
 }
 
@@ -714,16 +699,14 @@ static void request_exit_stops_loop(void **state)
 	memset(&x, 0, sizeof(x));
 	assert_int_equal(flat_create(&x.g, &hv_bt_engine_ops), 0);
 	flat_load(&x.g, FLAT_CODE, snip_spin_b, (size_t)(snip_spin_e - snip_spin_b));
-	struct hv_regs r = { .rip = K_CODE, .rsp = K_STACK, .rflags = 2 };
-
-	assert_int_equal(flat_start(&x.g, &r, 0, 0), 0);
+	assert_int_equal(flat_start_kernel(&x.g, 0), 0);
 	assert_int_equal(pthread_create(&t, NULL, kick, &x.g), 0);
 	assert_int_equal(x.g.ops->vcpu_run(x.g.vcpu, &e), 0);
 	pthread_join(t, NULL);
 	assert_int_equal(e.kind, HV_VMEXIT_INTERRUPTED);
-	x.g.ops->get_regs(x.g.vcpu, &r);
-	assert_true(r.rax > 1000);                   /* it did run, chained */
-	assert_true(r.rip == K_CODE || r.rip == K_CODE + 3);
+	x.g.ops->get_regs(x.g.vcpu, &x.r);
+	assert_true(x.r.rax > 1000);                 /* it did run, chained */
+	assert_true(x.r.rip == K_CODE || x.r.rip == K_CODE + 3);
 	/* and it goes on where it stopped */
 	assert_int_equal(pthread_create(&t, NULL, kick, &x.g), 0);
 	assert_int_equal(x.g.ops->vcpu_run(x.g.vcpu, &e), 0);
@@ -761,19 +744,13 @@ static void make_space(struct flat_guest *g, unsigned i)
 /* run_code with address spaces 0 .. n - 1 made first. */
 static void run_spaces(struct run *x, const uint8_t *kb, const uint8_t *ke, unsigned n)
 {
-	struct hv_regs r;
-
 	memset(x, 0, sizeof(*x));
 	if (flat_create(&x->g, &hv_bt_engine_ops))
 		fail_msg("creating the flat guest: %s", hv_err_msg());
 	flat_load(&x->g, FLAT_CODE, kb, (size_t)(ke - kb));
 	for (unsigned i = 0; i < n; i++)
 		make_space(&x->g, i);
-	memset(&r, 0, sizeof(r));
-	r.rip = K_CODE;
-	r.rsp = K_STACK;
-	r.rflags = 2;
-	assert_int_equal(flat_start(&x->g, &r, 0, 0), 0);
+	assert_int_equal(flat_start_kernel(&x->g, 0), 0);
 	if (flat_run(&x->g, &x->port))
 		fail_msg("run: %s", hv_err_msg());
 	assert_int_equal(x->g.ops->get_regs(x->g.vcpu, &x->r), 0);

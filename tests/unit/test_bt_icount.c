@@ -19,7 +19,6 @@
 extern const struct hv_engine_ops hv_bt_engine_ops;
 
 #define K_CODE  (HV_KERNBASE + FLAT_CODE)
-#define K_STACK (HV_KERNBASE + FLAT_STACK)
 
 #define SNIPPET(name, body)                                                    \
 	extern const uint8_t snip_##name##_b[], snip_##name##_e[];             \
@@ -40,17 +39,11 @@ struct run {
 /* Runs kernel code from K_CODE at CPL 0 until a port write to 0x98 or 0x99. */
 static void run_code(struct run *x, const uint8_t *b, const uint8_t *e)
 {
-	struct hv_regs r;
-
 	memset(x, 0, sizeof(*x));
 	if (flat_create(&x->g, &hv_bt_engine_ops))
 		fail_msg("creating the flat guest: %s", hv_err_msg());
 	flat_load(&x->g, FLAT_CODE, b, (size_t)(e - b));
-	memset(&r, 0, sizeof(r));
-	r.rip = K_CODE;
-	r.rsp = K_STACK;
-	r.rflags = 2;
-	assert_int_equal(flat_start(&x->g, &r, 0, 0), 0);
+	assert_int_equal(flat_start_kernel(&x->g, 0), 0);
 	if (flat_run(&x->g, &x->port))
 		fail_msg("run: %s", hv_err_msg());
 	assert_int_equal(x->g.ops->get_regs(x->g.vcpu, &x->r), 0);

@@ -80,13 +80,11 @@ struct run {
 
 static void start(struct run *x, const uint8_t *b, const uint8_t *e)
 {
-	struct hv_regs r = { .rip = K_CODE, .rsp = K_STACK, .rbx = K_DATA, .rflags = 2 };
-
 	memset(x, 0, sizeof(*x));
 	if (flat_create(&x->g, &hv_bt_engine_ops))
 		fail_msg("creating the flat guest: %s", hv_err_msg());
 	flat_load(&x->g, FLAT_CODE, b, (size_t)(e - b));
-	assert_int_equal(flat_start(&x->g, &r, 0, 0), 0);
+	assert_int_equal(flat_start_kernel(&x->g, K_DATA), 0);
 }
 
 static double cpu_seconds(void)

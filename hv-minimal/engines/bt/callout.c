@@ -1106,18 +1106,16 @@ int bt_callout(struct bt_vcpu *v, const struct bt_exit_info *info, struct hv_exi
 	return r;
 }
 
-/* The indirect-branch table, as translated code uses it: where translated code already
- * exists for the guest's RIP, found without a walk of the guest's tables. Only a kernel
- * address at CPL 0 or a user address at CPL 3: the others get the walk's permission
- * checks (U/S, SMEP). NULL: not known. */
+/* The indirect-branch table of the current CPL, as translated code uses it: where
+ * translated code already exists for the guest's RIP, found without a walk of the
+ * guest's tables (its blocks were fetched at this CPL, U/S and SMEP checked). NULL:
+ * not known. */
 const uint8_t *bt_known_block(struct bt_vcpu *v)
 {
 	uint64_t rip = v->cpu.rip;
 	const struct bt_htab_entry *h = &v->ctx->htab[bt_htab_index(rip, bt_kmode(v))];
 
-	if (h->guest == rip && ((int64_t)rip < 0) == (v->cpu.cpl == 0))
-		return (const uint8_t *)(uintptr_t)h->host;
-	return NULL;
+	return h->guest == rip ? (const uint8_t *)(uintptr_t)h->host : NULL;
 }
 
 /* The exit stub's shortcut: the call-out runs on the host stack right away, and where

@@ -185,6 +185,21 @@ static int classify(struct bt_vcpu *v, const struct bt_decoded *d, int m, struct
 	return 0;
 }
 
+/* The memory operand of an instruction this emulator does, and its access in *a; -1
+ * for any other instruction. */
+static int access_of(struct bt_vcpu *v, const struct bt_decoded *d, struct access *a)
+{
+	int m = -1;
+
+	for (unsigned i = 0; i < d->in.operand_count_visible; i++)
+		if (d->op[i].type == ZYDIS_OPERAND_TYPE_MEMORY &&
+		    d->op[i].mem.type != ZYDIS_MEMOP_TYPE_AGEN)
+			m = (int)i;
+	if (m < 0 || classify(v, d, m, a) || a->size == 0 || a->size > 8)
+		return -1;
+	return m;
+}
+
 static void set_flags(struct bt_vcpu *v, uint64_t f)
 {
 	v->ctx->rflags = (v->ctx->rflags & ~(uint64_t)RFLAGS_ARITH) | f;
@@ -344,18 +359,15 @@ static int emulate(struct bt_vcpu *v, const struct bt_exit_info *info, struct hv
 	const struct bt_pinfo *pi;
 	uint64_t ea, old, new;
 	void *p;
-	int m = -1, r;
+	int m, r;
 
 	memset(nv, 0, sizeof(*nv));
 	nv->trapped = 1;
 	r = decode_here(v, info, &d);
 	if (r)
 		return r;
-	for (unsigned i = 0; i < d.in.operand_count_visible; i++)
-		if (d.op[i].type == ZYDIS_OPERAND_TYPE_MEMORY &&
-		    d.op[i].mem.type != ZYDIS_MEMOP_TYPE_AGEN)
-			m = (int)i;
-	if (m < 0 || classify(v, &d, m, &a) || a.size == 0 || a.size > 8)
+	m = access_of(v, &d, &a);
+	if (m < 0)
 		return 3;
 	ea = bt_effective_address(v, &d, &d.op[m]);
 	if ((ea & (BT_PAGE - 1)) + a.size > BT_PAGE)
@@ -478,23 +490,17 @@ int bt_mmio_emulate(struct bt_vcpu *v, struct hv_exit *exit)
  * call-out can emulate counts. */
 void bt_note_pf_trap(struct bt_vcpu *v, uint64_t rip)
 {
+	struct bt_fault pf = v->fault;   /* the #PF being delivered: decoding may clear it */
 	struct bt_decoded d;
 	struct access a;
-	int m = -1;
+	int decoded;
 
 	if (!v->vm->adaptive)
 		return;
-	if (bt_decode_at(v, rip, 0, &d)) {
-		v->fault.pending = v->fault.vector == 14;   /* keep the #PF being delivered */
-		return;
-	}
-	for (unsigned i = 0; i < d.in.operand_count_visible; i++)
-		if (d.op[i].type == ZYDIS_OPERAND_TYPE_MEMORY &&
-		    d.op[i].mem.type != ZYDIS_MEMOP_TYPE_AGEN)
-			m = (int)i;
-	if (m < 0 || classify(v, &d, m, &a) || a.size == 0 || a.size > 8)
-		return;
-	bt_note_trap(v, rip);
+	decoded = bt_decode_at(v, rip, 0, &d) == 0;
+	v->fault = pf;
+	if (decoded && access_of(v, &d, &a) >= 0)
+		bt_note_trap(v, rip);
 }
 
 /* A hot instruction's call-out ran (nv: NULL when it raised a fault). Where native

@@ -146,6 +146,14 @@ int flat_start(struct flat_guest *g, const struct hv_regs *r, unsigned cpl, uint
 
 unsigned flat_mmio_writes;
 
+int flat_start_kernel(struct flat_guest *g, uint64_t rbx)
+{
+	struct hv_regs r = { .rip = HV_KERNBASE + FLAT_CODE, .rsp = HV_KERNBASE + FLAT_STACK,
+			     .rbx = rbx, .rflags = 2 };
+
+	return flat_start(g, &r, 0, 0);
+}
+
 int flat_run(struct flat_guest *g, uint16_t *port)
 {
 	for (int i = 0; i < 1000; i++) {

@@ -61,6 +61,9 @@ void flat_set_pte(struct flat_guest *g, uint64_t va, uint64_t flags);
 /* Long-mode state at rip with rsp, CPL 0 or 3, all registers zero but those in *r
  * (rip, rsp, rflags taken from the arguments). */
 int flat_start(struct flat_guest *g, const struct hv_regs *r, unsigned cpl, uint64_t gs_base);
+/* flat_start at CPL 0 at the kernel address of FLAT_CODE, RSP at the kernel address of
+ * FLAT_STACK, RFLAGS 2 and RBX = rbx: where the unit tests' kernel snippets start. */
+int flat_start_kernel(struct flat_guest *g, uint64_t rbx);
 /* Runs until an exit that is not a port write the snippet did on purpose; returns 0
  * when the run ended on port (FLAT_PORT_DONE or _TRAP), -1 otherwise (hv_err_msg()
  * says what happened). *port gets the port. Reads of other ports and of device
