@@ -592,6 +592,9 @@ void bt_xreq_destroy(struct bt_vcpu *v);
 void bt_xreq_serve(struct bt_vcpu *v);
 /* A page-table entry at gpa changed from old: drops what the windows mapped from it. */
 void bt_pt_written(struct bt_vcpu *v, uint64_t gpa, uint64_t old, uint64_t new);
+/* A guest `mov` to control register cr: 0, 1 (a value the engine refuses: #GP), or 2
+ * (no such register: #UD). */
+int bt_cr_write(struct bt_vcpu *v, unsigned cr, uint64_t val);
 void bt_pt_unshadow(struct bt_vcpu *v, uint64_t gpa);
 /* Asks the other vCPUs to protect gpa's page (it became a page table). */
 void bt_xreq_protect(struct bt_vcpu *v, uint64_t gpa);

@@ -355,7 +355,7 @@ static int msr_write(struct bt_vcpu *v, uint32_t msr, uint64_t val)
 
 /* ---- control registers ---- */
 
-static int cr_write(struct bt_vcpu *v, unsigned cr, uint64_t val)
+int bt_cr_write(struct bt_vcpu *v, unsigned cr, uint64_t val)
 {
 	struct bt_cpu *c = &v->cpu;
 
@@ -743,7 +743,7 @@ static int callout_decoded(struct bt_vcpu *v, const struct bt_exit_info *info)
 			bt_reg_write(v, d.op[0].reg.value, cr_read(v, cr));
 			return 0;
 		}
-		r = cr_write(v, cr, bt_reg_read(v, d.op[1].reg.value));
+		r = bt_cr_write(v, cr, bt_reg_read(v, d.op[1].reg.value));
 		if (r == 2) {
 			bt_raise(v, 6, 0, 0);
 			return 1;
@@ -1055,7 +1055,7 @@ static int callout_run(struct bt_vcpu *v, const struct bt_exit_info *info, struc
 			v->ctx->regs[info->b & 15] = cr_read(v, info->a);
 			break;
 		}
-		r = cr_write(v, info->a, v->ctx->regs[info->b & 15]);
+		r = bt_cr_write(v, info->a, v->ctx->regs[info->b & 15]);
 		if (r == 2) {
 			bt_raise(v, 6, 0, 0);
 			return 1;
