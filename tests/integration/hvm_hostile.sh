@@ -59,8 +59,8 @@ vmcall      kvm_pvm    3 hang|timeout|watchdog         vmcall at CPL0 livelocks 
 vmcall      kvm_intel  0 rax.=.0xfffffffffffffc18      KVM returns -KVM_ENOSYS (-1000) to the guest, which goes on and passes
 vmcall      kvm_amd    0 rax.=.0xfffffffffffffc18      KVM returns -KVM_ENOSYS (-1000) to the guest, which goes on and passes
 vmcall      bt         1 #UD                           the translated CPU has no VMX: #UD, and the guest kernel panics
-wildhcall   *          3 hypercall                     bad hypercall numbers, addresses and lengths are refused, a wild result address stops it
-wildpv      *          0 wildpv:.all.refused           bad paravirtual calls (batches, frames, another process's tables) get error codes; the VM goes on
+wildhcall   *          3 hypercall                     bad hypercall numbers, addresses and lengths are refused with codes; the doorbell rung for vCPU 4096 stops it
+wildpv      *          0 wildpv:.all.refused           bad paravirtual calls (batches, frames, tables of another process) get error codes; the VM goes on
 wildio      *          3 port                          a port with no device stops the guest
 usertouch   *          0 usertouch:.PASS               a user program touching kernel memory faults in the guest
 hello       *          0 hello:.exit.status.0          the well-behaved guest boots and exits 0

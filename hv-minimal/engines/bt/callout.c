@@ -430,6 +430,21 @@ static int callout_io(struct bt_vcpu *v, const struct bt_exit_info *info, struct
 
 		memcpy(v->iobuf, &val, size);
 	}
+	if (info->op == BT_CO_OUT) {
+		const struct bt_vm *vm = v->vm;
+
+		for (unsigned i = 0; i < vm->ndirect; i++) {
+			if (vm->direct[i].port != port || vm->direct[i].len != size)
+				continue;
+			v->cpu.rip = info->rip + info->len;
+			if (vm->direct[i].fn(vm->direct[i].ctx, v->index, v->iobuf, size))
+				return -1;
+			v->stats.direct_calls++;
+			/* the call may have loaded CR3 or changed tables: the run goes on from
+			 * a fresh block lookup (and GS view), not inline */
+			return 1;
+		}
+	}
 	if (bt_platform_pio(v, port, size, info->op == BT_CO_OUT, v->iobuf)) {
 		/* served by the engine: no exit */
 		if (info->op == BT_CO_IN) {

@@ -89,6 +89,7 @@ long kop_run(struct proc *p, uint64_t op, uint64_t n)
 		KLOOP("movq %3, (%4)\n\t"
 		      "outl %%eax, %%dx",
 		      id, "i"((uint64_t)HV_HC_NOP), "r"(&page->nr), "d"(HV_PORT_HCALL));
+		mycpu()->st.hypercalls += twice ? 2 * n : n;
 		return 0;
 	}
 	case GUEST_KOP_IN:

@@ -24,6 +24,7 @@ int main(const char *args)
 	printf("forkwait: %lu fork+%swait pairs, %lu reps\n", n, ex ? "exec+" : "", reps);
 	for (unsigned r = 0; r < reps; r++) {
 		uint32_t sum = 0;
+		work_begin();
 		uint64_t t0 = tsc_read();
 		for (uint64_t i = 0; i < n; i++) {
 			long pid = fork();

@@ -88,8 +88,12 @@ void report_ratio(const char *workload, const char *name, uint64_t num, uint64_t
 void report_signed_ratio(const char *workload, const char *name, int64_t num, uint64_t den,
 			 const char *unit, unsigned rep);
 void report_info(const char *workload, const char *key, const char *value);
+/* Marks the start of a repetition for report_work's hypercalls_per_op (the calls the
+ * kernel made for the workload since: the pv flavour's cost in calls). */
+void work_begin(void);
 /* The records of one repetition of a macro workload, headline first: cycles_per_op,
- * elapsed (cycles), ops, checksum; and a console line saying the same. */
+ * elapsed (cycles), ops, checksum, and hypercalls_per_op after a work_begin; and a
+ * console line saying the same. */
 void report_work(const char *workload, unsigned rep, uint64_t cycles, uint64_t ops,
 		 uint32_t checksum);
 

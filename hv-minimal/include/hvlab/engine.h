@@ -146,6 +146,14 @@ struct hv_engine_ops {
 	/* Optional (may be NULL): a port write of len bytes to port signals eventfd fd
 	 * without an exit to the core. */
 	int (*ioeventfd_add)(struct hv_engine_vm *vm, uint16_t port, uint32_t len, int fd);
+	/* Optional (may be NULL): an out of len bytes to port is served by fn inside the
+	 * engine, on the vCPU's thread, with no exit to the core (bt: the hypercall
+	 * doorbell as a direct call-out). fn(ctx, vcpu index, data, len) returns 0, or -1
+	 * with hv_err_msg() set, which stops the guest as an internal exit; it may call
+	 * this engine's pte_write and load_cr3 for that vCPU. */
+	int (*pio_direct_add)(struct hv_engine_vm *vm, uint16_t port, uint32_t len,
+			      int (*fn)(void *ctx, unsigned vcpu, const uint8_t *data, uint32_t len),
+			      void *ctx);
 	/* Guest TSC frequency in kHz, 0 when unknown. */
 	uint64_t (*tsc_khz)(struct hv_engine_vm *vm);
 	/* Memory virtualization as DESIGN.md names it (ept, npt, shadow-kvm, ...). */

@@ -10,7 +10,8 @@
  *   - no page table is mapped writable, so no process can write its own (or another
  *     process's) tables behind the VMM;
  *   - nothing below HV_BOOT_RESERVED_END (the VMM's boot page, hypercall pages and
- *     boot tables) is mapped, and every frame lies inside guest memory.
+ *     boot tables) is mapped, and every frame lies inside guest memory, or, for a leaf,
+ *     in a device's MMIO range on the bus (Xen's I/O memory).
  * A refused update is not applied and its code returned; the ones before it in the
  * batch stand (the count is returned in args[3]), like Xen's mmu_update. */
 #include <stdlib.h>
@@ -66,15 +67,19 @@ static uint64_t *table(struct hv_vm *vm, uint64_t frame)
 	return hv_gpa_ptr(&vm->mem, frame * PG, PG);
 }
 
-/* A frame a present entry may name at all: inside memory, not the VMM's. */
-static int frame_check(const struct hv_pv *pv, uint64_t e)
+#define DEVICE_PAGE 1
+
+/* A frame a present entry may name at all: 0 for guest memory that is not the VMM's,
+ * DEVICE_PAGE for a page of a device's MMIO range (for leaves only: no table, owner
+ * or count is kept of it), or a refusal code. */
+static int frame_check(struct hv_vm *vm, const struct hv_pv *pv, uint64_t e)
 {
 	uint64_t f = frame_of(e);
 
 	if (e & E_RSVD)
 		return HV_HC_EINVAL;
 	if (f >= pv->nframes)
-		return HV_HC_EFAULT;
+		return hv_bus_find(&vm->bus, HV_BUS_MMIO, f * PG, PG) ? DEVICE_PAGE : HV_HC_EFAULT;
 	if (f * PG < HV_BOOT_RESERVED_END)
 		return HV_HC_EPERM;
 	return 0;
@@ -118,8 +123,10 @@ static int adopt(struct hv_vm *vm, struct hv_pv *pv, uint64_t f, unsigned lvl, u
 		uint64_t e = t[i], c = frame_of(e);
 		if (!(e & E_P))
 			continue;
-		if ((r = frame_check(pv, e)))
-			return r;
+		if ((r = frame_check(vm, pv, e)) == DEVICE_PAGE && lvl == 1)
+			continue;
+		if (r)
+			return r == DEVICE_PAGE ? HV_HC_EPERM : r;
 		if (lvl == 1) {
 			if ((e & E_W) && pv->owner[c])
 				return HV_HC_EPERM;
@@ -171,11 +178,14 @@ static int update_one(struct hv_vcpu *vcpu, struct hv_pv *pv, uint64_t root,
 	if (lvl == 4 && idx >= USER_SLOTS)
 		return HV_HC_EPERM;            /* the kernel half */
 	uint64_t old = table(vm, tf)[idx], nf = frame_of(val), of = frame_of(old);
+	int device = 0;
 	if (val & E_P) {
-		if ((r = frame_check(pv, val)))
-			return r;
+		if ((r = frame_check(vm, pv, val)) == DEVICE_PAGE && lvl == 1)
+			device = 1;
+		else if (r)
+			return r == DEVICE_PAGE ? HV_HC_EPERM : r;
 		if (lvl == 1) {
-			if ((val & E_W) && pv->owner[nf])
+			if (!device && (val & E_W) && pv->owner[nf])
 				return HV_HC_EPERM;    /* a page table, writable */
 		} else if (val & E_PS) {
 			return HV_HC_EINVAL;
@@ -202,7 +212,7 @@ static int update_one(struct hv_vcpu *vcpu, struct hv_pv *pv, uint64_t root,
 			release(vm, pv, of, (uint32_t)root1);
 		}
 	}
-	if (lvl == 1 && (val & E_P) && (val & E_W))
+	if (lvl == 1 && (val & E_P) && (val & E_W) && !device)
 		pv->wmaps[nf]++;
 	return 0;
 }
