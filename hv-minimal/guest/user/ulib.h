@@ -88,6 +88,9 @@ void report_ratio(const char *workload, const char *name, uint64_t num, uint64_t
 void report_signed_ratio(const char *workload, const char *name, int64_t num, uint64_t den,
 			 const char *unit, unsigned rep);
 void report_info(const char *workload, const char *key, const char *value);
+/* n fork+wait pairs per repetition reported as workload name (forkwait.c, forkexec.c):
+ * args n=N,exec=0|1,reps=R; ex is exec's default. Returns the program's status. */
+int fork_loop(const char *name, const char *args, uint64_t ex);
 /* Marks the start of a repetition for report_work's hypercalls_per_op (the calls the
  * kernel made for the workload since: the pv flavour's cost in calls). */
 void work_begin(void);
