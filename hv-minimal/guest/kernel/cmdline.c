@@ -126,6 +126,11 @@ static void opt_iopath(const char *key, const char *v)
 	kcfg.iopath = names[one_of(key, v, names, "an I/O path this kernel has (emul)")];
 }
 
+static void opt_pvbatch(const char *key, const char *v)
+{
+	kcfg.pv_batch = number(key, v, 1, HV_MMU_BATCH_MAX);
+}
+
 static void opt_cr8wr(const char *key, const char *v)
 {
 	static const char *const names[] = { "off", NULL };
@@ -148,7 +153,7 @@ static const struct {
 } options[] = {
 	{ "workload", opt_workload }, { "wargs", opt_wargs }, { "sysgate", opt_sysgate },
 	{ "kmem", opt_kmem }, { "cow", opt_cow }, { "hz", opt_hz },
-	{ "spinlock", opt_spinlock }, { "flavour", opt_flavour }, { "pv", opt_pv }, { "iopath", opt_iopath },
+	{ "spinlock", opt_spinlock }, { "flavour", opt_flavour }, { "pv", opt_pv }, { "pvbatch", opt_pvbatch }, { "iopath", opt_iopath },
 	{ "cpus", opt_cpus }, { "cr8wr", opt_cr8wr },
 };
 
@@ -184,6 +189,7 @@ void cmdline_parse(void)
 	kcfg.hz = HZ_DEFAULT;
 	kcfg.spinlock = "plain";
 	kcfg.flavour = "full";
+	kcfg.pv_batch = HV_MMU_BATCH_MAX;
 	kcfg.iopath = "emul";
 	kcfg.workload = NULL;
 	kcfg.wargs = "";

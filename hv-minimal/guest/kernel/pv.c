@@ -111,13 +111,13 @@ void pv_pte_set(uint64_t root, pte_t *e, pte_t v)
 		*e = v;
 		return;
 	}
-	if (q->n && (q->root != root || q->n == HV_MMU_BATCH_MAX))
+	if (q->n && (q->root != root || q->n >= kcfg.pv_batch))
 		pv_flush();
 	q->root = root;
 	q->u[q->n].ptr = V2P(e);
 	q->u[q->n].val = v;
 	q->n++;
-	if (!q->lazy)
+	if (!q->lazy || q->n >= kcfg.pv_batch)
 		pv_flush();
 }
 
