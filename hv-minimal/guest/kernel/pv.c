@@ -30,9 +30,6 @@ struct pv_queue {
 static struct pv_queue queues[HV_MAX_VCPUS];
 static volatile struct hv_pvclock clocks[HV_MAX_VCPUS] __attribute__((aligned(64)));
 
-const struct pv_ops *pv;
-uint32_t pv_features;
-int pv_mmu_on;
 
 /* ---- full: the native instructions ---- */
 
@@ -78,6 +75,11 @@ static const struct pv_ops full_ops = {
 	.idle_halt = full_idle_halt,
 	.clock_ns = full_clock_ns,
 };
+
+/* the full table until pv_init chooses (code before it, udelay included, needs one) */
+const struct pv_ops *pv = &full_ops;
+uint32_t pv_features;
+int pv_mmu_on;
 
 /* ---- pv: hypercalls where offered ---- */
 
@@ -187,8 +189,8 @@ static uint64_t pv_clock_ns(void)
 	uint32_t v;
 	uint64_t ns;
 
-	if (!(pv_features & HV_PV_CLOCK))
-		return full_clock_ns();
+	if (!(pv_features & HV_PV_CLOCK) || !c->version)
+		return full_clock_ns();     /* no page, or not yet filled for this CPU */
 	do {
 		v = c->version;
 		__atomic_thread_fence(__ATOMIC_ACQUIRE);
