@@ -72,6 +72,8 @@ static int from_amd(struct pw_config *c)
 	 * both sizes, as on Zen, sized by the 4 KiB figure */
 	if (b >> 16 & 0xfff)
 		n.l2_tlb = (struct pw_geom){ b >> 16 & 0xfff, amd_l2_ways(b >> 28, b >> 16 & 0xfff) };
+	int got_1g = 0;
+
 	if (max >= 0x80000019) {
 		__cpuid(0x80000019, a, b, cx, d);
 		if (a >> 16 & 0xfff)
@@ -80,10 +82,10 @@ static int from_amd(struct pw_config *c)
 		if (b >> 16 & 0xfff)
 			n.l2_tlb_1g = (struct pw_geom){ b >> 16 & 0xfff,
 							amd_l2_ways(b >> 28, b >> 16 & 0xfff) };
+		got_1g = (a | b) >> 16 & 0xfff ? 1 : 0;
 	}
 	snprintf(n.tlb_source, sizeof(n.tlb_source), "CPUID 0x80000005/6%s (AMD)%s",
-		 max >= 0x80000019 ? "/19" : "",
-		 max >= 0x80000019 ? "" : "; 1 GiB TLBs from the defaults");
+		 got_1g ? "/19" : "", got_1g ? "" : "; 1 GiB TLBs not reported: the defaults'");
 	if (pw_config_check(&n))
 		return -1;
 	*c = n;
