@@ -514,6 +514,18 @@ static int walk_caches(const struct pw_config *base, struct recorder *rec, int q
 	record(rec, "sim-walkcache", "default", "native", "cycles_per_access", native, "cycles");
 	record(rec, "sim-walkcache", "none", "-", "walk_latency_ratio_uncached",
 	       walk_native > 0 ? walk_none / walk_native : 0, "ratio");
+	for (unsigned lv = 4; lv <= 5; lv++) {
+		struct pw_config c = *base;
+		char params[16];
+
+		c.guest_levels = c.host_levels = lv;
+		c.host_page = PW_4K;
+		snprintf(params, sizeof(params), "%ux%u", lv, lv);
+		for (int m = 0; m < PW_NMODES; m++)
+			record(rec, "sim-walkcache", params, pw_mode_name((enum pw_mode)m),
+			       "cold_walk_refs", pw_cold_walk_refs(&c, (enum pw_mode)m, PW_4K),
+			       "count");
+	}
 	pw_trace_free(&t);
 	printf("# walk caches (memwalk 256 MiB, 4 KiB pages, cycles per access): native %.1f; "
 	       "nested without walk caches %.1f, with them %.1f (+%.0f%%), with the nested TLB "
