@@ -35,7 +35,7 @@ void pw_config_default(struct pw_config *c)
 	c->lat = (struct pw_latency){
 		.access = 30, .l2_tlb_hit = 7, .ref_hot = 10, .ref_leaf = 50,
 		.pte_trap = 2500, .shadow_fill = 2000, .pf_exit = 1500, .invlpg_exit = 1000,
-		.cr3_exit = 1500, .npf_exit = 2500,
+		.cr3_exit = 1500, .npf_exit = 2500, .guest_fault = 1100, .guest_switch = 2000,
 	};
 	snprintf(c->tlb_source, sizeof(c->tlb_source), "default (Skylake-class)");
 }
@@ -201,6 +201,7 @@ static const struct {
 } lat_keys[] = {
 	LAT(access), LAT(l2_tlb_hit), LAT(ref_hot), LAT(ref_leaf), LAT(pte_trap),
 	LAT(shadow_fill), LAT(pf_exit), LAT(invlpg_exit), LAT(cr3_exit), LAT(npf_exit),
+	LAT(guest_fault), LAT(guest_switch),
 };
 
 static const char *const level_names[PW_MAX_LEVELS + 1] = {
@@ -211,7 +212,7 @@ static const char *const level_names[PW_MAX_LEVELS + 1] = {
 	"l2_tlb, l2_tlb_1g, nested_tlb, pwc_{pd,pdpt,pml4,pml5}, " \
 	"nested_pwc_{pd,pdpt,pml4,pml5}, pcid, shadow_policy, and *_cycles: access, " \
 	"l2_tlb_hit, ref_hot, ref_leaf, pte_trap, shadow_fill, pf_exit, invlpg_exit, " \
-	"cr3_exit, npf_exit"
+	"cr3_exit, npf_exit, guest_fault, guest_switch"
 
 int pw_config_set(struct pw_config *c, const char *key, const char *v)
 {

@@ -89,7 +89,8 @@ uint64_t pw_stats_exits(const struct pw_stats *s)
 
 uint64_t pw_stats_cycles(const struct pw_stats *s)
 {
-	return s->access_cycles + s->l2_hit_cycles + s->walk_cycles + s->exit_cycles;
+	return s->access_cycles + s->l2_hit_cycles + s->walk_cycles + s->exit_cycles +
+	       s->guest_cycles;
 }
 
 unsigned pw_cold_walk_refs(const struct pw_config *c, enum pw_mode mode,
@@ -534,6 +535,7 @@ static int switch_to(struct pw_sim *s, unsigned asid)
 	unsigned prev = s->asid;
 
 	s->st.switches++;
+	s->st.guest_cycles += s->cfg.lat.guest_switch;
 	s->asid = asid;
 	s->have_space = 1;
 	if (!pw_map_get(&s->spaces, asid)) {
@@ -625,6 +627,7 @@ int pw_sim_event(struct pw_sim *s, const struct pw_event *e)
 	}
 	case PW_EV_FAULT:
 		s->st.guest_faults++;
+		s->st.guest_cycles += s->cfg.lat.guest_fault;
 		if (s->mode == PW_SHADOW)
 			take_exit(s, PW_X_PF);
 		return 0;

@@ -38,6 +38,9 @@ struct pw_latency {
 	unsigned invlpg_exit;        /* shadow: invlpg intercepted (resyncs that entry) */
 	unsigned cr3_exit;           /* shadow: CR3 write intercepted (resyncs unsync pages) */
 	unsigned npf_exit;           /* nested: first touch of a guest-physical page */
+	unsigned guest_fault;        /* the guest kernel's own page-fault handling, every
+	                              * mode alike (the native baseline has it too) */
+	unsigned guest_switch;       /* the guest kernel's own process switch, likewise */
 };
 
 struct pw_config {
@@ -145,6 +148,7 @@ struct pw_stats {
 	uint64_t exits[PW_NEXITS];
 	uint64_t exit_cycles;
 	uint64_t access_cycles;
+	uint64_t guest_cycles;               /* the guest kernel's own work, every mode */
 	uint64_t nested_tlb_hits, nested_tlb_misses;
 };
 
@@ -152,7 +156,7 @@ _Static_assert(sizeof(struct pw_stats) % sizeof(uint64_t) == 0,
 	       "struct pw_stats holds uint64_t counters only");
 
 uint64_t pw_stats_exits(const struct pw_stats *s);
-/* access + L2 TLB hits + walks + exits */
+/* access + L2 TLB hits + walks + exits + the guest kernel's own work */
 uint64_t pw_stats_cycles(const struct pw_stats *s);
 
 struct pw_sim;
