@@ -331,25 +331,55 @@ static void test_exits_of_one_churned_page(void **state)
 	assert_int_equal(pw_stats_exits(&st), 0);
 	assert_int_equal(st.pte_updates, 2);
 	/* unsync (KVM): #PF intercepted, hidden fault to fill the entry, invlpg
-	 * intercepted; the PTE writes themselves do not trap; plus the CR3 write */
+	 * intercepted; the leaf PTE writes do not trap, but linking the new tables into
+	 * the root does (the VMM shadows the root since the CR3 write); plus the CR3 write */
 	run_text(&c, PW_SHADOW, churn_one, &st);
 	assert_int_equal(st.exits[PW_X_PF], 1);
 	assert_int_equal(st.exits[PW_X_FILL], 1);
 	assert_int_equal(st.exits[PW_X_INVLPG], 1);
-	assert_int_equal(st.exits[PW_X_PTE_TRAP], 0);
+	assert_int_equal(st.exits[PW_X_PTE_TRAP], 1);
 	assert_int_equal(st.exits[PW_X_CR3], 1);
-	/* trap (VMware-style write-protected tables): both PTE writes trap, and the
-	 * emulation installs the entry, so no fill */
+	/* trap (VMware-style write-protected tables): both leaf PTE writes trap too, and
+	 * the emulation installs the entry, so no fill */
 	c.shadow_policy = PW_SHADOW_TRAP;
 	run_text(&c, PW_SHADOW, churn_one, &st);
-	assert_int_equal(st.exits[PW_X_PTE_TRAP], 2);
+	assert_int_equal(st.exits[PW_X_PTE_TRAP], 1 + 2);
 	assert_int_equal(st.exits[PW_X_FILL], 0);
-	assert_int_equal(pw_stats_exits(&st), 2 + 1 + 1 + 1);
+	assert_int_equal(pw_stats_exits(&st), 3 + 1 + 1 + 1);
 	/* nested: only first touches of guest-physical pages: the root table, the three
 	 * tables the mapping needs, the data frame */
 	run_text(&c, PW_NESTED, churn_one, &st);
 	assert_int_equal(st.exits[PW_X_NPF], 5);
 	assert_int_equal(pw_stats_exits(&st), 5);
+}
+
+/* A table page freed with its address space and reused by the next one is still
+ * shadowed: the guest's zeroing of it traps shadow_flood_writes times before the VMM
+ * drops the shadow page; then writes to it are free. */
+static void test_reused_shadowed_table_floods(void **state)
+{
+	static const char text[] =
+		"ptwalk-trace 1\nc 1\n"
+		"c 2\nm 40000000 100000 4k\nr 40000000\n"   /* fill: 2's tables shadowed */
+		"c 1\nk 2\n"
+		"c 3\nm 40000000 200000 4k\n";             /* 3 reuses 2's four tables */
+	struct pw_config c;
+	struct pw_stats st;
+
+	(void)state;
+	pw_config_default(&c);
+	run_text(&c, PW_SHADOW, text, &st);
+	/* 2: one trap linking its tables into its shadowed root. 3: its root and three
+	 * tables, all reused and still shadowed: 4 x 3 flood traps, 4 shadow pages
+	 * dropped; the root is shadowed again when CR3 loads it, so linking the new
+	 * table into it traps once more */
+	assert_int_equal(st.shadow_zaps, 4);
+	assert_int_equal(st.exits[PW_X_PTE_TRAP], 1 + 4 * 3 + 1);
+	c.shadow_flood_writes = 0;
+	run_text(&c, PW_SHADOW, text, &st);
+	assert_int_equal(st.exits[PW_X_PTE_TRAP], 1 + 1);
+	run_text(&c, PW_NESTED, text, &st);
+	assert_int_equal(st.exits[PW_X_PTE_TRAP], 0);
 }
 
 static void test_timed_part_starts_at_b(void **state)
@@ -490,6 +520,7 @@ int main(void)
 		cmocka_unit_test(test_cr3_write_flushes_without_pcid),
 		cmocka_unit_test(test_splintered_large_page_needs_more_tlb_entries),
 		cmocka_unit_test(test_exits_of_one_churned_page),
+		cmocka_unit_test(test_reused_shadowed_table_floods),
 		cmocka_unit_test(test_timed_part_starts_at_b),
 		cmocka_unit_test(test_ptchurn_generator_matches_the_guest),
 		cmocka_unit_test(test_malformed_traces_are_refused),

@@ -32,6 +32,7 @@ void pw_config_default(struct pw_config *c)
 	c->nested_tlb = (struct pw_geom){ 32, 0 };
 	c->pcid = 0;
 	c->shadow_policy = PW_SHADOW_UNSYNC;
+	c->shadow_flood_writes = 3;
 	c->lat = (struct pw_latency){
 		.access = 30, .l2_tlb_hit = 7, .ref_hot = 10, .ref_leaf = 50,
 		.pte_trap = 2500, .shadow_fill = 2000, .pf_exit = 1500, .invlpg_exit = 1000,
@@ -210,7 +211,8 @@ static const char *const level_names[PW_MAX_LEVELS + 1] = {
 
 #define KEYS_HELP "guest_levels, host_levels, host_page, l1_tlb_4k, l1_tlb_2m, l1_tlb_1g, " \
 	"l2_tlb, l2_tlb_1g, nested_tlb, pwc_{pd,pdpt,pml4,pml5}, " \
-	"nested_pwc_{pd,pdpt,pml4,pml5}, pcid, shadow_policy, and *_cycles: access, " \
+	"nested_pwc_{pd,pdpt,pml4,pml5}, pcid, shadow_policy, shadow_flood_writes, and " \
+	"*_cycles: access, " \
 	"l2_tlb_hit, ref_hot, ref_leaf, pte_trap, shadow_fill, pf_exit, invlpg_exit, " \
 	"cr3_exit, npf_exit, guest_fault, guest_switch"
 
@@ -256,6 +258,12 @@ int pw_config_set(struct pw_config *c, const char *key, const char *v)
 		if (parse_uint(v, 1u << 16, &u))
 			return hv_err_set("%s = %s: give a number of entries (0: no cache)", key, v);
 		(host ? c->nested_pwc : c->pwc)[k] = u;
+		return 0;
+	}
+	if (!strcmp(key, "shadow_flood_writes")) {
+		if (parse_uint(v, 512, &u))
+			return hv_err_set("shadow_flood_writes = %s: give 0 to 512", v);
+		c->shadow_flood_writes = u;
 		return 0;
 	}
 	if (!strcmp(key, "pcid")) {
@@ -370,8 +378,9 @@ void pw_config_print(const struct pw_config *c, FILE *out)
 		fprintf(out, "pwc_%-16s = %u\n", level_names[k], c->pwc[k]);
 	for (int k = 2; k <= PW_MAX_LEVELS; k++)
 		fprintf(out, "nested_pwc_%-9s = %u\n", level_names[k], c->nested_pwc[k]);
-	fprintf(out, "%-20s = %d\n%-20s = %s\n", "pcid", c->pcid, "shadow_policy",
-		c->shadow_policy == PW_SHADOW_TRAP ? "trap" : "unsync");
+	fprintf(out, "%-20s = %d\n%-20s = %s\n%-20s = %u\n", "pcid", c->pcid, "shadow_policy",
+		c->shadow_policy == PW_SHADOW_TRAP ? "trap" : "unsync", "shadow_flood_writes",
+		c->shadow_flood_writes);
 	for (size_t i = 0; i < sizeof(lat_keys) / sizeof(lat_keys[0]); i++) {
 		unsigned u;
 

@@ -32,6 +32,8 @@ struct pw_sim {
 	struct pw_map spaces;        /* asids that exist */
 	struct pw_map epochs;        /* shadow: mapping key -> epoch of its last PTE write */
 	struct pw_map pieces;        /* shadow: (asid, piece) -> epoch it was filled at */
+	struct pw_map shadowed;      /* shadow: guest table gPAs the VMM has shadow pages of,
+	                              * so write-protects (they stay so when freed) */
 	uint64_t epoch;
 	uint64_t *free_tables;       /* table gPAs freed by dropped address spaces */
 	size_t nfree, free_cap;
@@ -132,7 +134,8 @@ struct pw_sim *pw_sim_new(const struct pw_config *c, enum pw_mode mode)
 	}
 	bad |= pw_cache_init(&s->ntlb, c->nested_tlb.entries, c->nested_tlb.ways);
 	bad |= pw_map_init(&s->maps) | pw_map_init(&s->tables) | pw_map_init(&s->backed) |
-	       pw_map_init(&s->spaces) | pw_map_init(&s->epochs) | pw_map_init(&s->pieces);
+	       pw_map_init(&s->spaces) | pw_map_init(&s->epochs) | pw_map_init(&s->pieces) |
+	       pw_map_init(&s->shadowed);
 	s->next_table_gpa = TABLE_GPA_BASE;
 	if (bad) {
 		pw_sim_free(s);
@@ -161,6 +164,7 @@ void pw_sim_free(struct pw_sim *s)
 	pw_map_destroy(&s->spaces);
 	pw_map_destroy(&s->epochs);
 	pw_map_destroy(&s->pieces);
+	pw_map_destroy(&s->shadowed);
 	free(s->free_tables);
 	free(s);
 }
@@ -246,10 +250,20 @@ static int canonical(const struct pw_sim *s, uint64_t va, uint64_t *out)
 	return 0;
 }
 
+/* A page for a new guest table. One freed by a dropped address space comes back
+ * first; under shadow paging it may still be shadowed, so the guest's zeroing of it
+ * traps until the VMM sees the flood of writes and drops its shadow page (KVM's
+ * write-flooding detection). */
 static int alloc_table(struct pw_sim *s, uint64_t *gpa)
 {
 	if (s->nfree) {
 		*gpa = s->free_tables[--s->nfree];
+		if (s->mode == PW_SHADOW && pw_map_get(&s->shadowed, *gpa)) {
+			for (unsigned i = 0; i < s->cfg.shadow_flood_writes; i++)
+				take_exit(s, PW_X_PTE_TRAP);
+			s->st.shadow_zaps++;
+			pw_map_del(&s->shadowed, *gpa);
+		}
 		return 0;
 	}
 	*gpa = s->next_table_gpa;
@@ -271,17 +285,40 @@ static int touch_gpa(struct pw_sim *s, uint64_t gpa)
 
 /* The gPA of the level-k guest table that maps va, made (zeroed by the guest, so
  * touched) if it does not exist yet. */
-static int guest_table(struct pw_sim *s, unsigned k, uint64_t va, uint64_t *gpa)
+static int guest_table_made(struct pw_sim *s, unsigned k, uint64_t va, uint64_t *gpa,
+			    int *made)
 {
 	uint64_t key = table_key(s->asid, k, k == s->cfg.guest_levels ? 0 : va);
 	uint64_t *v = pw_map_get(&s->tables, key);
 
+	*made = !v;
 	if (v) {
 		*gpa = *v;
 		return 0;
 	}
 	if (alloc_table(s, gpa) || pw_map_put(&s->tables, key, *gpa) || touch_gpa(s, *gpa))
 		return hv_err_set("ptwalk-sim: out of memory for guest tables");
+	return 0;
+}
+
+static int guest_table(struct pw_sim *s, unsigned k, uint64_t va, uint64_t *gpa)
+{
+	int made;
+
+	return guest_table_made(s, k, va, gpa, &made);
+}
+
+/* Shadow paging: the VMM now has shadow pages of the guest tables that map va, from
+ * the root down to leaf (it built them to fill an entry, or to load a root). */
+static int shadow_tables_of(struct pw_sim *s, uint64_t va, unsigned leaf)
+{
+	for (unsigned k = s->cfg.guest_levels; k >= leaf && k >= 1; k--) {
+		uint64_t key = table_key(s->asid, k, k == s->cfg.guest_levels ? 0 : va);
+		uint64_t *gpa = pw_map_get(&s->tables, key);
+
+		if (gpa && pw_map_put(&s->shadowed, *gpa, 1))
+			return hv_err_set("ptwalk-sim: out of memory");
+	}
 	return 0;
 }
 
@@ -411,7 +448,8 @@ static int access(struct pw_sim *s, const struct pw_event *e)
 
 		if (!filled || !mine || *filled != *mine) {
 			take_exit(s, PW_X_FILL);
-			if (pw_map_put(&s->pieces, pk, mine ? *mine : 0))
+			if (pw_map_put(&s->pieces, pk, mine ? *mine : 0) ||
+			    shadow_tables_of(s, va, leaf_level(page)))
 				return hv_err_set("ptwalk-sim: out of memory");
 		}
 	}
@@ -502,9 +540,25 @@ static int map(struct pw_sim *s, const struct pw_event *e)
 	if (leaf_level(page) > s->cfg.guest_levels)
 		return hv_err_set("m: %s pages need more than %u levels", pw_page_name(page),
 				  s->cfg.guest_levels);
-	for (unsigned k = s->cfg.guest_levels; k >= leaf_level(page); k--)
-		if (guest_table(s, k, va, &tablegpa))
+	uint64_t above = 0;
+	int above_made = 1;
+
+	for (unsigned k = s->cfg.guest_levels; k >= leaf_level(page); k--) {
+		int made;
+
+		if (guest_table_made(s, k, va, &tablegpa, &made))
 			return -1;
+		/* a new table is linked into the one above it: a write to a non-leaf table,
+		 * which shadow paging keeps write-protected under either policy while
+		 * it has a shadow page of it */
+		if (made && !above_made && s->mode == PW_SHADOW &&
+		    pw_map_get(&s->shadowed, above)) {
+			s->st.pte_updates++;
+			take_exit(s, PW_X_PTE_TRAP);
+		}
+		above = tablegpa;
+		above_made = made;
+	}
 	m = find_mapping(s, va, &old);
 	if (m && old != page)
 		pw_map_del(&s->maps, map_key(s->asid, old, va));
@@ -543,6 +597,8 @@ static int switch_to(struct pw_sim *s, unsigned asid)
 		    guest_table(s, s->cfg.guest_levels, 0, &root))
 			return hv_err_set("ptwalk-sim: out of memory for address spaces");
 	}
+	if (s->mode == PW_SHADOW && shadow_tables_of(s, 0, s->cfg.guest_levels))
+		return -1;                   /* the VMM loads a shadow root for it */
 	(void)prev;
 	if (!s->cfg.pcid)
 		flush_guest_caches(s);

@@ -55,6 +55,8 @@ struct pw_config {
 	struct pw_geom nested_tlb;   /* gPA -> hPA (Bhargava's NTLB) */
 	int pcid;                    /* 1: TLB and walk caches survive CR3 writes */
 	enum pw_shadow_policy shadow_policy;
+	unsigned shadow_flood_writes;  /* writes to a shadowed table page before the VMM
+	                                * drops its shadow page (KVM: 3) */
 	struct pw_latency lat;
 	char tlb_source[160];        /* where the TLB geometry came from */
 };
@@ -150,6 +152,7 @@ struct pw_stats {
 	uint64_t access_cycles;
 	uint64_t guest_cycles;               /* the guest kernel's own work, every mode */
 	uint64_t nested_tlb_hits, nested_tlb_misses;
+	uint64_t shadow_zaps;                /* shadow pages dropped for write flooding */
 };
 
 _Static_assert(sizeof(struct pw_stats) % sizeof(uint64_t) == 0,
