@@ -233,6 +233,9 @@ static void print_modes(const struct outcome *o, int mask)
 				if (x->exits[k])
 					printf(" %s %llu", pw_exit_names[k],
 					       (unsigned long long)x->exits[k]);
+			if (x->shadow_zaps)
+				printf("; shadow pages dropped (write flooding) %llu",
+				       (unsigned long long)x->shadow_zaps);
 			printf("\n");
 		}
 	}
@@ -395,6 +398,9 @@ static void record_outcome(struct recorder *rec, const char *wl, const char *par
 			if (o->whole[m].exits[k])
 				record(rec, name, params, mv, pw_exit_names[k],
 				       (double)o->whole[m].exits[k], "count");
+		if (o->whole[m].shadow_zaps)
+			record(rec, name, params, mv, "shadow_zaps", (double)o->whole[m].shadow_zaps,
+			       "count");
 		record(rec, name, params, mv, "cycles", (double)pw_stats_cycles(s), "cycles");
 		record(rec, name, params, mv, "cycles_per_access",
 		       per(pw_stats_cycles(s), s->accesses), "cycles");
