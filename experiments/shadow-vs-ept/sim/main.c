@@ -240,12 +240,20 @@ static void print_modes(const struct outcome *o, int mask)
 		}
 	}
 	if ((mask & 6) == 6) {
-		char k[32];
+		char k[32], when[96];
+		double scale = crossover_scale(o);
 
-		fmt_scale(k, sizeof(k), crossover_scale(o));
-		printf("shadow/nested: %.3f (above 1 nested is faster); shadow is faster while "
-		       "exits cost below %s the configured ones\n",
-		       per(pw_stats_cycles(&o->st[PW_SHADOW]), pw_stats_cycles(&o->st[PW_NESTED])), k);
+		fmt_scale(k, sizeof(k), scale);
+		if (isinf(scale))
+			snprintf(when, sizeof(when), "shadow is faster at any exit cost");
+		else if (scale <= 0)
+			snprintf(when, sizeof(when), "nested is faster even with free exits");
+		else
+			snprintf(when, sizeof(when), "shadow is faster while exits cost below %s "
+				 "the configured ones", k);
+		printf("shadow/nested: %.3f (above 1 nested is faster); %s\n",
+		       per(pw_stats_cycles(&o->st[PW_SHADOW]), pw_stats_cycles(&o->st[PW_NESTED])),
+		       when);
 	}
 }
 
