@@ -57,7 +57,9 @@ struct opts {
 	int quick;
 };
 
-/* Options shared by the commands; argv[optind..] are left for the command. */
+/* Options shared by the commands; argv[optind..] are left for the command. Returns 0,
+ * an exit status (2) after saying what is wrong, or HELP_SHOWN after --help. */
+#define HELP_SHOWN (-1)
 static int parse_opts(int argc, char **argv, struct opts *o)
 {
 	static const struct option longopts[] = {
@@ -87,7 +89,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		case 'o': o->output = optarg; break;
 		case 'q': o->quick = 1; break;
 		case 'w': o->workloads = optarg; break;
-		case 'h': fputs(usage_text, stdout); exit(0);
+		case 'h': fputs(usage_text, stdout); return HELP_SHOWN;
 		default: return usage_error("%s", "bad option");
 		}
 	}
@@ -670,8 +672,12 @@ int main(int argc, char **argv)
 		return argc < 2 ? 2 : 0;
 	}
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
-		if (!strcmp(argv[1], commands[i].name))
-			/* getopt sees argv[1] (the command) as argv[0]'s neighbour: skip it */
-			return commands[i].fn(argc, argv);
+		if (!strcmp(argv[1], commands[i].name)) {
+			/* getopt moves the command word among the other operands: each command
+			 * finds it at argv[optind] */
+			int r = commands[i].fn(argc, argv);
+
+			return r == HELP_SHOWN ? 0 : r;
+		}
 	return usage_error("unknown command '%s'", argv[1]);
 }
