@@ -586,7 +586,6 @@ static int pte_change(struct pw_sim *s, const struct pw_event *e)
 static int switch_to(struct pw_sim *s, unsigned asid)
 {
 	uint64_t root;
-	unsigned prev = s->asid;
 
 	s->st.switches++;
 	s->st.guest_cycles += s->cfg.lat.guest_switch;
@@ -599,7 +598,6 @@ static int switch_to(struct pw_sim *s, unsigned asid)
 	}
 	if (s->mode == PW_SHADOW && shadow_tables_of(s, 0, s->cfg.guest_levels))
 		return -1;                   /* the VMM loads a shadow root for it */
-	(void)prev;
 	if (!s->cfg.pcid)
 		flush_guest_caches(s);
 	if (s->mode == PW_SHADOW)
@@ -607,7 +605,8 @@ static int switch_to(struct pw_sim *s, unsigned asid)
 	return 0;
 }
 
-/* Every key of map m whose low 16 bits are asid. */
+/* Deletes every key of map m whose low 16 bits are asid; with s_tables, the values
+ * (guest table gPAs) go to that simulator's free list, for the next tables. */
 static int drop_keys(struct pw_map *m, unsigned asid, struct pw_sim *s_tables)
 {
 	for (uint64_t i = 0; i < m->cap; i++) {
