@@ -39,8 +39,9 @@ fi
 spec() { local w=$1; echo "$w${ARGS[$w]:+:${ARGS[$w]}}${VCPUS[$w]:+@${VCPUS[$w]}}"; }
 nwl=$(echo $WL | wc -w)
 # per npt mode: each workload under each engine (hw and bt with npt=1, hw with npt=0),
-# and KVM's counters; then tlbshoot's 50 runs in full mode
-echo "1..$(( 2 * nwl + 1 + nwl + 1 + $([ "$MODE" = full ] && echo 1 || echo 0) ))"
+# KVM's counters, and the pv guest's forkwait under hw; then tlbshoot's 50 runs in full
+# mode
+echo "1..$(( 2 * nwl + 1 + nwl + 1 + 2 + $([ "$MODE" = full ] && echo 1 || echo 0) ))"
 # skip_section N NAME REASON: the N checks of a section that cannot run
 skip_section() { local i; for ((i = 1; i <= $1; i++)); do skip "$2 ($i of $1)" "$3"; done; }
 specs=$(for w in $WL; do spec "$w"; done | tr '\n' ' ')
@@ -63,11 +64,11 @@ print(int(float(v[0])) if v else "")' "$1/samples.csv" "$2" 2>/dev/null
 for npt in 1 0; do
 	engines="hw"
 	[ "$npt" = 1 ] && engines="hw bt"
-	nsec=$(( $(echo $engines | wc -w) * nwl + 1 ))
+	nsec=$(( $(echo $engines | wc -w) * nwl + 2 ))
 	out=$T/npt$npt
 	start=$(date +%s)
 	scripts/nested.sh --npt=$npt --out "$out" --timeout 900 --build "$BUILD" \
-		--env "NESTED_WORKLOADS=$specs" --env "NESTED_ENGINES=$engines" \
+		--env "NESTED_WORKLOADS=$specs $(spec forkwait)+pv" --env "NESTED_ENGINES=$engines" \
 		--script tests/nested/run-workloads.sh >"$T/nested$npt.log" 2>&1
 	rc=$?
 	echo "# nested npt=$npt: $(($(date +%s) - start)) s (exit $rc)"
@@ -118,6 +119,22 @@ PY
 	else
 		[ "$pg" -gt 0 ] && [ "$il" -gt 0 ] && ok "npt=0: ptchurn takes guest page-fault and invlpg intercepts (pf_guest $pg, invlpg $il)" ||
 			bad "KVM counters, npt=0" "pf_guest $pg, invlpg $il: expected both > 0 under shadow paging"
+	fi
+	# The pv guest on real KVM: the same checksum, and page tables by hypercall exactly
+	# where KVM keeps no shadow of them (npt=1), never under shadow paging (npt=0).
+	d=$out/hw-forkwait-pv
+	line=$(grep -a "^nested-run hw forkwait-pv " "$out/nested-console.log" | tr -d '\r')
+	ck=$(python3 -c 'import csv, sys
+print("/".join(sorted({r["value"] for r in csv.DictReader(open(sys.argv[1])) if r["metric"] == "checksum" and r["engine"] != "native"})))' "$d/samples.csv" 2>/dev/null)
+	upd=$(grep -o '"hcall_mmu_update": *[0-9]*' "$d/summary.json" 2>/dev/null | grep -o '[0-9]*$')
+	if [ "$line" != "nested-run hw forkwait-pv rc=0" ] || [ "$ck" != "${REF[forkwait]}" ]; then
+		bad "pv forkwait under hw, npt=$npt" "${line:-no result}, checksum '$ck' (host bt '${REF[forkwait]}')"
+	elif [ "$npt" = 1 ] && [ "${upd:-0}" -gt 0 ]; then
+		ok "npt=1: the pv guest's forkwait gives checksum $ck with its page tables by hypercall ($upd mmu_update calls)"
+	elif [ "$npt" = 0 ] && [ -z "$upd" ]; then
+		ok "npt=0: the pv guest's forkwait gives checksum $ck and writes its page tables natively (no mmu_update offered under shadow paging)"
+	else
+		bad "pv forkwait under hw, npt=$npt" "mmu_update calls '${upd:-none}'"
 	fi
 	[ "$MODE" = full ] && python3 tests/nested/table.py "$out" | sed 's/^/# /'
 done
