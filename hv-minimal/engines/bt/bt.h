@@ -328,6 +328,8 @@ struct bt_stats {
 	uint64_t callout_cycles[BT_CO_NR], callouts_timed[BT_CO_NR];
 	uint64_t callouts_inline;        /* finished by bt_callout_fast, no run-loop turn */
 	uint64_t direct_calls;           /* port writes served by the core from a call-out */
+	uint64_t tlb_flush_waits;        /* other vCPUs a paravirtual TLB flush waited for */
+	uint64_t tlb_flush_wait_cycles;  /* and the TSC cycles it waited */
 	uint64_t traps[BT_TRAP_NR];
 	uint64_t exceptions[32], interrupts;
 	uint64_t shadow_fills, pt_write_traps, pt_write_callouts, window_flushes, unsupported;

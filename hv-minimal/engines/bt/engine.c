@@ -2,6 +2,7 @@
  * memory (the core's memfd slots) and the host TSC; a vCPU is a context block, two
  * windows (kernel and user views), a code cache and the virtual CPU state. */
 #include <cpuid.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -412,6 +413,35 @@ static int bt_pte_write(struct hv_engine_vcpu *hv, uint64_t gpa, uint64_t val)
 	return 0;
 }
 
+/* Table writes reach the other vCPUs as requests they serve at their next stop
+ * (protect.c): a flush returns when each vCPU named has served them, or is halted (it
+ * serves them before it runs again). This vCPU serves its own meanwhile, so that two
+ * vCPUs flushing each other both go on. */
+static int bt_tlb_flush(struct hv_engine_vcpu *hv, uint64_t mask)
+{
+	struct bt_vcpu *v = (struct bt_vcpu *)hv;
+	struct bt_vm *vm = v->vm;
+
+	for (unsigned i = 0; i < vm->nr_vcpus && i < 16; i++) {
+		struct bt_vcpu *o = vm->vcpus[i];
+
+		if (!o || o == v || !(mask & (1ull << i)))
+			continue;
+		uint64_t t0 = hv_tsc_now();
+		while (__atomic_load_n(&o->xreq.pending, __ATOMIC_ACQUIRE) &&
+		       !__atomic_load_n(&o->cpu.halted, __ATOMIC_ACQUIRE)) {
+			if (__atomic_load_n(&v->exit_request, __ATOMIC_ACQUIRE) ||
+			    __atomic_load_n(&o->exit_request, __ATOMIC_ACQUIRE))
+				return 0;     /* the VM is stopping: nothing runs on */
+			bt_xreq_serve(v);
+			sched_yield();
+		}
+		v->stats.tlb_flush_waits++;
+		v->stats.tlb_flush_wait_cycles += hv_tsc_now() - t0;
+	}
+	return 0;
+}
+
 static int bt_load_cr3(struct hv_engine_vcpu *hv, uint64_t cr3)
 {
 	if (bt_cr_write((struct bt_vcpu *)hv, 3, cr3))
@@ -461,4 +491,5 @@ const struct hv_engine_ops hv_bt_engine_ops = {
 	.pv_caps = bt_pv_caps,
 	.pte_write = bt_pte_write,
 	.load_cr3 = bt_load_cr3,
+	.tlb_flush = bt_tlb_flush,
 };

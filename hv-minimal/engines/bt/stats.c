@@ -85,6 +85,8 @@ void bt_stats(struct hv_engine_vcpu *hv, void (*emit)(void *arg, const char *nam
 	}
 	emit(arg, "bt_callouts_inline", s->callouts_inline);
 	emit(arg, "bt_direct_calls", s->direct_calls);
+	emit(arg, "bt_tlb_flush_waits", s->tlb_flush_waits);
+	emit(arg, "bt_tlb_flush_wait_cycles", s->tlb_flush_wait_cycles);
 	for (int i = 1; i < BT_CO_NR; i++) {
 		if (!s->callouts[i] || !callout_names[i])
 			continue;

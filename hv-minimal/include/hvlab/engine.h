@@ -177,6 +177,11 @@ struct hv_engine_ops {
 	 * memory, checked by the caller) and updates what the engine derived from it.
 	 * From the vCPU's thread, between runs. Returns 0 or -1 with hv_err_msg(). */
 	int (*pte_write)(struct hv_engine_vcpu *vcpu, uint64_t gpa, uint64_t val);
+	/* Optional: returns once no vCPU in mask (bit i: vCPU i) can still use a
+	 * translation derived from a page-table entry the VMM or the guest changed before
+	 * the call (HV_HC_TLB_FLUSH under HV_PV_TLB). NULL: nothing to wait for. From vcpu's
+	 * thread, possibly inside the engine's call-out; 0, or -1 with hv_err_msg(). */
+	int (*tlb_flush)(struct hv_engine_vcpu *vcpu, uint64_t mask);
 	/* Optional: loads CR3 as a guest `mov %reg, %cr3` would (no other state changes).
 	 * NULL: the core does it through get_sregs/set_sregs. */
 	int (*load_cr3)(struct hv_engine_vcpu *vcpu, uint64_t cr3);

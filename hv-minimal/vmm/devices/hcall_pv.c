@@ -331,8 +331,11 @@ static int64_t hc_tlb_flush(struct hv_vcpu *vcpu, uint64_t va, uint64_t mask)
 		return HV_HC_EINVAL;
 	if (va != HV_TLB_FLUSH_ALL && ((uint64_t)sva != va || va % PG))
 		return HV_HC_EINVAL;
-	/* HV_PV_TLB is offered only where the engine's translations already follow every
-	 * table write: nothing is left to drop on any vCPU, and none is interrupted */
+	/* HV_PV_TLB is offered only where the engine's translations follow every table
+	 * write: what is left is waiting until the other vCPUs have applied them (no IPI,
+	 * no interrupt to the guest) */
+	if (vm->ops->tlb_flush && vm->ops->tlb_flush(vcpu->eng, mask))
+		return INT64_MIN;
 	return 0;
 }
 
