@@ -48,6 +48,9 @@ stop_cluster() {
 	PIDS=()
 }
 trap 'stop_cluster; rm -rf "$TMPDIR_IT"' EXIT
+# A suite stopped by a signal (the test runner's timeout, ^C) still stops its cluster.
+trap 'exit 143' TERM
+trap 'exit 130' INT
 
 mkdir -p "$C/munge" "$C/state" "$C/spool" "$C/log"
 chmod 700 "$C/munge"
