@@ -14,6 +14,7 @@ PACKAGES=(
   gnuplot-nox
   qemu-system-x86
   latexmk texlive-latex-base texlive-latex-recommended
+  slurm-wlm munge
 )
 
 missing=()
