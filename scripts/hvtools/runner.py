@@ -376,11 +376,13 @@ def host_kind(ctx):
 
 
 def slurm_ids(env=None):
-    """The Slurm job and array task this process runs in, or None outside Slurm."""
+    """The Slurm job and array task this process runs in, and the node's name as Slurm
+    knows it (which may differ from its host name), or None outside Slurm."""
     env = os.environ if env is None else env
     ids = {k: env[v] for k, v in (("job_id", "SLURM_JOB_ID"),
                                   ("array_job_id", "SLURM_ARRAY_JOB_ID"),
-                                  ("array_task_id", "SLURM_ARRAY_TASK_ID")) if env.get(v)}
+                                  ("array_task_id", "SLURM_ARRAY_TASK_ID"),
+                                  ("node_name", "SLURMD_NODENAME")) if env.get(v)}
     return ids or None
 
 
