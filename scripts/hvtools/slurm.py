@@ -91,6 +91,24 @@ def _script(path, comment, argv):
     os.chmod(path, 0o755)
 
 
+# Words in sbatch's refusals, and the option of ours each points at.
+BLAME = (("partition", "partition"), ("feature", "constraint"), ("constraint", "constraint"),
+         ("account", "account"), ("time limit", "time"))
+
+
+def _blame(said, opts, longest):
+    """Which of the options given sbatch's refusal is about, as "--option VALUE: "."""
+    low = said.lower()
+    for word, key in BLAME:
+        if word in low:
+            if key == "time":
+                return (f"the longest cell's time limit, {longest} min (its timeout with the "
+                        "runner's margin), is more than the partition allows: ")
+            if opts.get(key):
+                return f"--{key} {opts[key]}: "
+    return ""
+
+
 def _site_options(opts, with_constraint=True):
     out = []
     if opts.get("partition"):
@@ -128,8 +146,8 @@ def submit(runner, pending, opts, matrix_py, commit):
             *_site_options(opts), task_sh]
     r = _call(argv)
     if r.returncode != 0:
-        raise SlurmError(f"Slurm refused the job array ({_said(r)}); command: "
-                         f"{shlex.join(argv)}")
+        raise SlurmError(f"{_blame(_said(r), opts, longest)}Slurm refused the job array "
+                         f"({_said(r)}); command: {shlex.join(argv)}")
     array_id = r.stdout.strip().split(";")[0]
     try:
         # One time limit per array: lower it for each task whose cell has a shorter

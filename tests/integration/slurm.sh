@@ -115,7 +115,7 @@ if [ "$state" != idle ]; then
 fi
 
 # Checks per section: local against Slurm; scancel and resume; a bad partition.
-N_SAME=9 N_CANCEL=5 N_PARTITION=2
+N_SAME=9 N_CANCEL=5 N_PARTITION=3
 plan $((N_SAME + N_CANCEL + N_PARTITION))
 
 # --- the same matrix locally and through Slurm -----------------------------------------
@@ -300,10 +300,15 @@ rows=$(python3 -c 'import csv, sys; print(len(list(csv.reader(open(sys.argv[1]))
 [ "$rows" = 16 ] && ok "the merged samples.csv holds the 4 cells' 16 rows" ||
 	bad "merged after resume" "$rows rows, want 16"
 
-# --- a partition Slurm does not have ---------------------------------------------------
+# --- a partition Slurm does not have, a feature no node has ----------------------------
 out=$(python3 "$MATRIX" "$T/cancel.matrix" --bin "$BIN" --out "$T/nopart" --slurm --partition nosuch 2>&1); rc=$?
 [ $rc -eq 4 ] && [[ $out == *"--partition nosuch: Slurm has no partition 'nosuch'"*"partitions here: debug"* ]] &&
 	ok "a bad partition is refused (exit 4) by name, with the partitions there are" ||
 	bad "bad partition" "exit $rc: $out"
 [ ! -e "$T/nopart" ] && ok "nothing is created for a submission refused before it starts" ||
 	bad "bad partition run dir" "$T/nopart exists"
+out=$(python3 "$MATRIX" "$T/cancel.matrix" --bin "$BIN" --out "$T/nofeature" --slurm --constraint nosuchfeature 2>&1); rc=$?
+[ $rc -eq 4 ] && [[ $out == *"--constraint nosuchfeature: Slurm refused the job array"* ]] &&
+	[[ $out == *"--resume $T/nofeature --slurm"* ]] && [ -z "$(squeue -h -o %A)" ] &&
+	ok "a constraint sbatch refuses is named, nothing is queued, and the run says how to submit it again" ||
+	bad "bad constraint" "exit $rc: $out"
