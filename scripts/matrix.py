@@ -187,6 +187,10 @@ def main(argv):
             ap.error("--resume DIR takes no matrix file, --out, --set or --list: the run "
                      "directory holds its plan")
         r = runner.Runner(a.resume, ROOT)
+        # Before the lock, which a running task holds shared: the jobs say more.
+        refused = refuse_if_queued(r)
+        if refused:
+            return refused
         try:
             if a.slurm:
                 slurm.check_site(a.partition)
@@ -197,9 +201,6 @@ def main(argv):
         except (RuntimeError, OSError) as e:
             print(f"matrix.py: {e}", file=sys.stderr)
             return 3
-        refused = refuse_if_queued(r)
-        if refused:
-            return refused
         if a.slurm:
             return submit(r, a, retry_failed=a.retry_failed, rerun_changed=a.rerun_changed)
         return r.run(retry_failed=a.retry_failed, rerun_changed=a.rerun_changed)
