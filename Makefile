@@ -1,6 +1,7 @@
 # hvlab top-level build. One non-recursive make: each part adds its targets from its
 # own fragment (lib/lib.mk, microbench/microbench.mk, hv-minimal/hv-minimal.mk,
-# tests/tests.mk). Output goes under $(BUILD); variants build side by side:
+# tests/tests.mk, experiments/shadow-vs-ept/sim/sim.mk). Output goes under $(BUILD);
+# variants build side by side:
 #   make                       gcc, -O2
 #   make CC=clang BUILD=build/clang
 #   make SAN=1 BUILD=build/san  ASan + UBSan host code
@@ -55,6 +56,7 @@ include lib/lib.mk
 include microbench/microbench.mk
 include hv-minimal/hv-minimal.mk
 include tests/tests.mk
+include experiments/shadow-vs-ept/sim/sim.mk
 -include scripts/scripts.mk
 
 all: $(ALL_TARGETS)

@@ -8,7 +8,7 @@ GUEST_OUT    := $(BUILD)/guest
 GUEST_KERNEL := $(GUEST_OUT)/kernel.elf
 
 # User programs, each hv-minimal/guest/user/NAME.c, embedded in the kernel by name.
-GUEST_PROGRAMS := hello nanobench usertouch spin true forktest forkwait compute memwalk ptchurn ctxswitch locks tlbshoot
+GUEST_PROGRAMS := hello nanobench usertouch spin true forktest forkwait forkexec compute memwalk ptchurn ctxswitch locks tlbshoot
 GUEST_EMPTY :=
 GUEST_SPACE := $(GUEST_EMPTY) $(GUEST_EMPTY)
 
@@ -31,7 +31,7 @@ GUEST_KOBJS := $(patsubst $(GUEST_DIR)/kernel/%,$(GUEST_OUT)/obj/kernel/%.o,$(ba
                $(GUEST_OUT)/obj/kcommon/fmt.o $(GUEST_OUT)/obj/kcommon/string.o \
                $(GUEST_OUT)/obj/kcommon/f64.o
 
-GUEST_ULIB_OBJS := $(addprefix $(GUEST_OUT)/obj/user/,ulib.o probe.o bench.o nbloops.o) \
+GUEST_ULIB_OBJS := $(addprefix $(GUEST_OUT)/obj/user/,ulib.o probe.o bench.o nbloops.o forkloop.o) \
                    $(GUEST_OUT)/obj/ucommon/fmt.o $(GUEST_OUT)/obj/ucommon/string.o \
                    $(GUEST_OUT)/obj/ucommon/f64.o $(GUEST_OUT)/obj/ucommon/wargs.o \
                    $(GUEST_OUT)/obj/ucommon/work_compute.o $(GUEST_OUT)/obj/ucommon/work_memwalk.o

@@ -413,6 +413,34 @@ static void report_engine_counters(struct run_state *s)
 			ENGINE_COUNTERS_MAX);
 }
 
+/* Hypercalls by number, refusals and the page-table entries written for a paravirtual
+ * guest: notes "hcall_NAME", and samples of experiment "counters" like the engine's. */
+static void report_hcalls(struct run_state *s)
+{
+	const struct hv_hcall *hc = &s->vm->dev.hcall;
+
+	for (uint64_t nr = 0; nr <= HV_HC_NR; nr++) {
+		uint64_t calls = nr < HV_HC_NR ? hc->calls[nr] : 0, refused = hc->refused[nr];
+		const char *name = hv_hcall_name(nr);
+		char metric[64];
+
+		for (int pass = 0; pass < 2; pass++) {
+			uint64_t v = pass ? refused : calls;
+			if (!v)
+				continue;
+			snprintf(metric, sizeof(metric), "hcall_%s%s", name, pass ? "_refused" : "");
+			note_num(s, metric, (double)v);
+			if (hv_run_add(s->run, &(struct hv_sample){
+				    .experiment = "counters", .workload = s->o.workload,
+				    .mode = hv_recorder_mode(&s->vm->rec), .metric = metric,
+				    .value = (double)v, .unit = "count" }))
+				hv_warn("recording counter %s: %s", metric, hv_err_msg());
+		}
+	}
+	if (hc->pv.updates)
+		note_num(s, "pv_pte_updates", (double)hc->pv.updates);
+}
+
 static void report_run(struct run_state *s, const struct hvm_invocation *inv)
 {
 	struct hv_vm *vm = s->vm;
@@ -437,6 +465,7 @@ static void report_run(struct run_state *s, const struct hvm_invocation *inv)
 	hv_exitstats_free(&all);
 	note_num(s, "exits_total", (double)nexits);
 	report_engine_counters(s);
+	report_hcalls(s);
 	note_num(s, "ioeventfd_signals", (double)hv_ioev_signals(vm));
 	report_startup(s, inv);
 

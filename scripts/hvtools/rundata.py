@@ -43,6 +43,16 @@ def summarize(v):
             "n": len(v)}
 
 
+def _label_flavour(rows):
+    """Rows of a guest booted with a flavour other than full (pv: the paravirtual guest,
+    hv-minimal/README.md) become "ENGINE (FLAVOUR)": the full flavour keeps the engine's
+    name, which every comparison of an unmodified guest uses."""
+    for r in rows:
+        fl = r.get("flavour") or "-"
+        if fl not in ("-", "full", ""):
+            r["engine"] = f"{r['engine']} ({fl})"
+
+
 def _label_memvirt(rows):
     """Where one engine's rows carry more than one memvirt in a run (bt with adaptive
     translation on, shadow-bt, and off, shadow-bt-traced), the shortest name keeps the
@@ -101,6 +111,7 @@ class Run:
         except FileNotFoundError:
             raise RunError(f"{csv_path}: no such file; give a run directory (one that holds "
                            "samples.csv), e.g. results/runs/<run>") from None
+        _label_flavour(self.rows)
         _label_memvirt(self.rows)
         _label_segbase(self.rows)
         self.summary = self._json("summary.json") or {}

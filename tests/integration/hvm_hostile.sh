@@ -6,7 +6,7 @@
 # san: yes
 . "$(dirname "$0")/lib.sh"
 
-CASES="triplefault hang hangtimer vmcall wildhcall wildio usertouch hello records"
+CASES="triplefault hang hangtimer vmcall wildhcall wildpv wildio usertouch hello records"
 plan $((6 + 2 + 2 * $(echo $CASES | wc -w)))
 
 # Malformed ELF files: refused before any guest runs, naming the file. No KVM needed.
@@ -59,7 +59,8 @@ vmcall      kvm_pvm    3 hang|timeout|watchdog         vmcall at CPL0 livelocks 
 vmcall      kvm_intel  0 rax.=.0xfffffffffffffc18      KVM returns -KVM_ENOSYS (-1000) to the guest, which goes on and passes
 vmcall      kvm_amd    0 rax.=.0xfffffffffffffc18      KVM returns -KVM_ENOSYS (-1000) to the guest, which goes on and passes
 vmcall      bt         1 #UD                           the translated CPU has no VMX: #UD, and the guest kernel panics
-wildhcall   *          3 hypercall                     bad hypercall numbers, addresses and lengths are refused, a wild result address stops it
+wildhcall   *          3 hypercall                     bad hypercall numbers, addresses and lengths are refused with codes; the doorbell rung for vCPU 4096 stops it
+wildpv      *          0 wildpv:.all.refused           bad paravirtual calls (batches, frames, tables of another process) get error codes; the VM goes on
 wildio      *          3 port                          a port with no device stops the guest
 usertouch   *          0 usertouch:.PASS               a user program touching kernel memory faults in the guest
 hello       *          0 hello:.exit.status.0          the well-behaved guest boots and exits 0
@@ -74,6 +75,7 @@ for engine in hw bt; do
 		w=$c extra=()
 		[ "$c" = records ] && w=hello extra=(--max-records 5)
 		[ "$c" = hangtimer ] && w=hang extra=(--cmdline hz=5000)
+		[ "$c" = wildpv ] && extra=(--cmdline pv=on)
 		expect_run "$c guest" "$engine" "$HOSTILE" "$c" --workload "$w" --timeout "$t" \
 			"${extra[@]}" --out "$TMPDIR_IT/run-$engine-$c"
 	done

@@ -327,6 +327,7 @@ struct bt_stats {
 	/* host TSC cycles in C of one call-out in 64 of each kind, and how many were timed */
 	uint64_t callout_cycles[BT_CO_NR], callouts_timed[BT_CO_NR];
 	uint64_t callouts_inline;        /* finished by bt_callout_fast, no run-loop turn */
+	uint64_t direct_calls;           /* port writes served by the core from a call-out */
 	uint64_t traps[BT_TRAP_NR];
 	uint64_t exceptions[32], interrupts;
 	uint64_t shadow_fills, pt_write_traps, pt_write_callouts, window_flushes, unsupported;
@@ -411,6 +412,14 @@ struct bt_vm {
 	struct bt_vcpu *vcpus[16];
 	struct { uint16_t port; uint32_t len; int fd; } ioev[8];
 	unsigned nioev;
+	/* ports served by the core's handler from the call-out (pio_direct_add) */
+	struct {
+		uint16_t port;
+		uint32_t len;
+		int (*fn)(void *ctx, unsigned vcpu, const uint8_t *data, uint32_t len);
+		void *ctx;
+	} direct[4];
+	unsigned ndirect;
 	struct { uint32_t leaf, sub, r[4]; } cpuid[32];   /* the host's, read once */
 	unsigned ncpuid;
 	uint64_t map_budget;             /* window pages all vCPUs together may keep mapped */
@@ -592,6 +601,9 @@ void bt_xreq_destroy(struct bt_vcpu *v);
 void bt_xreq_serve(struct bt_vcpu *v);
 /* A page-table entry at gpa changed from old: drops what the windows mapped from it. */
 void bt_pt_written(struct bt_vcpu *v, uint64_t gpa, uint64_t old, uint64_t new);
+/* A guest `mov` to control register cr: 0, 1 (a value the engine refuses: #GP), or 2
+ * (no such register: #UD). */
+int bt_cr_write(struct bt_vcpu *v, unsigned cr, uint64_t val);
 void bt_pt_unshadow(struct bt_vcpu *v, uint64_t gpa);
 /* Asks the other vCPUs to protect gpa's page (it became a page table). */
 void bt_xreq_protect(struct bt_vcpu *v, uint64_t gpa);

@@ -355,7 +355,7 @@ static int msr_write(struct bt_vcpu *v, uint32_t msr, uint64_t val)
 
 /* ---- control registers ---- */
 
-static int cr_write(struct bt_vcpu *v, unsigned cr, uint64_t val)
+int bt_cr_write(struct bt_vcpu *v, unsigned cr, uint64_t val)
 {
 	struct bt_cpu *c = &v->cpu;
 
@@ -429,6 +429,21 @@ static int callout_io(struct bt_vcpu *v, const struct bt_exit_info *info, struct
 		uint64_t val = v->ctx->regs[BT_RAX];
 
 		memcpy(v->iobuf, &val, size);
+	}
+	if (info->op == BT_CO_OUT) {
+		const struct bt_vm *vm = v->vm;
+
+		for (unsigned i = 0; i < vm->ndirect; i++) {
+			if (vm->direct[i].port != port || vm->direct[i].len != size)
+				continue;
+			v->cpu.rip = info->rip + info->len;
+			if (vm->direct[i].fn(vm->direct[i].ctx, v->index, v->iobuf, size))
+				return -1;
+			v->stats.direct_calls++;
+			/* the call may have loaded CR3 or changed tables: the run goes on from
+			 * a fresh block lookup (and GS view), not inline */
+			return 1;
+		}
 	}
 	if (bt_platform_pio(v, port, size, info->op == BT_CO_OUT, v->iobuf)) {
 		/* served by the engine: no exit */
@@ -743,7 +758,7 @@ static int callout_decoded(struct bt_vcpu *v, const struct bt_exit_info *info)
 			bt_reg_write(v, d.op[0].reg.value, cr_read(v, cr));
 			return 0;
 		}
-		r = cr_write(v, cr, bt_reg_read(v, d.op[1].reg.value));
+		r = bt_cr_write(v, cr, bt_reg_read(v, d.op[1].reg.value));
 		if (r == 2) {
 			bt_raise(v, 6, 0, 0);
 			return 1;
@@ -1055,7 +1070,7 @@ static int callout_run(struct bt_vcpu *v, const struct bt_exit_info *info, struc
 			v->ctx->regs[info->b & 15] = cr_read(v, info->a);
 			break;
 		}
-		r = cr_write(v, info->a, v->ctx->regs[info->b & 15]);
+		r = bt_cr_write(v, info->a, v->ctx->regs[info->b & 15]);
 		if (r == 2) {
 			bt_raise(v, 6, 0, 0);
 			return 1;

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "bt.h"
+#include "hvlab/abi.h"
 #include "hvlab/err.h"
 #include "hvlab/log.h"
 #include "hvlab/tsc.h"
@@ -351,6 +352,23 @@ static int bt_ioeventfd_add(struct hv_engine_vm *hvm, uint16_t port, uint32_t le
 	return 0;
 }
 
+static int bt_pio_direct_add(struct hv_engine_vm *hvm, uint16_t port, uint32_t len,
+			     int (*fn)(void *ctx, unsigned vcpu, const uint8_t *data, uint32_t len),
+			     void *ctx)
+{
+	struct bt_vm *vm = (struct bt_vm *)hvm;
+
+	if (vm->ndirect >= sizeof(vm->direct) / sizeof(vm->direct[0]))
+		return hv_err_set("port %#x: at most %zu direct ports", port,
+				  sizeof(vm->direct) / sizeof(vm->direct[0]));
+	vm->direct[vm->ndirect].port = port;
+	vm->direct[vm->ndirect].len = len;
+	vm->direct[vm->ndirect].fn = fn;
+	vm->direct[vm->ndirect].ctx = ctx;
+	vm->ndirect++;
+	return 0;
+}
+
 static uint64_t bt_tsc_khz(struct hv_engine_vm *hvm)
 {
 	return ((struct bt_vm *)hvm)->tsc_khz;
@@ -368,6 +386,37 @@ static int bt_guest_syscall_ok(struct hv_engine_vm *hvm)
 {
 	(void)hvm;
 	return 1;
+}
+
+/* The windows follow every table write they depend on (write protection, and
+ * bt_pte_write below for the VMM's own), so a guest TLB flush has nothing to drop. */
+static uint32_t bt_pv_caps(struct hv_engine_vm *hvm)
+{
+	(void)hvm;
+	return HV_PV_MMU | HV_PV_TLB;
+}
+
+static int bt_pte_write(struct hv_engine_vcpu *hv, uint64_t gpa, uint64_t val)
+{
+	struct bt_vcpu *v = (struct bt_vcpu *)hv;
+	uint64_t *e = bt_gpa_ptr(v->vm, gpa, sizeof(*e));
+	const struct bt_pinfo *pi = bt_pinfo(v->vm, gpa);
+
+	if (!e || (gpa & 7))
+		return hv_err_set("page-table entry %#llx: not an aligned entry in guest memory",
+				  (unsigned long long)gpa);
+	uint64_t old = __atomic_exchange_n(e, val, __ATOMIC_SEQ_CST);
+	/* only a table some walk went through has windows derived from it */
+	if (pi && (pi->flags & BT_PG_PT))
+		bt_pt_written(v, gpa, old, val);
+	return 0;
+}
+
+static int bt_load_cr3(struct hv_engine_vcpu *hv, uint64_t cr3)
+{
+	if (bt_cr_write((struct bt_vcpu *)hv, 3, cr3))
+		return hv_err_set("CR3 %#llx refused", (unsigned long long)cr3);
+	return 0;
 }
 
 static const char *bt_segbase(struct hv_engine_vm *hvm)
@@ -400,6 +449,7 @@ const struct hv_engine_ops hv_bt_engine_ops = {
 	.set_sregs = bt_set_sregs,
 	.inject_irq = bt_inject_irq,
 	.ioeventfd_add = bt_ioeventfd_add,
+	.pio_direct_add = bt_pio_direct_add,
 	.tsc_khz = bt_tsc_khz,
 	.memvirt = bt_memvirt,
 	.segbase = bt_segbase,
@@ -408,4 +458,7 @@ const struct hv_engine_ops hv_bt_engine_ops = {
 	.vm_destroy = bt_vm_destroy,
 	.stats = bt_stats,
 	.notes = bt_notes,
+	.pv_caps = bt_pv_caps,
+	.pte_write = bt_pte_write,
+	.load_cr3 = bt_load_cr3,
 };

@@ -84,6 +84,7 @@ void bt_stats(struct hv_engine_vcpu *hv, void (*emit)(void *arg, const char *nam
 		emit(arg, "bt_icount_user_insns", v->ctx->icount[BT_ICOUNT_USER]);
 	}
 	emit(arg, "bt_callouts_inline", s->callouts_inline);
+	emit(arg, "bt_direct_calls", s->direct_calls);
 	for (int i = 1; i < BT_CO_NR; i++) {
 		if (!s->callouts[i] || !callout_names[i])
 			continue;

@@ -7,6 +7,7 @@
 #include <sys/ioctl.h>
 #include <unistd.h>
 
+#include "hvlab/abi.h"
 #include "hvlab/err.h"
 #include "kvm_engine.h"
 
@@ -184,6 +185,17 @@ static uint64_t kvm_tsc_khz(struct hv_engine_vm *vm)
 	return vm->tsc_khz;
 }
 
+/* Under nested paging (EPT/NPT) KVM keeps no copy of the guest's tables, so the VMM
+ * may write them; a shadow MMU (shadow-kvm, shadow-pvm) would keep translations of
+ * the old entries, as it learns of changes only from the guest's own trapped writes.
+ * A guest TLB flush always needs the guest's CPU: no HV_PV_TLB. */
+static uint32_t kvm_pv_caps(struct hv_engine_vm *vm)
+{
+	const char *p = vm->info.paging;
+
+	return !strncmp(p, "ept", 3) || !strncmp(p, "npt", 3) ? HV_PV_MMU : 0;   /* -nested too */
+}
+
 static const char *kvm_memvirt(struct hv_engine_vm *vm)
 {
 	return vm->info.paging[0] ? vm->info.paging : "unknown";
@@ -217,4 +229,5 @@ const struct hv_engine_ops hv_kvm_engine_ops = {
 	.vcpu_destroy = kvm_vcpu_destroy,
 	.vm_destroy = kvm_vm_destroy,
 	.stats = kvm_stats,
+	.pv_caps = kvm_pv_caps,
 };

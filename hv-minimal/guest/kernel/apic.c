@@ -2,6 +2,7 @@
  * emulates guest kernel code each one is an emulated instruction, so the paths that
  * run often (EOI, IPI) are one or two accesses. */
 #include "apic.h"
+#include "pv.h"
 #include "kernel.h"
 #include "tlb.h"
 #include "vm.h"
@@ -56,8 +57,14 @@ static inline void wr(uint32_t reg, uint32_t v)
 
 void udelay(uint64_t us)
 {
-	uint64_t t0 = rdtsc(), n = us * (kcfg.tsc_khz ? kcfg.tsc_khz : 2000000) / 1000;
-
+	if (kcfg.tsc_khz) {
+		/* the kernel's time: the pvclock page under pv, the TSC at its known rate */
+		uint64_t end = pv->clock_ns() + us * 1000;
+		while (pv->clock_ns() < end)
+			pause();
+		return;
+	}
+	uint64_t t0 = rdtsc(), n = us * 2000000 / 1000;   /* before calibration: ~2 GHz */
 	while (rdtsc() - t0 < n)
 		pause();
 }

@@ -105,9 +105,18 @@ static void opt_spinlock(const char *key, const char *v)
 
 static void opt_flavour(const char *key, const char *v)
 {
-	static const char *const names[] = { "full", NULL };
+	static const char *const names[] = { "full", "pv", NULL };
 
-	kcfg.flavour = names[one_of(key, v, names, "a flavour this kernel has (full)")];
+	kcfg.flavour = names[one_of(key, v, names, "a flavour this kernel has (full, pv)")];
+}
+
+/* pv=on is flavour=pv, pv=off flavour=full: the boot switch of the paravirtual guest */
+static void opt_pv(const char *key, const char *v)
+{
+	static const char *const names[] = { "off", "on", NULL };
+	static const char *const flavours[] = { "full", "pv" };
+
+	kcfg.flavour = flavours[one_of(key, v, names, "on or off")];
 }
 
 static void opt_iopath(const char *key, const char *v)
@@ -115,6 +124,11 @@ static void opt_iopath(const char *key, const char *v)
 	static const char *const names[] = { "emul", NULL };
 
 	kcfg.iopath = names[one_of(key, v, names, "an I/O path this kernel has (emul)")];
+}
+
+static void opt_pvbatch(const char *key, const char *v)
+{
+	kcfg.pv_batch = number(key, v, 1, HV_MMU_BATCH_MAX);
 }
 
 static void opt_cr8wr(const char *key, const char *v)
@@ -139,7 +153,7 @@ static const struct {
 } options[] = {
 	{ "workload", opt_workload }, { "wargs", opt_wargs }, { "sysgate", opt_sysgate },
 	{ "kmem", opt_kmem }, { "cow", opt_cow }, { "hz", opt_hz },
-	{ "spinlock", opt_spinlock }, { "flavour", opt_flavour }, { "iopath", opt_iopath },
+	{ "spinlock", opt_spinlock }, { "flavour", opt_flavour }, { "pv", opt_pv }, { "pvbatch", opt_pvbatch }, { "iopath", opt_iopath },
 	{ "cpus", opt_cpus }, { "cr8wr", opt_cr8wr },
 };
 
@@ -175,6 +189,7 @@ void cmdline_parse(void)
 	kcfg.hz = HZ_DEFAULT;
 	kcfg.spinlock = "plain";
 	kcfg.flavour = "full";
+	kcfg.pv_batch = HV_MMU_BATCH_MAX;
 	kcfg.iopath = "emul";
 	kcfg.workload = NULL;
 	kcfg.wargs = "";

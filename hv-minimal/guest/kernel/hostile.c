@@ -5,6 +5,7 @@
 #include "hv.h"
 #include "programs.h"
 #include "proc.h"
+#include "pv.h"
 
 #define WILD_PORT 0x1234   /* no device: neither KVM's nor the VMM's */
 
@@ -48,14 +49,23 @@ static int vmcall(const char *args)
 	return HV_EXIT_PASS;
 }
 
-/* One hypercall that must be refused; returns 1 when it was. */
+/* One hypercall that must be refused with code want; returns 1 when it was. */
+static int refused_with(const char *what, int64_t want, uint64_t nr, uint64_t a0, uint64_t a1,
+			uint64_t a2)
+{
+	int64_t ret = hv_hypercall3(nr, a0, a1, a2, NULL);
+
+	kprintf("wildhcall: %s (nr %lu, %#lx, %#lx, %#lx) -> %ld%s\n", what, nr, a0, a1, a2,
+		ret, ret == want ? "" : ret < 0 ? "  WRONG CODE" : "  NOT REFUSED");
+	return ret == want;
+}
+
 static int refused(const char *what, uint64_t nr, uint64_t a0, uint64_t a1)
 {
-	int64_t ret = hv_hypercall(nr, a0, a1);
+	int64_t want = nr >= HV_HC_NR ? HV_HC_ENOSYS :
+		       nr == HV_HC_RESULT || a1 > (64u << 10) ? HV_HC_EINVAL : HV_HC_EFAULT;
 
-	kprintf("wildhcall: %s (nr %lu, %#lx, %#lx) -> %ld%s\n", what, nr, a0, a1, ret,
-		ret == HV_HC_EINVAL ? "" : "  NOT REFUSED");
-	return ret == HV_HC_EINVAL;
+	return refused_with(what, want, nr, a0, a1, 0);
 }
 
 static int wildhcall(const char *args)
@@ -80,6 +90,93 @@ static int wildhcall(const char *args)
 	kprintf("wildhcall: result port with gpa %#lx (straddles the end)\n", mem - 4);
 	outl(HV_PORT_RESULT, (uint32_t)(mem - 4));
 	kprintf("wildhcall: %s\n", ok ? "all refused" : "some were NOT refused");
+	return ok ? HV_EXIT_PASS : HV_EXIT_FAIL;
+}
+
+/* One page-table update through HV_HC_MMU_UPDATE, from a one-entry batch. */
+static int bad_update(const char *what, int64_t want, uint64_t root, uint64_t ptr, uint64_t val)
+{
+	static struct hv_mmu_update u;
+
+	u.ptr = ptr;
+	u.val = val;
+	return refused_with(what, want, HV_HC_MMU_UPDATE, V2P(&u), 1, root);
+}
+
+/* Paravirtual calls a buggy or hostile kernel could make: each is refused with its
+ * code and the VM goes on. Codes depend on what the VMM offers under the engine: a
+ * feature not offered is HV_HC_ENOSYS whatever the arguments. */
+static int wildpv(const char *args)
+{
+	int64_t f = hv_hypercall(HV_HC_FEATURES, 0, 0);
+	int mmu = f > 0 && (f & HV_PV_MMU), tlb = f > 0 && (f & HV_PV_TLB);
+	uint64_t mem = kcfg.mem_bytes, va = 0x400000;
+	static struct hv_mmu_update big[2];
+	int ok = 1;
+
+	(void)args;
+	kprintf("wildpv: the VMM offers %#lx\n", (uint64_t)f);
+#define M(code) (mmu ? (code) : HV_HC_ENOSYS)
+	ok &= refused_with("unknown number", HV_HC_ENOSYS, HV_HC_NR + 7, 0, 0, 0);
+	ok &= refused_with("empty batch", M(HV_HC_EINVAL), HV_HC_MMU_UPDATE, V2P(big), 0, 0);
+	ok &= refused_with("oversized batch", M(HV_HC_E2BIG), HV_HC_MMU_UPDATE, V2P(big),
+			   HV_MMU_BATCH_MAX + 1, 0);
+	ok &= refused_with("batch beyond memory", M(HV_HC_EFAULT), HV_HC_MMU_UPDATE, mem - 16,
+			   2, 0);
+	ok &= refused_with("pin a root beyond memory", M(HV_HC_EFAULT), HV_HC_PIN_ROOT, mem, 0, 0);
+	ok &= refused_with("pin the VMM's hypercall page", M(HV_HC_EPERM), HV_HC_PIN_ROOT,
+			   kcfg.hcall_gpa, 0, 0);
+	ok &= refused_with("unpin what is not pinned", M(HV_HC_EINVAL), HV_HC_UNPIN_ROOT,
+			   V2P(big) & ~0xfffull, 0, 0);
+	ok &= refused_with("load CR3 beyond memory", HV_HC_EFAULT, HV_HC_NEW_BASEPTR, mem, 0, 0);
+	ok &= refused_with("flush a vCPU that does not exist", tlb ? HV_HC_EINVAL : HV_HC_ENOSYS,
+			   HV_HC_TLB_FLUSH, HV_TLB_FLUSH_ALL, 1ull << 40, 0);
+	ok &= refused_with("flush a non-canonical address", tlb ? HV_HC_EINVAL : HV_HC_ENOSYS,
+			   HV_HC_TLB_FLUSH, 0x0000900000000000ull, 1, 0);
+	ok &= refused_with("clock page beyond memory", f > 0 && (f & HV_PV_CLOCK) ? HV_HC_EFAULT :
+			   HV_HC_ENOSYS, HV_HC_CLOCK_PAGE, mem, 0, 0);
+	if (mmu && !pv_mmu_on) {
+		kprintf("wildpv: the page-table cases need the pv flavour (pv=on)\n");
+	} else if (mmu) {
+		/* two address spaces of this kernel's own (pinned), a leaf table each */
+		struct vmspace *a = vs_create(), *b = vs_create();
+		if (!a || !b)
+			panic("wildpv: out of memory");
+		pte_t *ea = uvm_walk(a->pml4, va, 1), *eb = uvm_walk(b->pml4, va, 1);
+		if (!ea || !eb)
+			panic("wildpv: out of memory");
+		uint64_t pa = V2P(ea), pb = V2P(eb), u = PTE_P | PTE_W | PTE_U;
+		ok &= bad_update("an entry of the kernel half", HV_HC_EPERM, a->root,
+				 a->root + 511 * 8, a->pml4[511]);
+		ok &= bad_update("map the VMM's hypercall page", HV_HC_EPERM, a->root, pa,
+				 kcfg.hcall_gpa | u);
+		ok &= bad_update("map a frame beyond memory", HV_HC_EFAULT, a->root, pa, mem | u);
+		ok &= bad_update("map its own PML4 writable", HV_HC_EPERM, a->root, pa, a->root | u);
+		ok &= bad_update("map another process's PML4 writable", HV_HC_EPERM, a->root, pa,
+				 b->root | u);
+		ok &= bad_update("write another process's table", HV_HC_EPERM, a->root, pb,
+				 V2P(big) | u);
+		ok &= bad_update("a misaligned entry", HV_HC_EFAULT, a->root, pa + 3, 0);
+		ok &= bad_update("a root that is not pinned", HV_HC_EINVAL, V2P(big) & ~0xfffull,
+				 pa, 0);
+		ok &= bad_update("reserved bits", HV_HC_EINVAL, a->root, pa,
+				 (1ull << 55) | (V2P(big) & ~0xfffull) | u);
+		ok &= bad_update("a non-empty table as a new table", HV_HC_EPERM, a->root,
+				 a->root, b->root | u);
+		ok &= refused_with("load a leaf table as CR3", HV_HC_EPERM, HV_HC_NEW_BASEPTR,
+				   pa & ~0xfffull, 0, 0);
+		/* a legitimate update still works after all that */
+		struct hv_mmu_update good = { pa, (V2P(big) & ~0xfffull) | PTE_P | PTE_U };
+		uint64_t done = 0;
+		int64_t r = hv_hypercall3(HV_HC_MMU_UPDATE, V2P(&good), 1, a->root, &done);
+		kprintf("wildpv: a valid update -> %ld, %lu applied%s\n", r, done,
+			r == 0 && done == 1 ? "" : "  FAILED");
+		ok &= r == 0 && done == 1;
+		vs_put(a);
+		vs_put(b);
+	}
+#undef M
+	kprintf("wildpv: %s\n", ok ? "all refused" : "some were NOT refused as they should");
 	return ok ? HV_EXIT_PASS : HV_EXIT_FAIL;
 }
 
@@ -130,6 +227,8 @@ const struct ktest ktests[] = {
 	{ "vmcall", "executes vmcall at CPL0", vmcall },
 	{ "wildhcall", "hypercalls with bad numbers, addresses, lengths; wild result address",
 	  wildhcall },
+	{ "wildpv", "paravirtual hypercalls a hostile kernel could make (refused, the VM goes on)",
+	  wildpv },
 	{ "wildio", "port I/O to an unassigned port", wildio },
 	{ "cpl0insn", "one instruction at CPL0 (wargs: rdtscp, int, sse)", cpl0insn },
 	{ NULL, NULL, NULL },

@@ -11,16 +11,27 @@ void hv_exit(uint32_t status)
 	halt_forever();
 }
 
-int64_t hv_hypercall(uint64_t nr, uint64_t a0, uint64_t a1)
+int64_t hv_hypercall3(uint64_t nr, uint64_t a0, uint64_t a1, uint64_t a2, uint64_t *out3)
 {
 	uint32_t id = mycpu()->id;
 	volatile struct hv_hcall_page *page = P2V(kcfg.hcall_gpa + (uint64_t)id * PAGE_SIZE);
 
+	if (!(kcfg.devices & HV_DEV_HCALL))
+		return HV_HC_ENOSYS;
 	page->nr = nr;
 	page->args[0] = a0;
 	page->args[1] = a1;
+	page->args[2] = a2;
 	outl(HV_PORT_HCALL, id);    /* the VMM has run the call when the out completes */
+	mycpu()->st.hypercalls++;
+	if (out3)
+		*out3 = page->args[3];
 	return page->ret;
+}
+
+int64_t hv_hypercall(uint64_t nr, uint64_t a0, uint64_t a1)
+{
+	return hv_hypercall3(nr, a0, a1, 0, NULL);
 }
 
 /* Appends " key=value" with ' ', '%', '=' and bytes outside printable ASCII written

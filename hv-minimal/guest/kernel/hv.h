@@ -16,6 +16,9 @@ NORETURN void hv_exit(uint32_t status);
 
 /* One hypercall on this CPU's hypercall page; returns the VMM's result. */
 int64_t hv_hypercall(uint64_t nr, uint64_t a0, uint64_t a1);
+/* The same with a third argument; *out3 (when not NULL) gets args[3] back. Returns
+ * HV_HC_ENOSYS without a call where the VMM has no doorbell (QEMU's PVH boot). */
+int64_t hv_hypercall3(uint64_t nr, uint64_t a0, uint64_t a1, uint64_t a2, uint64_t *out3);
 
 /* Hands a result record to the VMM. The record is copied into kernel memory first, so
  * r may be anywhere the kernel can read. */

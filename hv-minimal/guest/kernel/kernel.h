@@ -50,6 +50,7 @@ struct kconfig {
 	int kmem;                 /* enum guest_kmem, from kmem= */
 	int cow;                  /* fork copy-on-write, from cow= */
 	int cr8wr_off;            /* cr8wr=off: the CR8-write nanobenchmark is refused */
+	uint32_t pv_batch;         /* pv: page-table updates per hypercall at most, from pvbatch= */
 	uint32_t hz;              /* timer interrupts per second, from hz= */
 	const char *spinlock;     /* lock implementation, from spinlock= */
 	const char *flavour;      /* guest flavour, from flavour= (full) */

@@ -3,6 +3,7 @@
 #include "guest/uapi.h"
 #include "kmem.h"
 #include "percpu.h"
+#include "pv.h"
 #include "vm.h"
 #include "x86.h"
 
@@ -87,7 +88,7 @@ void kmem_flush(void)
 	c->task.tss.rsp[0] = (uint64_t)helper_stacks[c->id] + HELPER_STACK;
 	kmem_user_call(V2P(c->kjobs), c->nkjobs, pm_root);
 	/* Back at CPL0, still in the physical-memory map. */
-	lcr3(c->vs ? vs_root(c->vs) : vm_kernel_root());
+	pv->load_cr3(c->vs ? vs_root(c->vs) : vm_kernel_root());
 	c->task.tss.rsp[0] = rsp0;
 	c->nkjobs = 0;
 }

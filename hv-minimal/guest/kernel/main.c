@@ -9,6 +9,7 @@
 #include "kmem.h"
 #include "percpu.h"
 #include "proc.h"
+#include "pv.h"
 #include "smp.h"
 #include "trap.h"
 #include "vm.h"
@@ -89,6 +90,8 @@ void kmain(uint64_t boot_gpa)
 	vm_init();
 	kalloc_init(kcfg.kernel_end_gpa, kcfg.mem_bytes);
 	kmem_init();
+	pv_init();
+	pv_init_cpu();
 	syscall_init(kcfg.gate);
 	hv_post(POST_PAGING);
 	if (lapic_setup() < 0)

@@ -52,6 +52,7 @@ struct cpu_stats {
 	uint64_t ticks, ipis, ctxswitches, forks, page_faults, cow_copies;
 	uint64_t shootdowns, shootdown_ipis, shootdown_resends, shootdown_max_cycles;
 	uint64_t kmem_calls;
+	uint64_t hypercalls, pte_updates;   /* pv: calls made, entries sent in them */
 };
 
 struct cpu {

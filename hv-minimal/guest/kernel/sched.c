@@ -4,6 +4,7 @@
 #include "apic.h"
 #include "percpu.h"
 #include "proc.h"
+#include "pv.h"
 #include "tlb.h"
 #include "trap.h"
 #include "x86.h"
@@ -111,7 +112,6 @@ void sched_idle(void)
 		}
 		/* Work queued after the test above comes with an IPI, which wakes the hlt;
 		 * a lost one leaves it to the next timer interrupt. */
-		sti_hlt();
-		cli();
+		pv->idle_halt();
 	}
 }

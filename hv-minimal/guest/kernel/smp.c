@@ -4,6 +4,7 @@
 #include "kalloc.h"
 #include "percpu.h"
 #include "proc.h"
+#include "pv.h"
 #include "smp.h"
 #include "trap.h"
 #include "vm.h"
@@ -38,6 +39,7 @@ void ap_main(uint32_t id)
 	vm_init_cpu();            /* the kernel's page table: the trampoline's is done with */
 	syscall_init(kcfg.gate);
 	lapic_init_cpu();
+	pv_init_cpu();
 	c->apic_id = lapic_id();
 	__atomic_store_n(&c->online, 1, __ATOMIC_RELEASE);
 	sched_idle();

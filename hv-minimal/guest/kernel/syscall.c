@@ -230,6 +230,8 @@ static long sys_sysinfo(struct trapframe *tf)
 			si.shootdown_max_cycles = st->shootdown_max_cycles;
 		si.ipis_received += st->ipis;
 		si.kmem_calls += st->kmem_calls;
+		si.hypercalls += st->hypercalls;
+		si.pte_updates += st->pte_updates;
 	}
 	si.frames_used = frames_used();
 	strlcpy(si.spinlock, lock_ops->name, sizeof(si.spinlock));

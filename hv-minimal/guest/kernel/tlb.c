@@ -2,6 +2,7 @@
  * whole TLB (a CR3 reload; kernel mappings are global and survive it) whatever was
  * changed, so a request carries no addresses and requests from several CPUs merge. */
 #include "apic.h"
+#include "pv.h"
 #include "tlb.h"
 #include "vm.h"
 #include "x86.h"
@@ -63,11 +64,7 @@ void tlb_shootdown_remote(struct vmspace *vs)
 
 void tlb_shootdown(struct vmspace *vs, uint64_t va)
 {
-	if (mycpu()->vs == vs) {
-		if (va == TLB_ALL)
-			lcr3(vs_root(vs));
-		else
-			invlpg(va);
-	}
-	tlb_shootdown_remote(vs);
+	if (mycpu()->vs == vs)
+		tlb_flush_local(va);
+	tlb_flush_others(vs);
 }

@@ -7,6 +7,7 @@
 #include "kmem.h"
 #include "percpu.h"
 #include "proc.h"
+#include "pv.h"
 #include "tlb.h"
 #include "trap.h"
 #include "vm.h"
@@ -120,7 +121,7 @@ static void irq(const struct trapframe *tf)
 		spurious(tf);
 		break;
 	}
-	lapic_eoi();
+	pv->eoi();
 	tlb_poll();
 }
 

@@ -5,6 +5,7 @@
 #include "kernel.h"
 #include "kmem.h"
 #include "percpu.h"
+#include "pv.h"
 #include "tlb.h"
 #include "vm.h"
 #include "x86.h"
@@ -131,6 +132,7 @@ struct vmspace *vs_create(void)
 	vs->refs = 1;
 	vs->brk = GUEST_USER_HEAP_BASE;
 	vs->pml4[PML4_KERNEL_SLOT] = kpml4[PML4_KERNEL_SLOT];
+	pv->vs_created(vs);
 	return vs;
 }
 
@@ -183,6 +185,7 @@ void vs_put(struct vmspace *vs)
 {
 	if (__atomic_sub_fetch(&vs->refs, 1, __ATOMIC_ACQ_REL))
 		return;
+	pv->vs_destroying(vs);   /* its tables are plain memory again: freed natively */
 	free_dir(vs->pml4, 4);
 	spin_lock(&vspool.lock);
 	vs->next_free = vspool.free;
@@ -201,9 +204,9 @@ void vs_switch(struct cpu *c, struct vmspace *vs)
 	 * vs's page tables then sees every CPU whose TLB may hold them (tlb.c). */
 	if (vs) {
 		__atomic_or_fetch(&vs->cpumask, bit, __ATOMIC_SEQ_CST);
-		lcr3(vs->root);
+		pv->load_cr3(vs->root);
 	} else {
-		lcr3(V2P(kpml4));
+		pv->load_cr3(V2P(kpml4));
 	}
 	if (old)
 		__atomic_and_fetch(&old->cpumask, ~bit, __ATOMIC_SEQ_CST);
@@ -226,7 +229,8 @@ pte_t *uvm_walk(pte_t *pml4, uint64_t va, int alloc)
 			if (!f)
 				return NULL;
 			/* Permissions are decided at the leaf; the upper levels allow all. */
-			*e = f | PTE_P | PTE_W | PTE_U;
+			pte_set(V2P(pml4), e, f | PTE_P | PTE_W | PTE_U);
+			pv_flush();      /* read back below */
 			ext_note(t, idx);
 		}
 		t = P2V(PTE_ADDR(*e));
@@ -243,7 +247,7 @@ int uvm_map(struct vmspace *vs, uint64_t va, uint64_t pa, uint64_t flags)
 
 	if (!e || (*e & PTE_P))
 		return -1;
-	*e = pa | flags | PTE_P;
+	pte_set(vs->root, e, pa | flags | PTE_P);
 	return 0;
 }
 
@@ -253,6 +257,7 @@ void uvm_unmap(struct vmspace *vs, uint64_t va, uint64_t len)
 	uint64_t end = va + len;
 	int locked = vs_lock(vs);
 
+	pv_lazy_begin();
 	for (uint64_t a = va; a < end;) {
 		/* One walk per page table, then its entries in a row. */
 		uint64_t chunk_end = (a | (HUGE_SIZE - 1)) + 1;
@@ -266,18 +271,19 @@ void uvm_unmap(struct vmspace *vs, uint64_t va, uint64_t len)
 			pte_t old = *e;
 			if (!(old & PTE_P))
 				continue;
-			*e = 0;
+			pte_set(vs->root, e, 0);
 			if (old & PTE_OWNED)
 				frame_put(PTE_ADDR(old));
 			if (here)
-				invlpg(a);
+				tlb_flush_local(a);
 			dropped = 1;
 		}
 	}
 	/* Other CPUs running this address space (threads) flush before the frames can be
 	 * reused by anyone: they are on this CPU's free list until this returns. */
 	if (dropped)
-		tlb_shootdown_remote(vs);
+		tlb_flush_others(vs);
+	pv_lazy_end();
 	vs_unlock(vs, locked);
 }
 
@@ -318,19 +324,19 @@ static int cow_break(struct vmspace *vs, pte_t *e, uint64_t va)
 	uint64_t pa = PTE_ADDR(old);
 
 	if (__atomic_load_n(&pinfo(pa)->ref, __ATOMIC_ACQUIRE) == 1) {
-		*e = (old | PTE_W) & ~PTE_COW;
+		pte_set(vs->root, e, (old | PTE_W) & ~PTE_COW);
 	} else {
 		uint64_t f = frame_alloc();
 		if (!f)
 			return -1;
 		kmem_copy(f, pa, PAGE_SIZE);
 		kmem_flush();
-		*e = f | (old & PTE_NX) | USER_DATA;
+		pte_set(vs->root, e, f | (old & PTE_NX) | USER_DATA);
 		frame_put(pa);
 		mycpu()->st.cow_copies++;
 	}
-	invlpg(va);
-	tlb_shootdown_remote(vs);
+	tlb_flush_local(va);
+	tlb_flush_others(vs);
 	return 0;
 }
 
@@ -362,16 +368,16 @@ static int fault_locked(struct vmspace *vs, uint64_t va, uint64_t err)
 		uint64_t z = get_zero_frame();
 		if (!z)
 			return -1;
-		*e = z | PTE_P | PTE_U | PTE_NX;
+		pte_set(vs->root, e, z | PTE_P | PTE_U | PTE_NX);
 		return 0;
 	}
 	uint64_t f = frame_alloc_zeroed();
 	if (!f)
 		return -1;
-	*e = f | USER_DATA;
+	pte_set(vs->root, e, f | USER_DATA);
 	if (was_present) {
-		invlpg(va);
-		tlb_shootdown_remote(vs);
+		tlb_flush_local(va);
+		tlb_flush_others(vs);
 	}
 	return 0;
 }
@@ -398,6 +404,7 @@ long uvm_populate(struct vmspace *vs, uint64_t va, uint64_t len)
 	/* Demand areas are contiguous ranges: both ends in one means all of it is. */
 	if (len && (!in_demand_area(vs, va) || !in_demand_area(vs, va + len - PAGE_SIZE)))
 		r = -1;
+	pv_lazy_begin();
 	for (uint64_t a = va; a < va + len && r == 0;) {
 		/* One walk per page table, then its entries in a row. */
 		pte_t *e = uvm_walk(vs->pml4, a, 1);
@@ -421,13 +428,14 @@ long uvm_populate(struct vmspace *vs, uint64_t va, uint64_t len)
 				r = -GUEST_ENOMEM;
 				goto out;
 			}
-			pt[i + k] = f | USER_DATA;
+			pte_set(vs->root, &pt[i + k], f | USER_DATA);
 			if (v & PTE_P)
-				invlpg(a);
+				tlb_flush_local(a);
 		}
 	}
 out:
-	tlb_shootdown_remote(vs);
+	tlb_flush_others(vs);
+	pv_lazy_end();
 	vs_unlock(vs, locked);
 	return r;
 }
@@ -454,13 +462,22 @@ long uvm_sbrk(struct vmspace *vs, int64_t delta)
 
 /* ---- fork ---- */
 
+/* The two address spaces of a fork: their roots, for the entries written. */
+struct fork_roots {
+	uint64_t parent, child;
+};
+
 /* Copies the leaf table p (at user address va) into the child's c: the parent's
  * entries in p's range, copying owned frames (or sharing them copy-on-write, when the
  * parent's entry loses its write permission and *wp is set), sharing everything else.
  * The child's range is the parent's. Written for few instructions per entry: under
- * instruction emulation each one costs about a microsecond. */
-static int fork_leaves(pte_t *p, pte_t *c, uint64_t va, int cow, int *wp)
+ * instruction emulation each one costs about a microsecond. Under pv the parent's
+ * entries are changed in a second pass, so that each batch holds one address space. */
+static int fork_leaves(const struct fork_roots *fr, pte_t *p, pte_t *c, uint64_t va, int cow,
+		       int *wp)
 {
+	int wp_later = 0;
+
 	const struct pageinfo *pi = pinfo(V2P(p));
 	struct pageinfo *ci = pinfo(V2P(c));
 	unsigned lo = pi->lo, hi = pi->hi;
@@ -470,33 +487,42 @@ static int fork_leaves(pte_t *p, pte_t *c, uint64_t va, int cow, int *wp)
 	for (unsigned i = lo; i < hi; i++) {
 		pte_t e = p[i];
 		if (!(e & PTE_OWNED)) {
-			if (e)
-				c[i] = e;      /* image pages, the zero frame, device pages */
+			if (e)            /* image pages, the zero frame, device pages */
+				pte_set(fr->child, &c[i], e);
 			continue;
 		}
 		uint64_t pa = PTE_ADDR(e);
 		if (cow || in_shared_area(va + ((uint64_t)i << 12))) {
 			if (cow && (e & PTE_W) && !in_shared_area(va + ((uint64_t)i << 12))) {
 				e = (e & ~PTE_W) | PTE_COW;
-				p[i] = e;
+				if (pv_mmu_on)
+					wp_later = 1;
+				else
+					p[i] = e;
 				*wp = 1;
 			}
 			frame_get(pa);
-			c[i] = e;
+			pte_set(fr->child, &c[i], e);
 			continue;
 		}
 		uint64_t f = frame_alloc();
 		if (!f)
 			return -1;
 		kmem_copy(f, pa, PAGE_SIZE);
-		c[i] = f | (e & PTE_NX) | USER_DATA;
+		pte_set(fr->child, &c[i], f | (e & PTE_NX) | USER_DATA);
+	}
+	for (unsigned i = lo; wp_later && i < hi; i++) {
+		pte_t e = p[i];
+		if ((e & PTE_OWNED) && (e & PTE_W) && !in_shared_area(va + ((uint64_t)i << 12)))
+			pte_set(fr->parent, &p[i], (e & ~PTE_W) | PTE_COW);
 	}
 	return 0;
 }
 
 /* Copies directory p (level 4..2, at user address va) into the child's c: a new table
  * for each present entry, filled by the level below. */
-static int fork_dir(pte_t *p, pte_t *c, int level, uint64_t va, int cow, int *wp)
+static int fork_dir(const struct fork_roots *fr, pte_t *p, pte_t *c, int level, uint64_t va,
+		    int cow, int *wp)
 {
 	const struct pageinfo *pi = pinfo(V2P(p));
 	struct pageinfo *ci = pinfo(V2P(c));
@@ -512,9 +538,10 @@ static int fork_dir(pte_t *p, pte_t *c, int level, uint64_t va, int cow, int *wp
 		uint64_t f = pt_alloc(), a = va + ((uint64_t)i << shift);
 		if (!f)
 			return -1;
-		c[i] = f | (e & (PTE_P | PTE_W | PTE_U));
+		pte_set(fr->child, &c[i], f | (e & (PTE_P | PTE_W | PTE_U)));
 		pte_t *pc = P2V(PTE_ADDR(e)), *cc = P2V(f);
-		if (level == 2 ? fork_leaves(pc, cc, a, cow, wp) : fork_dir(pc, cc, level - 1, a, cow, wp))
+		if (level == 2 ? fork_leaves(fr, pc, cc, a, cow, wp)
+			       : fork_dir(fr, pc, cc, level - 1, a, cow, wp))
 			return -1;
 	}
 	return 0;
@@ -528,10 +555,14 @@ struct vmspace *vs_fork(struct vmspace *parent, int cow)
 	if (!child)
 		return NULL;
 	int locked = vs_lock(parent);
+	struct fork_roots fr = { parent->root, child->root };
 	child->brk = parent->brk;
-	r = fork_dir(parent->pml4, child->pml4, 4, 0, cow, &wp);
+	pv_lazy_begin();
+	r = fork_dir(&fr, parent->pml4, child->pml4, 4, 0, cow, &wp);
+	pv_flush();
 	if (wp)
 		tlb_shootdown(parent, TLB_ALL);
+	pv_lazy_end();
 	vs_unlock(parent, locked);
 	kmem_flush();            /* the copies, before the child can run */
 	if (r < 0) {

@@ -59,6 +59,7 @@ int main(const char *args)
 		}
 		while (!t->ready)
 			yield();
+		work_begin();
 		uint64_t t0 = tsc_read();
 		for (uint64_t i = 0; i < n; i++) {
 			t->turn = 1;

@@ -22,6 +22,7 @@ int main(const char *args)
 	printf("ptchurn: %lu iterations of %lu pages, %lu reps\n", iters, pages, reps);
 	for (unsigned r = 0; r < reps; r++) {
 		uint64_t sum = 0;
+		work_begin();
 		uint64_t t0 = tsc_read();
 		for (uint64_t it = 0; it < iters; it++) {
 			for (uint64_t k = 0; k < pages; k++) {

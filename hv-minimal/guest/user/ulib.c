@@ -206,10 +206,26 @@ void report_info(const char *workload, const char *key, const char *value)
 	report(&r);
 }
 
+/* The kernel's hypercall count at work_begin, +1 (0: no mark). */
+static uint64_t work_hcalls_mark;
+
+void work_begin(void)
+{
+	struct guest_sysinfo si;
+
+	work_hcalls_mark = sysinfo(&si) < 0 ? 0 : si.hypercalls + 1;
+}
+
 void report_work(const char *workload, unsigned rep, uint64_t cycles, uint64_t ops,
 		 uint32_t checksum)
 {
 	uint64_t x10 = ops ? cycles * 10 / ops : 0;
+	struct guest_sysinfo si;
+
+	if (work_hcalls_mark && ops && sysinfo(&si) == 0)
+		report_ratio(workload, "hypercalls_per_op", si.hypercalls - (work_hcalls_mark - 1),
+			     ops, "calls", rep);
+	work_hcalls_mark = 0;
 
 	report_ratio(workload, "cycles_per_op", cycles, ops, "cycles", rep);
 	report_u64(workload, "elapsed", cycles, "cycles", rep);

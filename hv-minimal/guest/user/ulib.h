@@ -88,8 +88,15 @@ void report_ratio(const char *workload, const char *name, uint64_t num, uint64_t
 void report_signed_ratio(const char *workload, const char *name, int64_t num, uint64_t den,
 			 const char *unit, unsigned rep);
 void report_info(const char *workload, const char *key, const char *value);
+/* n fork+wait pairs per repetition reported as workload name (forkwait.c, forkexec.c):
+ * args n=N,exec=0|1,reps=R; ex is exec's default. Returns the program's status. */
+int fork_loop(const char *name, const char *args, uint64_t ex);
+/* Marks the start of a repetition for report_work's hypercalls_per_op (the calls the
+ * kernel made for the workload since: the pv flavour's cost in calls). */
+void work_begin(void);
 /* The records of one repetition of a macro workload, headline first: cycles_per_op,
- * elapsed (cycles), ops, checksum; and a console line saying the same. */
+ * elapsed (cycles), ops, checksum, and hypercalls_per_op after a work_begin; and a
+ * console line saying the same. */
 void report_work(const char *workload, unsigned rep, uint64_t cycles, uint64_t ops,
 		 uint32_t checksum);
 

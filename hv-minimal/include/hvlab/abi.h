@@ -89,19 +89,76 @@ struct hv_boot_info {
 #define HV_PMC_GUEST_INSNS_KERNEL 0x48560000u
 #define HV_PMC_GUEST_INSNS_USER   0x48560001u
 
-/* ---- Hypercall page (one per vCPU) ---- */
+/* ---- Hypercalls (hv-minimal/README.md, "Hypercall ABI") ----
+ * The guest fills its vCPU's hypercall page (number, arguments) and writes its vCPU
+ * index with out32 to HV_PORT_HCALL; when the out completes, ret holds the result and
+ * seq has moved on. Never vmcall/vmmcall: they livelock kvm_pvm (PLATFORM.md). Every
+ * engine reaches the same handler in the VMM core. A call the VMM refuses returns a
+ * negative HV_HC_E* code and is counted; the guest goes on. */
 enum hv_hcall_nr {
 	HV_HC_NOP = 0,           /* returns 0; the hypercall nanobenchmark */
 	HV_HC_CONSOLE = 1,       /* arg0 = gpa, arg1 = len: write bytes to the console */
 	HV_HC_RESULT = 2,        /* arg0 = gpa of struct hv_result (same as HV_PORT_RESULT) */
+	HV_HC_FEATURES = 3,      /* returns the HV_PV_* bits this VMM offers under its engine */
+	HV_HC_MMU_UPDATE = 4,    /* arg0 = gpa of struct hv_mmu_update[arg1], arg1 = count
+				  * (1..HV_MMU_BATCH_MAX), arg2 = root (a pinned PML4):
+				  * applied in order; returns 0 or the first refusal's code,
+				  * and args[3] = updates applied (HV_PV_MMU) */
+	HV_HC_PIN_ROOT = 5,      /* arg0 = PML4 frame: from now on its user-half tables
+				  * change only through HV_HC_MMU_UPDATE (HV_PV_MMU) */
+	HV_HC_UNPIN_ROOT = 6,    /* arg0 = pinned root in no vCPU's CR3: its tables become
+				  * ordinary memory again, for the guest to free (HV_PV_MMU) */
+	HV_HC_NEW_BASEPTR = 7,   /* arg0 = root: load this vCPU's CR3 (HV_PV_CR3) */
+	HV_HC_TLB_FLUSH = 8,     /* arg0 = guest-virtual page or HV_TLB_FLUSH_ALL, arg1 =
+				  * mask of vCPUs (bit i: vCPU i, the caller's own bit included)
+				  * whose TLBs drop it; no IPI (HV_PV_TLB) */
+	HV_HC_CLOCK_PAGE = 9,    /* arg0 = gpa (32-byte aligned) of a struct hv_pvclock
+				  * the VMM fills (HV_PV_CLOCK) */
 	HV_HC_NR
 };
 
-#define HV_HC_EINVAL  (-22)     /* bad number, address or length */
+/* Refusal codes (Linux errno values, negated). */
+#define HV_HC_EPERM   (-1)      /* not the caller's: another address space's table, a
+				 * table mapped writable, the VMM's own memory */
+#define HV_HC_E2BIG   (-7)      /* a batch larger than HV_MMU_BATCH_MAX */
+#define HV_HC_EFAULT  (-14)     /* an address outside guest memory or misaligned */
+#define HV_HC_EBUSY   (-16)     /* unpinning a root some vCPU has in CR3 */
+#define HV_HC_EINVAL  (-22)     /* a bad argument: count, flags, a root not pinned */
+#define HV_HC_ENOSYS  (-38)     /* an unknown number, or a feature this VMM does not offer */
 
+/* HV_HC_FEATURES bits: what the VMM can do for a paravirtual guest under this engine.
+ * A guest uses a hypercall only for a feature offered and keeps the native
+ * instruction otherwise (the same image runs both ways). */
+#define HV_PV_MMU   (1u << 0)   /* page-table updates by hypercall, validated */
+#define HV_PV_CR3   (1u << 1)   /* CR3 loads by hypercall */
+#define HV_PV_TLB   (1u << 2)   /* TLB flushes, local and remote, by hypercall */
+#define HV_PV_CLOCK (1u << 3)   /* a pvclock page */
+
+#define HV_MMU_BATCH_MAX   2048           /* updates per HV_HC_MMU_UPDATE, as Xen's */
+#define HV_TLB_FLUSH_ALL   (~0ull)
+
+/* One page-table update: the 8-byte entry at guest-physical address ptr (in a table of
+ * the root named by the call, in its user half) becomes val. */
+struct hv_mmu_update {
+	uint64_t ptr;
+	uint64_t val;
+};
+
+/* The pvclock page: guest time in ns = system_ns + ((tsc - tsc_base) * mul) >> 32.
+ * version is odd while the VMM writes; a reader retries until it reads the same even
+ * version before and after. */
+struct hv_pvclock {
+	uint32_t version;
+	uint32_t pad;
+	uint64_t tsc_base;
+	uint64_t system_ns;
+	uint64_t mul;            /* ns per TSC cycle, 32.32 fixed point */
+};
+
+/* ---- Hypercall page (one per vCPU) ---- */
 struct hv_hcall_page {
 	uint64_t nr;             /* enum hv_hcall_nr */
-	uint64_t args[6];
+	uint64_t args[6];        /* in, and out where a call says so */
 	int64_t ret;             /* written by the VMM */
 	uint64_t seq;            /* incremented by the VMM on completion */
 };

@@ -2,6 +2,7 @@
  * the VM; each device's file holds its handler and its register function. */
 #ifndef HVLAB_DEVICES_H
 #define HVLAB_DEVICES_H
+#include <pthread.h>
 #include <stdint.h>
 
 #include "hvlab/abi.h"
@@ -22,10 +23,31 @@ struct hv_post {
 	uint64_t writes, reads;
 };
 
+/* What the VMM knows of a paravirtual guest's page tables (hcall_pv.c). */
+struct hv_pv {
+	pthread_mutex_t lock;        /* vCPUs call at once */
+	uint64_t nframes;
+	uint32_t *owner;             /* per frame: root frame + 1 of the pinned address
+				      * space whose table it is, 0 for none; NULL until a
+				      * first pin */
+	uint8_t *level;              /* per frame: 4 (PML4) .. 1, for a table */
+	uint32_t *wmaps;             /* per frame: writable leaf entries of pinned tables
+				      * naming it */
+	uint64_t cr3[HV_MAX_VCPUS];  /* root last loaded by HV_HC_NEW_BASEPTR */
+	uint64_t updates;            /* page-table entries written for the guest */
+};
+
 /* Hypercall doorbell: out32 vCPU index to HV_PORT_HCALL runs that vCPU's page. */
 struct hv_hcall {
 	uint64_t calls[HV_HC_NR];
+	uint64_t refused[HV_HC_NR + 1];  /* by number; [HV_HC_NR]: unknown numbers */
+	uint64_t refusals;               /* all of them */
+	struct hv_pv pv;
 };
+/* A hypercall number's name for logs and counters ("mmu_update"), "unknown" else. */
+const char *hv_hcall_name(uint64_t nr);
+/* Frees what the paravirtual calls allocated. */
+void hv_pv_free(struct hv_pv *pv);
 
 /* HV_MMIO_UNBACKED page: writes discarded, reads all ones. */
 struct hv_nullmmio {

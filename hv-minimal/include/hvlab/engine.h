@@ -146,6 +146,14 @@ struct hv_engine_ops {
 	/* Optional (may be NULL): a port write of len bytes to port signals eventfd fd
 	 * without an exit to the core. */
 	int (*ioeventfd_add)(struct hv_engine_vm *vm, uint16_t port, uint32_t len, int fd);
+	/* Optional (may be NULL): an out of len bytes to port is served by fn inside the
+	 * engine, on the vCPU's thread, with no exit to the core (bt: the hypercall
+	 * doorbell as a direct call-out). fn(ctx, vcpu index, data, len) returns 0, or -1
+	 * with hv_err_msg() set, which stops the guest as an internal exit; it may call
+	 * this engine's pte_write and load_cr3 for that vCPU. */
+	int (*pio_direct_add)(struct hv_engine_vm *vm, uint16_t port, uint32_t len,
+			      int (*fn)(void *ctx, unsigned vcpu, const uint8_t *data, uint32_t len),
+			      void *ctx);
 	/* Guest TSC frequency in kHz, 0 when unknown. */
 	uint64_t (*tsc_khz)(struct hv_engine_vm *vm);
 	/* Memory virtualization as DESIGN.md names it (ept, npt, shadow-kvm, ...). */
@@ -158,6 +166,20 @@ struct hv_engine_ops {
 	int (*guest_syscall_ok)(struct hv_engine_vm *vm);
 	void (*vcpu_destroy)(struct hv_engine_vcpu *vcpu);
 	void (*vm_destroy)(struct hv_engine_vm *vm);
+	/* Optional (may be NULL): the paravirtual work (HV_PV_MMU, HV_PV_TLB of abi.h)
+	 * this engine lets the VMM do. HV_PV_MMU: the VMM may write the guest's page
+	 * tables (through pte_write where the engine has it, else straight into guest
+	 * memory) and the engine stays coherent; a shadow MMU that learns of table changes
+	 * only from the guest's own writes cannot. HV_PV_TLB: the engine's translations
+	 * follow every table write, so a guest TLB flush needs no work. NULL: neither. */
+	uint32_t (*pv_caps)(struct hv_engine_vm *vm);
+	/* Optional: writes the aligned 8-byte guest page-table entry at gpa (inside guest
+	 * memory, checked by the caller) and updates what the engine derived from it.
+	 * From the vCPU's thread, between runs. Returns 0 or -1 with hv_err_msg(). */
+	int (*pte_write)(struct hv_engine_vcpu *vcpu, uint64_t gpa, uint64_t val);
+	/* Optional: loads CR3 as a guest `mov %reg, %cr3` would (no other state changes).
+	 * NULL: the core does it through get_sregs/set_sregs. */
+	int (*load_cr3)(struct hv_engine_vcpu *vcpu, uint64_t cr3);
 	/* Optional (may be NULL): the engine's own counters for this vCPU since it was
 	 * created, one call of emit per counter (name: a stable lower_snake identifier,
 	 * e.g. "bt_blocks_translated"; value: a count or a byte total). Called from the

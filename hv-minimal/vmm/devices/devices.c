@@ -17,4 +17,5 @@ void hv_devices_close(struct hv_vm *vm)
 	if (vm->dev.ioev.fd >= 0)
 		close(vm->dev.ioev.fd);
 	vm->dev.ioev.fd = -1;
+	hv_pv_free(&vm->dev.hcall.pv);
 }

@@ -2,15 +2,35 @@
  * (number, arguments), writes its vCPU index to HV_PORT_HCALL with out32, and finds
  * ret and an incremented seq when the out returns. A port write rather than vmcall:
  * vmcall livelocks this project's hosts (PLATFORM.md). The page is copied once, so a
- * guest changing it mid-call changes nothing; every argument is checked. */
+ * guest changing it mid-call changes nothing; every argument is checked. A call the
+ * VMM refuses returns its code to the guest and is counted (the first few are logged):
+ * a guest's bad call is the guest's problem. A misused doorbell (a wrong index or
+ * width) is no call at all, and stops the guest. */
 #include <stddef.h>
+#include <stdint.h>
 #include <string.h>
 
 #include "hvlab/err.h"
+#include "hvlab/log.h"
 #include "hvlab/vm.h"
+#include "hcall_pv.h"
 
 #define HCALL_PAGE 0x1000ull
 #define HC_CONSOLE_MAX (64u << 10)
+#define REFUSALS_LOGGED 8
+
+static const char *const hc_names[HV_HC_NR] = {
+	[HV_HC_NOP] = "nop", [HV_HC_CONSOLE] = "console", [HV_HC_RESULT] = "result",
+	[HV_HC_FEATURES] = "features", [HV_HC_MMU_UPDATE] = "mmu_update",
+	[HV_HC_PIN_ROOT] = "pin_root", [HV_HC_UNPIN_ROOT] = "unpin_root",
+	[HV_HC_NEW_BASEPTR] = "new_baseptr", [HV_HC_TLB_FLUSH] = "tlb_flush",
+	[HV_HC_CLOCK_PAGE] = "clock_page",
+};
+
+const char *hv_hcall_name(uint64_t nr)
+{
+	return nr < HV_HC_NR && hc_names[nr] ? hc_names[nr] : "unknown";
+}
 
 static int64_t hc_console(struct hv_vcpu *vcpu, const struct hv_hcall_page *pg)
 {
@@ -19,40 +39,31 @@ static int64_t hc_console(struct hv_vcpu *vcpu, const struct hv_hcall_page *pg)
 	const void *p;
 
 	if (len > HC_CONSOLE_MAX)
-		return hv_err_set("HV_HC_CONSOLE length %llu exceeds %u bytes",
-				  (unsigned long long)len, HC_CONSOLE_MAX);
+		return HV_HC_EINVAL;
 	p = hv_gpa_ptr(&vm->mem, gpa, len);
 	if (!p)
-		return hv_err_set("HV_HC_CONSOLE buffer %#llx+%llu lies outside guest memory",
-				  (unsigned long long)gpa, (unsigned long long)len);
+		return HV_HC_EFAULT;
 	hv_console_write(&vm->console, p, (size_t)len);
 	return (int64_t)len;
 }
 
-/* Returns the call's result, or -1 with hv_err_msg() set when the guest's call is bad
- * (the caller tells both apart by the error flag). */
-static int hc_dispatch(struct hv_vcpu *vcpu, const struct hv_hcall_page *pg, int64_t *ret)
+/* The call's result (negative HV_HC_E*: refused), or INT64_MIN with hv_err_msg() set
+ * when the host failed. */
+static int64_t hc_dispatch(struct hv_vcpu *vcpu, struct hv_hcall_page *pg)
 {
-	int64_t r;
-
 	switch (pg->nr) {
 	case HV_HC_NOP:
-		*ret = 0;
 		return 0;
 	case HV_HC_CONSOLE:
-		r = hc_console(vcpu, pg);
-		if (r < 0)
-			return -1;
-		*ret = r;
-		return 0;
+		return hc_console(vcpu, pg);
 	case HV_HC_RESULT:
-		if (hv_result_submit(vcpu, pg->args[0]))
-			return hv_err_set("HV_HC_RESULT: %s", hv_err_msg());
-		*ret = 0;
+		if (hv_result_submit(vcpu, pg->args[0])) {
+			hv_warn("vCPU %u: HV_HC_RESULT: %s", vcpu->index, hv_err_msg());
+			return HV_HC_EINVAL;
+		}
 		return 0;
 	default:
-		return hv_err_set("unknown hypercall number %llu (valid: 0-%d)",
-				  (unsigned long long)pg->nr, HV_HC_NR - 1);
+		return hv_pv_call(vcpu, pg);
 	}
 }
 
@@ -64,8 +75,7 @@ static int hcall_io(void *dev, struct hv_vcpu *vcpu, uint64_t offset, uint8_t *d
 	struct hv_hcall_page pg;
 	uint32_t idx;
 	uint64_t gpa;
-	int64_t ret = HV_HC_EINVAL;
-	int bad;
+	int64_t ret;
 
 	(void)offset;
 	if (!is_write || len != 4)
@@ -79,19 +89,57 @@ static int hcall_io(void *dev, struct hv_vcpu *vcpu, uint64_t offset, uint8_t *d
 	gpa = HV_BOOT_HCALL_GPA + idx * HCALL_PAGE;
 	if (hv_gpa_read(&vm->mem, gpa, &pg, sizeof(pg)))
 		return -1;
-	bad = hc_dispatch(vcpu, &pg, &ret);
-	if (!bad && pg.nr < HV_HC_NR)
-		hc->calls[pg.nr]++;
+	ret = hc_dispatch(vcpu, &pg);
+	if (ret == INT64_MIN)
+		return hv_err_set("hypercall %s: the host failed: %s", hv_hcall_name(pg.nr),
+				  hv_err_msg());
+	if (pg.nr < HV_HC_NR)
+		__atomic_add_fetch(&hc->calls[pg.nr], 1, __ATOMIC_RELAXED);
+	if (ret < 0 && ret >= HV_HC_ENOSYS) {
+		uint64_t n = __atomic_add_fetch(&hc->refused[pg.nr < HV_HC_NR ? pg.nr : HV_HC_NR],
+						1, __ATOMIC_RELAXED);
+		uint64_t all = __atomic_add_fetch(&hc->refusals, 1, __ATOMIC_RELAXED);
+		(void)n;
+		if (all <= REFUSALS_LOGGED)
+			hv_warn("vCPU %u: hypercall %llu (%s, args %#llx %#llx %#llx) refused with "
+				"%lld%s", vcpu->index, (unsigned long long)pg.nr,
+				hv_hcall_name(pg.nr), (unsigned long long)pg.args[0],
+				(unsigned long long)pg.args[1], (unsigned long long)pg.args[2],
+				(long long)ret, all == REFUSALS_LOGGED ? " (further refusals are "
+				"counted, not logged)" : "");
+	}
+	pg.ret = ret;
 	pg.seq++;
-	if (hv_gpa_write(&vm->mem, gpa + offsetof(struct hv_hcall_page, ret), &ret, sizeof(ret)) ||
+	/* ret, seq and the outputs in args: the guest never reads its page mid-call */
+	if (hv_gpa_write(&vm->mem, gpa + offsetof(struct hv_hcall_page, args), pg.args,
+			 sizeof(pg.args)) ||
+	    hv_gpa_write(&vm->mem, gpa + offsetof(struct hv_hcall_page, ret), &pg.ret,
+			 sizeof(pg.ret)) ||
 	    hv_gpa_write(&vm->mem, gpa + offsetof(struct hv_hcall_page, seq), &pg.seq,
 			 sizeof(pg.seq)))
 		return -1;
-	return bad;
+	return 0;
+}
+
+/* The doorbell as a direct call-out of an engine that offers one (bt): the same
+ * handler, reached without an exit to the run loop. */
+static int hcall_direct(void *ctx, unsigned vcpu, const uint8_t *data, uint32_t len)
+{
+	struct hv_vm *vm = ctx;
+	uint8_t buf[4];
+
+	memcpy(buf, data, len < sizeof(buf) ? len : sizeof(buf));
+	return hcall_io(&vm->dev.hcall, &vm->vcpu[vcpu], 0, buf, len, 1);
 }
 
 int hv_hcall_register(struct hv_vm *vm)
 {
-	return hv_bus_register(&vm->bus, HV_BUS_PIO, HV_PORT_HCALL, 4, "hypercall",
-			       &vm->dev.hcall, hcall_io);
+	pthread_mutex_init(&vm->dev.hcall.pv.lock, NULL);
+	if (hv_bus_register(&vm->bus, HV_BUS_PIO, HV_PORT_HCALL, 4, "hypercall", &vm->dev.hcall,
+			    hcall_io))
+		return -1;
+	if (vm->ops->pio_direct_add &&
+	    vm->ops->pio_direct_add(vm->eng, HV_PORT_HCALL, 4, hcall_direct, vm))
+		return -1;
+	return 0;
 }

@@ -136,6 +136,8 @@ struct guest_sysinfo {
 	uint64_t ipis_received;
 	uint64_t kmem_calls;         /* batches of page zeroing/copying */
 	uint64_t frames_used;
+	uint64_t hypercalls;         /* made by the kernel (pv flavour: HV_HC_*) */
+	uint64_t pte_updates;        /* page-table entries sent in HV_HC_MMU_UPDATE */
 	char spinlock[16];           /* the kernel's lock implementation */
 };
 
