@@ -89,6 +89,14 @@ def _label_segbase(rows):
                 r["engine"] = f"{engine} ({r['segbase']})"
 
 
+def _label_engines(rows):
+    """Every renaming of an engine's rows by their mode columns, in one place: a whole
+    run and each part of it (Run.by_host) are labelled alike."""
+    _label_flavour(rows)
+    _label_memvirt(rows)
+    _label_segbase(rows)
+
+
 def _read_samples(csv_path):
     rows = []
     with open(csv_path, encoding="utf-8", newline="") as f:
@@ -111,9 +119,7 @@ class Run:
         except FileNotFoundError:
             raise RunError(f"{csv_path}: no such file; give a run directory (one that holds "
                            "samples.csv), e.g. results/runs/<run>") from None
-        _label_flavour(self.rows)
-        _label_memvirt(self.rows)
-        _label_segbase(self.rows)
+        _label_engines(self.rows)
         self.summary = self._json("summary.json") or {}
         self.matrix = self._json("matrix-summary.json")
         self.context = self.summary.get("context") or {}
@@ -149,8 +155,7 @@ class Run:
                 ctx = json.load(f).get("context")
             if isinstance(ctx, dict):
                 contexts.append(ctx)
-        _label_memvirt(part.rows)
-        _label_segbase(part.rows)
+        _label_engines(part.rows)
         part.context = contexts[0] if contexts else self.context
         part.matrix = dict(self.matrix)
         part.matrix["cells"] = [c for c in self.matrix.get("cells", [])
