@@ -3,7 +3,8 @@
 into RUN/figures/ or --out DIR. Each figure also leaves its data (NAME.dat) and a
 gnuplot script (NAME.gp) that redraws it, and index.json lists the figures with their
 captions and what was left out of them: every run's figures, then each experiment's
-(experiments/*/figures.py). See scripts/README.md."""
+(experiments/*/figures.py). A run measured on several kinds of node gets one set per
+kind, in host-1/, host-2/, ... (index.json names them). See scripts/README.md."""
 import argparse
 import json
 import math
@@ -96,12 +97,31 @@ def main(argv):
     try:
         run = rundata.Run(a.run)
         exps = experiments.discover()
+        parts = run.by_host()
     except (rundata.RunError, experiments.ExperimentError, OSError) as e:
         print(f"plot.py: {e}", file=sys.stderr)
         return 1
     outdir = os.path.abspath(a.out or os.path.join(run.path, "figures"))
+    if len(parts) == 1:
+        return draw_run(run, outdir, formats, exps)
+    status, hosts = 0, []
+    for i, (kind, part) in enumerate(parts, 1):
+        sub = os.path.join(outdir, f"host-{i}")
+        print(f"plot.py: cells measured on {kind} -> {sub}")
+        status |= draw_run(part, sub, formats, exps)
+        hosts.append({"kind": kind, "dir": f"host-{i}", "cells": part.hosts[kind]})
+    with open(os.path.join(outdir, "index.json"), "w", encoding="utf-8") as f:
+        json.dump({"run": run.path, "hosts": hosts}, f, indent=1)
+        f.write("\n")
+    return status
+
+
+def draw_run(run, outdir, formats, exps):
+    """Draws the figures of a run measured on one kind of node into outdir, with its
+    index.json; returns the exit status."""
     os.makedirs(outdir, exist_ok=True)
-    index = {"run": run.path, "fixture": run.is_fixture, "figures": [], "skipped": [],
+    index = {"run": run.path, "fixture": run.is_fixture, "host_kind": run.host_kind,
+             "figures": [], "skipped": [],
              "not_measured": [{"engine": e, "label": label, "why": why}
                               for e, label, why in run.absent_engines()]}
     for e, label, why in run.absent_engines():

@@ -3,7 +3,9 @@
 default), draws its figures into the same place, and with --pdf builds the PDF with
 latexmk. Without RUN it takes the newest run under results/runs/ that has a matrix
 summary, or else the committed fixture tests/fixtures/run-small, and says so on the
-first page. See paper/README.md."""
+first page. A run measured on several kinds of node gets one report per kind
+(OUT/host-1/report.tex, ...): no ratio divides one kind's values by another's. See
+paper/README.md."""
 import argparse
 import datetime
 import glob
@@ -497,6 +499,7 @@ def main(argv):
     try:
         run = rundata.Run(path)
         exps = experiments.discover()
+        parts = run.by_host()
     except (rundata.RunError, experiments.ExperimentError, OSError) as e:
         print(f"report.py: {e}", file=sys.stderr)
         return 1
@@ -505,10 +508,25 @@ def main(argv):
               f"fixture {rel(FIXTURE)} (the report says so)")
     print(f"report.py: run {rel(run.path)}")
     outdir = os.path.abspath(a.out)
+    if len(parts) == 1:
+        return write_report(run, how, outdir, exps, a.pdf)
+    status = 0
+    for i, (kind, part) in enumerate(parts, 1):
+        print(f"report.py: cells measured on {kind}: {os.path.join(outdir, f'host-{i}')}")
+        status |= write_report(part, how, os.path.join(outdir, f"host-{i}"), exps, a.pdf)
+    return status
+
+
+def write_report(run, how, outdir, exps, pdf):
+    """The report of a run measured on one kind of node (a part of Run.by_host)."""
     figdir = os.path.join(outdir, "figures")
     shutil.rmtree(figdir, ignore_errors=True)
     os.makedirs(figdir)
-    if plot.main([run.path, "--out", figdir, "--formats", "png,pdf"]) != 0:
+    if not shutil.which("gnuplot"):
+        print("report.py: gnuplot not found; install the Debian package gnuplot-nox "
+              "(scripts/setup-deps.sh does)", file=sys.stderr)
+        return 1
+    if plot.draw_run(run, figdir, ["png", "pdf"], exps) != 0:
         print("report.py: some figures could not be drawn (see above)", file=sys.stderr)
         return 1
     with open(os.path.join(figdir, "index.json"), encoding="utf-8") as f:
@@ -521,6 +539,8 @@ def main(argv):
         section_closing(experiments.closing(run, exps, per_exp)),
         r"\appendix", appendix_published(exps), appendix_notes(run)] if s)
     title = "hvlab on this machine: a reproduction report"
+    if run.kinds_in_run > 1:
+        title += r"\\{\large cells measured on " + esc(run.host_kind) + "}"
     if how == "fixture" or run.is_fixture:
         title += r"\\{\large (fixture data, not a measurement)}"
     date = run.context.get("date") or datetime.datetime.now(datetime.timezone.utc) \
@@ -535,7 +555,7 @@ def main(argv):
     with open(out_tex, "w", encoding="utf-8") as f:
         f.write(tex)
     print(f"report.py: {out_tex}")
-    if a.pdf:
+    if pdf:
         return build_pdf(outdir)
     return 0
 

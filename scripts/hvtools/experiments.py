@@ -128,6 +128,7 @@ def published(exps):
 
 def tables(run, exps):
     """[(experiment, [compare.Table])] in report order."""
+    run.one_host()
     return [(e, e.tables(run)) for e in exps]
 
 

@@ -252,6 +252,7 @@ def ratio_figure(run, name, title, xlabels, pub_series, pub_values, engines_, va
 def all_figures(run, exps=()):
     """[(Figure or None, message)] in the order the report shows them: every run's
     figures, then each experiment's (experiments.py)."""
+    run.one_host()
     out = [nanobench_cycles(run), exit_costs(run)]
     figs, why = workloads(run)
     if figs:

@@ -70,3 +70,25 @@ def engine_unavailable(argv, kvm_device=KVM_DEVICE, catalog=None):
         if not found:
             return f"engine {engine} needs {qemu} (Debian package qemu-system-x86)"
     return None
+
+
+def kvm_mode(sysfs="/sys", device=KVM_DEVICE):
+    """(flavour, paging) of this host's KVM as libhvlab's context names them (kvminfo.c:
+    kvm_intel with ept or shadow-kvm, kvm_amd with npt or shadow-kvm, kvm_pvm with
+    shadow-pvm), or ("none", why) without a usable KVM. Part of a node's kind: ratios
+    measured under different paging must not be mixed."""
+    why = kvm_unusable(device)
+    if why:
+        return "none", why
+    for module, param, hw in (("kvm_intel", "ept", "ept"), ("kvm_amd", "npt", "npt")):
+        if os.path.isdir(os.path.join(sysfs, "module", module)):
+            try:
+                with open(os.path.join(sysfs, "module", module, "parameters", param),
+                          encoding="ascii") as f:
+                    on = f.read().strip() in ("Y", "y", "1")
+            except OSError:
+                return module, f"unavailable: {module}/parameters/{param} is missing"
+            return module, hw if on else "shadow-kvm"
+    if os.path.isdir(os.path.join(sysfs, "module", "kvm_pvm")):
+        return "kvm_pvm", "shadow-pvm"
+    return "unknown", "unavailable: no kvm_intel, kvm_amd or kvm_pvm module"

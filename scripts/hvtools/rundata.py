@@ -1,5 +1,6 @@
 """Reading run directories (samples.csv, summary.json, matrix-summary.json) and the
 published reference figures (experiments/*/published/*.csv)."""
+import copy
 import csv
 import json
 import math
@@ -88,30 +89,88 @@ def _label_segbase(rows):
                 r["engine"] = f"{engine} ({r['segbase']})"
 
 
+def _label_engines(rows):
+    """Every renaming of an engine's rows by their mode columns, in one place: a whole
+    run and each part of it (Run.by_host) are labelled alike."""
+    _label_flavour(rows)
+    _label_memvirt(rows)
+    _label_segbase(rows)
+
+
+def _read_samples(csv_path):
+    rows = []
+    with open(csv_path, encoding="utf-8", newline="") as f:
+        for r in csv.DictReader(f):
+            r["value"] = _num(r.get("value"))
+            rows.append(r)
+    return rows
+
+
 class Run:
-    """A run directory: one program's, or a matrix run's merged files."""
+    """A run directory: one program's, or a matrix run's merged files. A matrix run
+    whose cells were measured on several kinds of node (a Slurm run over a mixed
+    cluster) is read per kind, by_host(): its ratios are taken within one kind."""
 
     def __init__(self, path):
         self.path = os.path.abspath(path)
         csv_path = os.path.join(self.path, "samples.csv")
         try:
-            with open(csv_path, encoding="utf-8", newline="") as f:
-                reader = csv.DictReader(f)
-                self.rows = []
-                for r in reader:
-                    r["value"] = _num(r.get("value"))
-                    self.rows.append(r)
+            self.rows = _read_samples(csv_path)
         except FileNotFoundError:
             raise RunError(f"{csv_path}: no such file; give a run directory (one that holds "
                            "samples.csv), e.g. results/runs/<run>") from None
-        _label_flavour(self.rows)
-        _label_memvirt(self.rows)
-        _label_segbase(self.rows)
+        _label_engines(self.rows)
         self.summary = self._json("summary.json") or {}
         self.matrix = self._json("matrix-summary.json")
         self.context = self.summary.get("context") or {}
         self.notes = self.summary.get("notes") or {}
         self.is_fixture = bool(self.note("fixture"))
+        # Kind of node -> its done cells (runner.host_kind); the kind this Run holds
+        # the rows of, when it is one part of a run that spans several.
+        self.hosts = (self.matrix or {}).get("hosts") or {}
+        self.host_kind = next(iter(self.hosts)) if len(self.hosts) == 1 else None
+        self.kinds_in_run = len(self.hosts)
+
+    def by_host(self):
+        """[(kind of node, Run)]: [(kind, self)] when the run's cells were measured on one
+        kind of node (kind None when the run does not say), else one part per kind,
+        holding the rows, cells and context of that kind's cells alone."""
+        if len(self.hosts) < 2:
+            return [(self.host_kind, self)]
+        return [(kind, self._part(kind, cells)) for kind, cells in self.hosts.items()]
+
+    def _part(self, kind, cells):
+        part = copy.copy(self)
+        part.rows = []
+        contexts = []
+        for name in cells:
+            d = os.path.join(self.path, "cells", name)
+            try:
+                part.rows += _read_samples(os.path.join(d, "samples.csv"))
+            except FileNotFoundError:
+                raise RunError(f"{d}/samples.csv: no such file, but matrix-summary.json "
+                               f"says cell {name} is done; run scripts/matrix.py --resume "
+                               f"{self.path} to make the run agree with itself") from None
+            with open(os.path.join(d, "summary.json"), encoding="utf-8") as f:
+                ctx = json.load(f).get("context")
+            if isinstance(ctx, dict):
+                contexts.append(ctx)
+        _label_engines(part.rows)
+        part.context = contexts[0] if contexts else self.context
+        part.matrix = dict(self.matrix)
+        part.matrix["cells"] = [c for c in self.matrix.get("cells", [])
+                                if c.get("host_kind") in (kind, None)]
+        part.hosts = {kind: list(cells)}
+        part.host_kind = kind
+        return part
+
+    def one_host(self):
+        """Refuses a run that spans several kinds of node: what divides one value by
+        another (ratios to native, figures, comparisons) takes one part of by_host()."""
+        if len(self.hosts) > 1:
+            raise RunError(f"{self.path} holds cells measured on {len(self.hosts)} kinds of "
+                           f"node ({'; '.join(self.hosts)}); its values are compared within "
+                           "one kind only: take the parts of Run.by_host()")
 
     def _json(self, name):
         p = os.path.join(self.path, name)
@@ -266,7 +325,9 @@ def guest_insns(run, op, where="kernel", engine=None):
 
 
 def ratio_to_native(run, op, engine):
-    """(ratio, why-not) of engine's median cycles per op to native's, same run."""
+    """(ratio, why-not) of engine's median cycles per op to native's, same run and same
+    kind of node."""
+    run.one_host()
     e = cycles_per_op(run, op, engine)
     n = cycles_per_op(run, op, "native")
     if e is None:

@@ -26,9 +26,10 @@ measure further cells refuses while a finished cell's files have changed since i
 merging them would put two builds into one set of figures. --rerun-changed runs such
 cells again instead.
 """
-import hashlib
+import contextlib
 import csv
 import ctypes
+import hashlib
 import datetime
 import fcntl
 import io
@@ -44,7 +45,7 @@ import sys
 import time
 
 from . import engines
-from .hostcheck import engine_unavailable
+from .hostcheck import engine_unavailable, kvm_mode
 from .matrixfile import OUT_MARK, Cell, parse_cpulist
 
 CSV_HEADER = ["experiment", "workload", "params", "engine", "memvirt", "flavour", "spinlock",
@@ -59,6 +60,8 @@ HVM_STATUS = {1: "guest reported failure", 2: "usage error", 3: "guest misbehave
 HVM_LIKE = ("hvm", "hvpeer")
 KILL_GRACE_S = 5.0
 FINAL = ("done", "failed", "skipped")
+# In each cell's directory: where it ran (node, Slurm ids) and that node's context.
+PROVENANCE = "provenance.json"
 
 
 def utcnow():
@@ -67,7 +70,7 @@ def utcnow():
 
 def write_atomic(path, data):
     """Whole or absent: temporary file in the same directory, fsync, rename."""
-    tmp = f"{path}.tmp-{os.getpid()}"
+    tmp = f"{path}.tmp-{socket.gethostname()}-{os.getpid()}"
     with open(tmp, "w", encoding="utf-8", newline="") as f:
         f.write(data)
         f.flush()
@@ -98,6 +101,9 @@ class Journal:
         line = (json.dumps(rec, sort_keys=True) + "\n").encode()
         fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
         try:
+            # O_APPEND alone does not keep the lines of Slurm tasks on several NFS
+            # clients apart; a POSIX lock does (closing the file releases it).
+            fcntl.lockf(fd, fcntl.LOCK_EX)
             os.write(fd, line)
             os.fsync(fd)
         finally:
@@ -332,6 +338,83 @@ def git_info(root):
             (status != "") if status is not None else "unavailable: git status failed")
 
 
+def cpu_model():
+    """The CPU's model name as libhvlab's context reads it (/proc/cpuinfo)."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as f:
+            for line in f:
+                key, sep, value = line.partition(":")
+                if sep and key.strip() in ("model name", "Processor", "cpu model"):
+                    return value.strip()
+    except OSError as e:
+        return f"unavailable: /proc/cpuinfo: {e.strerror}"
+    return "unavailable: no model name in /proc/cpuinfo"
+
+
+def node_context(root):
+    """The context block of the node the runner runs on: the run's own context (merged
+    with the cells') and each cell's provenance. Its fields are named as in a program's
+    context (libhvlab), so the two can be compared."""
+    commit, dirty = git_info(root)
+    flavour, paging = kvm_mode()
+    return {"host": socket.gethostname(),
+            "kernel": f"{platform.system()} {platform.release()} {platform.version()}",
+            "cpu_model": cpu_model(), "cpus": os.cpu_count(),
+            "kvm": {"flavour": flavour, "paging": paging},
+            "git_commit": commit, "git_dirty": dirty}
+
+
+def host_kind(ctx):
+    """The kind of node a context describes: CPU model and KVM paging. Cells measured on
+    nodes of one kind may share a native baseline and be compared; the report never
+    divides values of one kind by another's (rundata.Run.by_host)."""
+    kvm = ctx.get("kvm") if isinstance(ctx.get("kvm"), dict) else {}
+    flavour = kvm.get("flavour") or "?"
+    paging = kvm.get("paging") or "?"
+    mode = "no KVM" if flavour == "none" else f"{flavour} ({paging})"
+    return f"{ctx.get('cpu_model') or '?'}, {mode}"
+
+
+def slurm_ids(env=None):
+    """The Slurm job and array task this process runs in, and the node's name as Slurm
+    knows it (which may differ from its host name), or None outside Slurm."""
+    env = os.environ if env is None else env
+    ids = {k: env[v] for k, v in (("job_id", "SLURM_JOB_ID"),
+                                  ("array_job_id", "SLURM_ARRAY_JOB_ID"),
+                                  ("array_task_id", "SLURM_ARRAY_TASK_ID"),
+                                  ("node_name", "SLURMD_NODENAME")) if env.get(v)}
+    return ids or None
+
+
+def commit_mismatch(root, expected):
+    """Why this node's hvlab (at root) cannot measure cells of a run submitted from
+    commit `expected`, or None. A run whose submitting tree had no commit to compare
+    with is not checked."""
+    if not expected or expected.startswith("unavailable"):
+        return None
+    here, _ = git_info(root)
+    node = socket.gethostname()
+    if here == expected:
+        return None
+    if here.startswith("unavailable"):
+        return (f"node {node} cannot tell the commit of its hvlab at {root} ({here}); the "
+                f"run was submitted from commit {expected[:12]}: build that commit there")
+    return (f"node {node} has hvlab at commit {here[:12]}, but the run was submitted from "
+            f"commit {expected[:12]}; every node must build the same commit (on {node}: "
+            f"git -C {root} checkout {expected[:12]} && make)")
+
+
+@contextlib.contextmanager
+def file_lock(path):
+    """An exclusive POSIX lock on path (created if absent) while the block runs."""
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.lockf(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
+
+
 class Runner:
     """One session of a matrix run: a new run, or the resumption of an earlier one."""
 
@@ -345,6 +428,8 @@ class Runner:
         self.plan = None
         self.catalog = None          # engines.Catalog of the cells' programs
         self.described = {}          # program path -> engines.Catalog
+        self.node = None             # node_context of this session's node
+        self._where = None
 
     # -- set-up -------------------------------------------------------------------
     def path(self, *p):
@@ -364,7 +449,10 @@ class Runner:
                             command=command)
         self.plan = plan
 
-    def open_existing(self):
+    def open_existing(self, shared=False, wait_s=0.0):
+        """Opens a run directory. shared: beside other sessions that hold it shared (the
+        Slurm tasks of one run, each committing its own cell), never beside an exclusive
+        one (a local runner, a submission, the final merge)."""
         try:
             with open(self.path("plan.json"), encoding="utf-8") as f:
                 self.plan = json.load(f)
@@ -373,16 +461,42 @@ class Runner:
                                "start a run with: scripts/matrix.py MATRIX --out DIR") from None
         except ValueError as e:
             raise RuntimeError(f"{self.path('plan.json')} does not parse: {e}") from None
-        self._lock()
+        self._lock(shared, wait_s)
 
-    def _lock(self):
+    def _lock(self, shared=False, wait_s=0.0):
         self.lock_fd = os.open(self.path(".lock"), os.O_RDWR | os.O_CREAT, 0o644)
-        try:
-            fcntl.flock(self.lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise RuntimeError(f"another matrix runner is using {self.dir}") from None
-        os.ftruncate(self.lock_fd, 0)
-        os.write(self.lock_fd, f"{os.getpid()}\n".encode())
+        end = time.monotonic() + wait_s
+        while True:
+            try:
+                fcntl.flock(self.lock_fd, (fcntl.LOCK_SH if shared else fcntl.LOCK_EX) |
+                            fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= end:
+                    os.close(self.lock_fd)
+                    self.lock_fd = None
+                    raise RuntimeError(f"another matrix runner is using {self.dir}") from None
+                time.sleep(0.2)
+        if not shared:
+            os.ftruncate(self.lock_fd, 0)
+            os.write(self.lock_fd, f"{os.getpid()}\n".encode())
+
+    def unlock(self):
+        """Lets other sessions in (a submission that then waits for its tasks)."""
+        if self.lock_fd is not None:
+            os.close(self.lock_fd)
+            self.lock_fd = None
+
+    def where(self):
+        """Where this session measures: node name and kind, and the Slurm job and array
+        task when it is one; journalled with every attempt (provenance)."""
+        if self._where is None:
+            self.node = node_context(self.root)
+            self._where = {"node": self.node["host"], "host_kind": host_kind(self.node)}
+            ids = slurm_ids()
+            if ids:
+                self._where["slurm"] = ids
+        return self._where
 
     def cells(self):
         return [Cell.from_json(c) for c in self.plan["cells"]]
@@ -417,15 +531,7 @@ class Runner:
         recorded; failed/skipped cells are reopened when asked to."""
         final, _, open_starts = self.state()
         for name, rec in open_starts.items():
-            pid, started = rec.get("pid"), rec.get("pid_start")
-            if pid and started is not None and group_members(pid, started):
-                kill_group(pid, grace=1.0)
-                self.journal.append("discarded", name, attempt=rec.get("attempt"),
-                                    reason=f"runner stopped during the attempt; its process "
-                                           f"group {pid} was still running and was killed")
-            else:
-                self.journal.append("discarded", name, attempt=rec.get("attempt"),
-                                    reason="runner stopped during the attempt")
+            self._discard_open(name, rec)
         for c in self.cells():
             for w in self._work_dirs(c.name):
                 shutil.rmtree(w, ignore_errors=True)
@@ -445,6 +551,26 @@ class Runner:
                 self.journal.append("discarded", c.name,
                                     reason=f"--retry-failed: was {rec.get('event')}")
 
+    def _discard_open(self, name, rec):
+        """Journals an attempt cut short (its runner killed, its Slurm task cancelled or
+        out of time) as discarded, stopping what is left of it when it ran on this node
+        (a process id means nothing on another)."""
+        pid, started = rec.get("pid"), rec.get("pid_start")
+        node = rec.get("node")
+        if node and node != socket.gethostname():
+            how = f" on node {node}" + (f" (Slurm job {rec['slurm'].get('job_id')})"
+                                        if isinstance(rec.get("slurm"), dict) else "")
+            self.journal.append("discarded", name, attempt=rec.get("attempt"),
+                                reason=f"runner stopped during the attempt{how}")
+        elif pid and started is not None and group_members(pid, started):
+            kill_group(pid, grace=1.0)
+            self.journal.append("discarded", name, attempt=rec.get("attempt"),
+                                reason=f"runner stopped during the attempt; its process "
+                                       f"group {pid} was still running and was killed")
+        else:
+            self.journal.append("discarded", name, attempt=rec.get("attempt"),
+                                reason="runner stopped during the attempt")
+
     def _work_dirs(self, name):
         w = self.path("work")
         try:
@@ -458,14 +584,19 @@ class Runner:
     def _on_signal(self, signum, _frame):
         self.stop_signal = signum
 
-    def run(self, retry_failed=False, rerun_changed=False):
-        """Runs every cell without a final outcome. Returns the process exit status."""
+    @contextlib.contextmanager
+    def _signals(self):
         old = {s: signal.signal(s, self._on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
         try:
-            return self._run(retry_failed, rerun_changed)
+            yield
         finally:
             for s, h in old.items():
                 signal.signal(s, h)
+
+    def run(self, retry_failed=False, rerun_changed=False):
+        """Runs every cell without a final outcome. Returns the process exit status."""
+        with self._signals():
+            return self._run(retry_failed, rerun_changed)
 
     def changed_cells(self, final):
         """[(cell, recorded build id, current build id)] for the finished cells whose
@@ -505,19 +636,29 @@ class Runner:
                 f"names the git commit), or run them again with: scripts/matrix.py "
                 f"--resume {self.dir} --rerun-changed")
 
-    def _run(self, retry_failed, rerun_changed=False):
+    def prepare(self, retry_failed=False, rerun_changed=False):
+        """What a session does before it measures, locally or by submitting to Slurm:
+        makes the directory agree with itself and refuses to mix builds. Returns the
+        cells still to run, or None after saying why it refuses."""
         self.recover(retry_failed)
-        cells = self.cells()
-        final, attempts, _ = self.state()
-        pending = [c for c in cells if c.name not in final]
+        final, _, _ = self.state()
+        pending = [c for c in self.cells() if c.name not in final]
         why = self._refuse_mixed_builds(final, pending, rerun_changed)
         if why:
             self._say(f"matrix: {why}")
             self.journal.append("refused", reason=why.splitlines()[0])
-            return 3
+            return None
         if rerun_changed:
-            final, attempts, _ = self.state()
-            pending = [c for c in cells if c.name not in final]
+            final, _, _ = self.state()
+            pending = [c for c in self.cells() if c.name not in final]
+        return pending
+
+    def _run(self, retry_failed, rerun_changed=False):
+        pending = self.prepare(retry_failed, rerun_changed)
+        if pending is None:
+            return 3
+        cells = self.cells()
+        final, attempts, _ = self.state()
         total = len(cells)
         t0 = time.monotonic()
         durations = [r["seconds"] for r in final.values()
@@ -545,12 +686,25 @@ class Runner:
             why = f": {rec['reason']}" if rec.get("reason") else ""
             self._say(f"[{ndone}/{total}] {c.name}: {rec['event']}{secs}{why} | elapsed "
                       f"{fmt_dur(time.monotonic() - t0)}{eta}")
+        return self.finish()
+
+    def finish(self):
+        """What ends a session: the merged files, matrix-summary.json and the outcome of
+        every cell. The end of a local run, and the final job of a Slurm one."""
         self.merge()
         try:
             os.rmdir(self.path("work"))         # only when no attempt is left in it
         except OSError:
             pass
         summary = self.write_summary(interrupted=bool(self.stop_signal))
+        self.say_outcome(summary)
+        if self.stop_signal:
+            self._say(f"matrix: interrupted; continue with: scripts/matrix.py --resume "
+                      f"{self.dir}")
+            return 128 + self.stop_signal
+        return 1 if summary["counts"]["failed"] else 0
+
+    def say_outcome(self, summary):
         counts = summary["counts"]
         self._say(f"matrix: {counts['done']} done, {counts['failed']} failed, "
                   f"{counts['skipped']} skipped, {counts['pending']} not run, "
@@ -558,11 +712,41 @@ class Runner:
         for cs in summary["cells"]:
             if cs["status"] in ("failed", "skipped"):
                 self._say(f"  {cs['name']}: {cs['status']}: {cs['reason']}")
+
+    def run_task(self, index, commit):
+        """One cell as a Slurm array task: the cell at plan position `index`, measured by
+        the code a local run uses (run_cell), once this node's hvlab is found to be at
+        the submitting commit. Returns the process exit status."""
+        cells = self.cells()
+        if not 0 <= index < len(cells):
+            self._say(f"matrix: array task {index}: the plan of {self.dir} has cells 0 to "
+                      f"{len(cells) - 1}; submit with scripts/matrix.py --slurm")
+            return 2
+        c = cells[index]
+        final, attempts, open_starts = self.state()
+        if c.name in final:         # a cell is measured once, whatever is resubmitted
+            self._say(f"matrix: {c.name} is already {final[c.name]['event']}; nothing to do")
+            return 0
+        if c.name in open_starts:
+            self._discard_open(c.name, open_starts[c.name])
+        for w in self._work_dirs(c.name):
+            shutil.rmtree(w, ignore_errors=True)
+        attempt = attempts.get(c.name, 0) + 1
+        with self._signals():
+            why = commit_mismatch(self.root, commit)
+            if why:
+                rec = self.journal.append("failed", c.name, attempt=attempt, reason=why,
+                                          seconds=None, **self.where())
+            else:
+                self._say(f"matrix: {c.name} on {self.where()['node']} (timeout "
+                          f"{c.timeout:g} s)")
+                rec = self.run_cell(c, attempt)
+        secs = f" ({rec['seconds']:.1f} s)" if rec.get("seconds") is not None else ""
+        self._say(f"matrix: {c.name}: {rec['event']}{secs}"
+                  + (f": {rec['reason']}" if rec.get("reason") else ""))
         if self.stop_signal:
-            self._say(f"matrix: interrupted; continue with: scripts/matrix.py --resume "
-                      f"{self.dir}")
             return 128 + self.stop_signal
-        return 1 if counts["failed"] else 0
+        return 1 if rec["event"] == "failed" else 0
 
     def _say(self, msg):
         print(msg, file=self.out, flush=True)
@@ -578,22 +762,27 @@ class Runner:
         if path not in self.described:
             got = engines.Catalog(engines.describe_program(path))
             self.described[path] = got
-            if self.catalog is None:
+            # Slurm tasks add to engines.json at once: read it again under a lock.
+            with file_lock(self.path(".engines.lock")):
                 self.catalog = engines.load(self.path(engines.FILE)) or engines.Catalog()
-            self.catalog.add(got)
-            if got.names():
-                engines.save(self.catalog, self.path(engines.FILE))
+                self.catalog.add(got)
+                if got.names():
+                    engines.save(self.catalog, self.path(engines.FILE))
         return self.described[path]
 
     def run_cell(self, c, attempt):
-        """Runs one attempt of a cell and journals its outcome; returns the record."""
+        """Runs one attempt of a cell and journals its outcome, with where it ran;
+        returns the record. The one piece of code that measures a cell, in a local run
+        and in a Slurm task alike."""
+        where = self.where()
         why = engine_unavailable(c.argv, catalog=self.engines_of(c.argv[0]))
         if why:
-            return self.journal.append("skipped", c.name, attempt=attempt, reason=why)
+            return self.journal.append("skipped", c.name, attempt=attempt, reason=why,
+                                       **where)
         why = missing_program(c.argv[0], self.root)
         if why:
             return self.journal.append("failed", c.name, attempt=attempt, reason=why,
-                                       seconds=None)
+                                       seconds=None, **where)
         bid = build_id(c.argv, self.root)
         work = self.path("work", f"{c.name}.{attempt}")
         shutil.rmtree(work, ignore_errors=True)
@@ -614,10 +803,11 @@ class Runner:
             except OSError as e:
                 shutil.rmtree(work, ignore_errors=True)
                 return self.journal.append("failed", c.name, attempt=attempt, seconds=None,
-                                           reason=f"cannot start {argv[0]}: {e.strerror}")
+                                           reason=f"cannot start {argv[0]}: {e.strerror}",
+                                           **where)
             self.journal.append("start", c.name, attempt=attempt, pid=p.pid,
                                 pid_start=proc_start_time(p.pid), command=c.display(),
-                                dir=os.path.relpath(work, self.dir), build_id=bid)
+                                dir=os.path.relpath(work, self.dir), build_id=bid, **where)
             timed_out = False
             while True:
                 try:
@@ -626,41 +816,51 @@ class Runner:
                 except subprocess.TimeoutExpired:
                     pass
                 if self.stop_signal:
-                    kill_group(p.pid, proc=p)
-                    shutil.rmtree(work, ignore_errors=True)
-                    return self.journal.append(
-                        "interrupted", c.name, attempt=attempt,
-                        reason=f"runner got {signal.Signals(self.stop_signal).name}; the cell "
-                               "was stopped and its directory removed")
+                    break
                 if time.monotonic() - t0 > c.timeout:
                     timed_out = True
                     kill_group(p.pid, proc=p)
                     rc = p.returncode
                     break
+            # A cell that did not finish while the runner was being stopped is
+            # interrupted, not failed, also when the signal reached it first (Slurm
+            # signals every process of a cancelled task), so a resume runs it again.
+            if self.stop_signal and (p.poll() is None or p.returncode != 0):
+                kill_group(p.pid, proc=p)
+                shutil.rmtree(work, ignore_errors=True)
+                return self.journal.append(
+                    "interrupted", c.name, attempt=attempt, **where,
+                    reason=f"runner got {signal.Signals(self.stop_signal).name}; the cell "
+                           "was stopped and its directory removed")
+            rc = p.returncode
             try:        # nothing the cell started outlives it
                 os.killpg(p.pid, signal.SIGKILL)
             except (ProcessLookupError, PermissionError):
                 pass
             secs = time.monotonic() - t0
         reason, event = self._judge(c, rc, timed_out, work, log_path, offset)
+        if event != "skipped":
+            write_atomic(os.path.join(work, PROVENANCE),
+                         json.dumps({"attempt": attempt, **where, "context": self.node},
+                                    indent=1) + "\n")
         if event == "done":
             dest = self.path("cells", c.name)
             os.makedirs(self.path("cells"), exist_ok=True)
             shutil.rmtree(dest, ignore_errors=True)
             os.rename(work, dest)
             return self.journal.append("done", c.name, attempt=attempt, seconds=round(secs, 3),
-                                       rows=len(read_rows(dest)), build_id=bid)
+                                       rows=len(read_rows(dest)), build_id=bid, **where)
         if event == "skipped":
             shutil.rmtree(work, ignore_errors=True)
             return self.journal.append("skipped", c.name, attempt=attempt, reason=reason,
-                                       seconds=round(secs, 3))
+                                       seconds=round(secs, 3), **where)
         dest = self.path("failed", c.name)
         os.makedirs(self.path("failed"), exist_ok=True)
         shutil.rmtree(dest, ignore_errors=True)
         os.rename(work, dest)
         return self.journal.append("failed", c.name, attempt=attempt, reason=reason,
                                    seconds=round(secs, 3), exit=rc,
-                                   log=os.path.relpath(log_path, self.dir))
+                                   log=os.path.relpath(log_path, self.dir), **where)
 
     def _judge(self, c, rc, timed_out, work, log_path, offset):
         is_hvm = os.path.basename(c.argv[0]) in HVM_LIKE
@@ -726,10 +926,7 @@ class Runner:
     def merged_context(self, contexts):
         """The runner's own context, overlaid with the cells' when they agree; a field
         on which cells differ keeps the first cell's value and says so."""
-        commit, dirty = git_info(self.root)
-        ctx = {"date": self.plan.get("created", utcnow()), "host": socket.gethostname(),
-               "kernel": f"{platform.system()} {platform.release()} {platform.version()}",
-               "git_commit": commit, "git_dirty": dirty,
+        ctx = {"date": self.plan.get("created", utcnow()), **node_context(self.root),
                "command": self.plan.get("command", "")}
         keys = []
         for _, c in contexts:
@@ -763,13 +960,21 @@ class Runner:
                           "seconds": (rec or {}).get("seconds"),
                           "rows": (rec or {}).get("rows"), "attempts": attempts.get(c.name, 0),
                           "build_id": (rec or {}).get("build_id"),
+                          "node": (rec or {}).get("node"),
+                          "host_kind": (rec or {}).get("host_kind"),
+                          "slurm": (rec or {}).get("slurm"),
                           "dir": f"cells/{c.name}" if status == "done" else
                                  (f"failed/{c.name}" if status == "failed" else None)})
         state = "complete" if counts["pending"] == 0 else \
             ("interrupted" if interrupted else "incomplete")
+        hosts = {}                  # kind of node -> the cells measured on it
+        for cs in cells:
+            if cs["status"] == "done" and cs["host_kind"]:
+                hosts.setdefault(cs["host_kind"], []).append(cs["name"])
         s = {"format": "hvlab-matrix-1", "matrix": self.plan.get("matrix"),
              "command": self.plan.get("command"), "created": self.plan.get("created"),
-             "updated": utcnow(), "state": state, "counts": counts, "cells": cells}
+             "updated": utcnow(), "state": state, "counts": counts, "hosts": hosts,
+             "cells": cells}
         write_atomic(self.path("matrix-summary.json"), json.dumps(s, indent=1) + "\n")
         self.journal.append("summary", state=state, **counts)
         return s

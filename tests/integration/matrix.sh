@@ -16,8 +16,9 @@ if ! command -v python3 >/dev/null; then
 	skip_all "python3 is not installed (scripts/setup-deps.sh installs it)"
 fi
 # Checks per section: matrix-file errors; runs of nativebench cells (quick matrix,
-# kill -9, SIGTERM, binaries that change between sessions); figures and the report.
-N_ERRORS=12 N_RUNS=25 N_FIGURES=25
+# kill -9, SIGTERM, binaries that change between sessions, provenance, a Slurm array
+# task run by hand); figures and the report.
+N_ERRORS=12 N_RUNS=29 N_FIGURES=25
 plan $((N_ERRORS + N_RUNS + N_FIGURES))
 
 # --- matrix-file errors: FILE:LINE: reason, exit status 2 -----------------------------
@@ -255,6 +256,60 @@ n=$(merged_matches "$run" 2>&1)
 	grep -q 'rerun-changed: measured with build' "$run/journal.jsonl" &&
 	ok "--rerun-changed measures the changed cell again and completes the run ($n rows)" ||
 	bad "--rerun-changed" "exit $rc: $(tail -n 3 "$T/build3.log" | tr '\n' ' ')"
+
+# --- provenance, and a Slurm array task run by hand (tests/integration/slurm.sh runs
+# real ones) ----------------------------------------------------------------------------
+prov=$(python3 - "$T/quick-run" <<'PY'
+import json, os, sys
+run = sys.argv[1]
+bad = [f"{r['event']} {r['cell']}" for r in map(json.loads, open(run + "/journal.jsonl"))
+       if r["event"] in ("start", "done", "failed", "skipped")
+       and (not r.get("node") or not r.get("host_kind") or "slurm" in r)]
+p = json.load(open(run + "/cells/native/provenance.json"))
+if p["node"] != p["context"]["host"] or not p["context"].get("git_commit") or "kvm" not in p["context"]:
+    bad.append("cells/native/provenance.json")
+print("; ".join(bad) or p["host_kind"])
+PY
+)
+grep -qF "\"host_kind\": \"$prov\"" "$T/quick-run/journal.jsonl" &&
+	ok "a local run journals each attempt's node and kind of node ($prov), and each cell keeps its node's context" ||
+	bad "local provenance" "$prov"
+printf 'timeout = 20\ncell one: %s --reps 2 --min-cycles 20000 --only rdtsc --out {out}\n' "$NB" >"$T/task.matrix"
+make_run() { # make_run DIR: a run of task.matrix that nothing has measured yet
+	python3 - "$ROOT" "$T/task.matrix" "$1" <<'PY'
+import sys
+root, matrix, run = sys.argv[1:4]
+sys.path.insert(0, root + "/scripts")
+from hvtools import matrixfile, runner
+m = matrixfile.parse(matrix, {"bin": root + "/build/bin", "root": root}, {})
+runner.Runner(run, root).create(m, m.text(), "tests/integration/matrix.sh")
+PY
+}
+commit=$(git -C "$ROOT" rev-parse HEAD 2>/dev/null || echo unknown)
+make_run "$T/task-run"
+SLURM_JOB_ID=41 SLURM_ARRAY_JOB_ID=40 SLURM_ARRAY_TASK_ID=0 \
+	python3 "$MATRIX" --slurm-task "$T/task-run" --commit "$commit" >"$T/task.log" 2>&1; rc=$?
+rec=$(grep '"event": "done"' "$T/task-run/journal.jsonl")
+[ $rc -eq 0 ] && [ -d "$T/task-run/cells/one" ] &&
+	[[ $rec == *'"slurm": {"array_job_id": "40", "array_task_id": "0", "job_id": "41"}'* ]] &&
+	ok "an array task at the submitting commit measures its cell with the local runner's code, journalling its Slurm ids" ||
+	bad "array task" "exit $rc: $(tail -n 2 "$T/task.log" | tr '\n' ' ') $rec"
+SLURM_JOB_ID=41 SLURM_ARRAY_JOB_ID=40 SLURM_ARRAY_TASK_ID=0 \
+	python3 "$MATRIX" --slurm-task "$T/task-run" --commit "$commit" >"$T/task2.log" 2>&1; rc=$?
+[ $rc -eq 0 ] && [ "$(grep -c '"event": "start"' "$T/task-run/journal.jsonl")" -eq 1 ] &&
+	grep -q 'already done; nothing to do' "$T/task2.log" &&
+	ok "a task whose cell is already done measures nothing (a cell is measured once)" ||
+	bad "task of a done cell" "exit $rc: $(cat "$T/task2.log")"
+make_run "$T/task-other"
+SLURM_JOB_ID=43 SLURM_ARRAY_JOB_ID=42 SLURM_ARRAY_TASK_ID=0 \
+	python3 "$MATRIX" --slurm-task "$T/task-other" --commit 0123456789abcdef0123456789abcdef01234567 \
+	>"$T/task3.log" 2>&1; rc=$?
+why=$(grep '"event": "failed"' "$T/task-other/journal.jsonl")
+[ $rc -eq 1 ] && [ ! -d "$T/task-other/cells/one" ] && [ ! -d "$T/task-other/work/one.1" ] &&
+	[[ $why == *"node $(hostname) "*"submitted from commit 0123456789ab"* ]] &&
+	[[ $why == *"every node must build the same commit"* || $why == *"build that commit there"* ]] &&
+	ok "a task on a node whose hvlab is at another commit records the cell failed, naming node and both commits" ||
+	bad "commit check" "exit $rc: $why"
 fi
 
 # --- figures and the report from the fixture -----------------------------------------
