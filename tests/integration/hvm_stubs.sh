@@ -2,7 +2,7 @@
 # Tiny hand-written guests (hv-minimal/tools/stubguest), one behaviour each, under hw and
 # under bt: hvm runs the well-behaved ones to their exit status and stops every
 # misbehaving one with status 3, the reason and a register dump, leaving its run
-# directory complete. Where the host kinds differ, the table says how.
+# directory complete; a bad hypercall is refused with its code and the guest goes on. Where the host kinds differ, the table says how.
 # san: yes
 . "$(dirname "$0")/lib.sh"
 STUBS=$HVLAB_BUILD/stubguest
@@ -22,9 +22,9 @@ emufail   kvm_pvm    3 emulation                int3 at CPL0: kvm_pvm'"'"'s inst
 emufail   *          3 triple|shutdown          int3 with no IDT: a triple fault
 wildport  *          3 port                     a port with no device
 wildmmio  *          3 mmio|MMIO                a write outside memory and every device
-badhcnr   *          3 hypercall                hypercall number 99
-badhcptr  *          3 hypercall                a console buffer outside guest memory
-badhclen  *          3 hypercall                a console length of 1 TiB
+badhcnr   *          0 refused.with.-38         hypercall number 99: HV_HC_ENOSYS to the guest, which goes on
+badhcptr  *          0 refused.with.-14         a console buffer outside guest memory: HV_HC_EFAULT
+badhclen  *          0 refused.with.-22         a console length of 1 TiB: HV_HC_EINVAL
 badresptr *          3 result                   a result record outside guest memory
 badresmag *          3 result                   a result record with a wrong magic
 badresstr *          3 result                   a result record name without its NUL

@@ -13,9 +13,9 @@
  *   WILDMMIO   a write to a guest-physical address outside memory and devices
  *   NULLMMIO   reads and writes HV_MMIO_UNBACKED, checks all-ones, exits 0
  *   HCALL      NOP and CONSOLE hypercalls through the doorbell, checks ret/seq, exits 0
- *   BADHCNR    hypercall number 99
- *   BADHCPTR   CONSOLE hypercall with a pointer outside guest memory
- *   BADHCLEN   CONSOLE hypercall with a 1 TiB length
+ *   BADHCNR    hypercall number 99: refused with HV_HC_ENOSYS, exits 0 (1 otherwise)
+ *   BADHCPTR   CONSOLE hypercall with a pointer outside guest memory: HV_HC_EFAULT
+ *   BADHCLEN   CONSOLE hypercall with a 1 TiB length: HV_HC_EINVAL
  *   BADRESPTR  result record address outside guest memory
  *   BADRESMAG  result record with a wrong magic
  *   BADRESSTR  result record whose name is not NUL-terminated
@@ -120,6 +120,8 @@ _start:
 #elif defined(STUB_BADHCNR)
 	movq $99, HCALL_PAGE
 	call doorbell
+	cmpq $-38, HCALL_PAGE + 56       /* refused: HV_HC_ENOSYS, and the guest goes on */
+	jne fail
 	xor %eax, %eax
 	jmp exit
 #elif defined(STUB_BADHCPTR)
@@ -128,6 +130,8 @@ _start:
 	mov %rax, HCALL_PAGE + 8
 	movq $64, HCALL_PAGE + 16
 	call doorbell
+	cmpq $-14, HCALL_PAGE + 56       /* refused: HV_HC_EFAULT */
+	jne fail
 	xor %eax, %eax
 	jmp exit
 #elif defined(STUB_BADHCLEN)
@@ -136,6 +140,8 @@ _start:
 	mov $0x10000000000, %rax
 	mov %rax, HCALL_PAGE + 16
 	call doorbell
+	cmpq $-22, HCALL_PAGE + 56       /* refused: HV_HC_EINVAL */
+	jne fail
 	xor %eax, %eax
 	jmp exit
 #elif defined(STUB_BADRESPTR)
