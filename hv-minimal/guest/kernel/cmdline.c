@@ -9,8 +9,9 @@
  *   spinlock=NAME      the kernel's lock implementation (default plain)
  *   flavour=NAME       privileged operations as on bare metal (full, the default) or
  *                      through hypercalls (pv: not in this kernel yet)
- *   iopath=NAME        how the kernel reaches its devices (emul, the default: one exit
- *                      per register access; the others are not in this kernel yet)
+ *   iopath=NAME        how the kernel reaches its block device (blk.c): emul (the
+ *   io=NAME            default: one exit per register access), virtio, ioeventfd,
+ *                      poll or split
  *   cpus=N             start at most N CPUs (default: all the boot info names)
  *   cr8wr=off          refuse the CR8-write nanobenchmark (the VMM asks for it where
  *                      its host cannot take a guest's CR8 writes: QEMU 7.2's TCG
@@ -112,9 +113,11 @@ static void opt_flavour(const char *key, const char *v)
 
 static void opt_iopath(const char *key, const char *v)
 {
-	static const char *const names[] = { "emul", NULL };
+	static const char *const names[] = { "emul", "virtio", "ioeventfd", "poll", "split",
+					     NULL };
 
-	kcfg.iopath = names[one_of(key, v, names, "an I/O path this kernel has (emul)")];
+	kcfg.iopath = names[one_of(key, v, names, "an I/O path this kernel has (emul, virtio, "
+				   "ioeventfd, poll, split)")];
 }
 
 static void opt_cr8wr(const char *key, const char *v)
@@ -140,6 +143,7 @@ static const struct {
 	{ "workload", opt_workload }, { "wargs", opt_wargs }, { "sysgate", opt_sysgate },
 	{ "kmem", opt_kmem }, { "cow", opt_cow }, { "hz", opt_hz },
 	{ "spinlock", opt_spinlock }, { "flavour", opt_flavour }, { "iopath", opt_iopath },
+	{ "io", opt_iopath },
 	{ "cpus", opt_cpus }, { "cr8wr", opt_cr8wr },
 };
 
