@@ -301,6 +301,8 @@ static int run_setup(struct run_state *s, const struct hvm_invocation *inv)
 	}
 	note(s, "disk", s->vm->dev.blk ? hv_blk_file_path(s->vm) : "none");
 	note(s, "disk_direct", o->disk_direct ? "on" : "off");
+	note(s, "blk_irq_route", hv_blk_irq_route(s->vm));
+	note(s, "blk_notify", hv_blk_notify_route(s->vm));
 	if (hv_vm_boot(s->vm, s->kernel_path, s->kernel, s->kernel_len, s->cmdline)) {
 		hv_err("cannot boot: %s", hv_err_msg());
 		note(s, "stop_kind", "refused");

@@ -25,6 +25,14 @@ const char *hv_blk_path_name(enum hv_blk_path p);
 
 /* Registers the device's ports and MMIO page; -1 with hv_err_msg() on a host error. */
 int hv_blk_register(struct hv_vm *vm, const struct hv_blk_config *cfg);
+/* How completions reach the guest: "irqfd", "vmm-inject" (the serving thread asks the
+ * engine), "relay-thread-inject" (split: a VMM thread reads the driver's eventfd),
+ * "none" (emul, poll). For the run's notes. */
+const char *hv_blk_irq_route(struct hv_vm *vm);
+/* How the ring paths' doorbell reaches the backend: "mmio-exit" (virtio),
+ * "ioeventfd" (the engine signals an eventfd: KVM's ioeventfd, or bt's port call-out),
+ * "port-exit" (no ioeventfd here), "none" (emul, poll). */
+const char *hv_blk_notify_route(struct hv_vm *vm);
 /* The disk file's path (for the run's notes). */
 const char *hv_blk_file_path(struct hv_vm *vm);
 /* Stops its threads and driver process, closes the file. */

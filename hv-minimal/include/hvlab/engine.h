@@ -146,6 +146,10 @@ struct hv_engine_ops {
 	/* Optional (may be NULL): a port write of len bytes to port signals eventfd fd
 	 * without an exit to the core. */
 	int (*ioeventfd_add)(struct hv_engine_vm *vm, uint16_t port, uint32_t len, int fd);
+	/* Optional (may be NULL): a write to eventfd fd delivers a fixed interrupt with
+	 * this vector to vCPU vcpu without the VMM (KVM's irqfd). Call before the vCPUs
+	 * run; at most one per VM. */
+	int (*irqfd_add)(struct hv_engine_vm *vm, int fd, unsigned vcpu, uint8_t vector);
 	/* Guest TSC frequency in kHz, 0 when unknown. */
 	uint64_t (*tsc_khz)(struct hv_engine_vm *vm);
 	/* Memory virtualization as DESIGN.md names it (ept, npt, shadow-kvm, ...). */

@@ -51,7 +51,8 @@ struct hv_blk {
 
 	int notify_fd;           /* doorbell eventfd (ioeventfd, split), -1 otherwise */
 	int notify_in_kernel;    /* the engine signals it without an exit */
-	int irq_fd;              /* split: completions from the driver process */
+	int irq_fd;              /* completions as eventfd writes (ioeventfd, split) */
+	int irq_in_kernel;       /* irq_fd is the engine's irqfd: no VMM on the way */
 	int stop_fd;             /* wakes the threads to stop */
 	pthread_t thread;
 	int thread_on;
@@ -136,7 +137,24 @@ static void blk_raise(struct hv_blk *b)
 
 	__atomic_fetch_or(&b->int_status, VIRTIO_INT_USED_RING, __ATOMIC_RELAXED);
 	__atomic_fetch_add(&b->irqs, 1, __ATOMIC_RELAXED);
+	if (b->irq_in_kernel) {
+		uint64_t one = 1;
+
+		if (write(b->irq_fd, &one, sizeof(one)) < 0 && !hv_vm_is_stopped(vm))
+			hv_warn("block device: irqfd: %s", strerror(errno));
+		return;
+	}
 	/* vCPU 0 takes the device's interrupts, as a fixed MSI route would send them */
+	if (vm->ops->inject_irq(vm->vcpu[0].eng, HV_BLK_IRQ_VECTOR) && !hv_vm_is_stopped(vm))
+		hv_warn("block device: interrupt not delivered: %s", hv_err_msg());
+}
+
+/* split without irqfd: the relay's half of an interrupt the driver process raised. */
+static void blk_inject(struct hv_blk *b)
+{
+	struct hv_vm *vm = b->vm;
+
+	__atomic_fetch_or(&b->int_status, VIRTIO_INT_USED_RING, __ATOMIC_RELAXED);
 	if (vm->ops->inject_irq(vm->vcpu[0].eng, HV_BLK_IRQ_VECTOR) && !hv_vm_is_stopped(vm))
 		hv_warn("block device: interrupt not delivered: %s", hv_err_msg());
 }
@@ -244,7 +262,8 @@ static void *blk_pollthread(void *arg)
 static void *blk_relaythread(void *arg)
 {
 	struct hv_blk *b = arg;
-	struct pollfd p[3] = { { .fd = b->irq_fd, .events = POLLIN },
+	/* with an irqfd the driver process interrupts the guest itself */
+	struct pollfd p[3] = { { .fd = b->irq_in_kernel ? -1 : b->irq_fd, .events = POLLIN },
 			       { .fd = b->pidfd, .events = POLLIN },
 			       { .fd = b->stop_fd, .events = POLLIN } };
 
@@ -256,7 +275,7 @@ static void *blk_relaythread(void *arg)
 		if (p[2].revents)
 			break;
 		if ((p[0].revents & POLLIN) && read(b->irq_fd, &v, sizeof(v)) == sizeof(v))
-			blk_raise(b);
+			blk_inject(b);
 		if (p[1].revents & POLLIN) {
 			siginfo_t si = { 0 };
 
@@ -603,6 +622,8 @@ static void stats_now(struct hv_blk *b, struct hv_blk_stats *s)
 	for (unsigned i = 0; i < vm->nr_vcpus; i++)
 		s->vmm_exits += __atomic_load_n(&vm->vcpu[i].nexits, __ATOMIC_RELAXED);
 	s->irqs = __atomic_load_n(&b->irqs, __ATOMIC_RELAXED);
+	if (b->path == HV_BLK_SPLIT && b->sh)
+		s->irqs = __atomic_load_n(&b->sh->irqs, __ATOMIC_RELAXED);
 	s->notifies = __atomic_load_n(&b->notifies, __ATOMIC_RELAXED);
 	s->requests = __atomic_load_n(&b->requests, __ATOMIC_RELAXED);
 	if (b->path == HV_BLK_SPLIT && b->sh) {
@@ -683,10 +704,21 @@ int hv_blk_register(struct hv_vm *vm, const struct hv_blk_config *cfg)
 				"each doorbell exits to the VMM", HV_BLK_PORT_NOTIFY,
 				vm->ops->ioeventfd_add ? hv_err_msg() : "no ioeventfd support");
 	}
-	if (b->path == HV_BLK_SPLIT) {
+	if (b->path == HV_BLK_IOEVENTFD || b->path == HV_BLK_SPLIT) {
 		b->irq_fd = eventfd(0, EFD_CLOEXEC);
+		if (b->irq_fd < 0)
+			return hv_err_errno("block device: completion eventfd");
+		/* irqfd where the engine has it (KVM); else the VMM injects */
+		if (vm->ops->irqfd_add &&
+		    vm->ops->irqfd_add(vm->eng, b->irq_fd, 0, HV_BLK_IRQ_VECTOR) == 0)
+			b->irq_in_kernel = 1;
+		else if (vm->ops->irqfd_add)
+			hv_warn("block device: no irqfd (%s): the VMM injects each completion",
+				hv_err_msg());
+	}
+	if (b->path == HV_BLK_SPLIT) {
 		b->sh_fd = memfd_create("hvlab-blkd", MFD_CLOEXEC);
-		if (b->irq_fd < 0 || b->sh_fd < 0 || ftruncate(b->sh_fd, 4096) < 0)
+		if (b->sh_fd < 0 || ftruncate(b->sh_fd, 4096) < 0)
 			return hv_err_errno("block device: the split driver's channel");
 		b->sh = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, b->sh_fd, 0);
 		if (b->sh == MAP_FAILED) {
@@ -704,6 +736,28 @@ int hv_blk_register(struct hv_vm *vm, const struct hv_blk_config *cfg)
 			    "virtio-blk", b, blk_mmio))
 		return -1;
 	return 0;
+}
+
+const char *hv_blk_irq_route(struct hv_vm *vm)
+{
+	struct hv_blk *b = vm->dev.blk;
+
+	if (!b || b->path == HV_BLK_EMUL || b->path == HV_BLK_POLL)
+		return "none";
+	if (b->irq_in_kernel)
+		return "irqfd";
+	return b->path == HV_BLK_SPLIT ? "relay-thread-inject" : "vmm-inject";
+}
+
+const char *hv_blk_notify_route(struct hv_vm *vm)
+{
+	struct hv_blk *b = vm->dev.blk;
+
+	if (!b || b->path == HV_BLK_EMUL || b->path == HV_BLK_POLL)
+		return "none";
+	if (b->path == HV_BLK_VIRTIO)
+		return "mmio-exit";
+	return b->notify_in_kernel ? "ioeventfd" : "port-exit";
 }
 
 const char *hv_blk_file_path(struct hv_vm *vm)
