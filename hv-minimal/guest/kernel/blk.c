@@ -344,3 +344,61 @@ long sys_blk(struct trapframe *tf)
 		return -GUEST_EINVAL;
 	}
 }
+
+/* One valid-looking request made malformed in one way, submitted on the boot's ring
+ * path: the device must refuse to follow it and the VMM stop the VM. Returning at all
+ * is the failure. */
+int blk_badring(const char *args)
+{
+	static const char *const cases[] = { "loop", "oob", "len", "head", "avail", "indirect",
+					     "order", NULL };
+	uint64_t data = frame_alloc_zeroed();
+	int c = -1, r;
+
+	for (int i = 0; cases[i]; i++)
+		if (!strcmp(args, cases[i]))
+			c = i;
+	mode = mode_of(kcfg.iopath);
+	if (c < 0 || mode == BLK_EMUL || !data) {
+		kprintf("badring: wargs is one of loop, oob, len, head, avail, indirect, order, "
+			"with a ring path (io=virtio, ioeventfd, poll, split)\n");
+		return HV_EXIT_FAIL;
+	}
+	if ((r = virtio_init()) < 0) {
+		kprintf("badring: no device (%d)\n", r);
+		return HV_EXIT_FAIL;
+	}
+	hdrs[0] = (struct virtio_blk_outhdr){ .type = VIRTIO_BLK_T_IN, .sector = 0 };
+	desc[0] = (struct virtq_desc){ .addr = hdrs_pa, .len = 16, .flags = VIRTQ_DESC_F_NEXT,
+				       .next = 1 };
+	desc[1] = (struct virtq_desc){ .addr = data, .len = 4096,
+				       .flags = VIRTQ_DESC_F_NEXT | VIRTQ_DESC_F_WRITE, .next = 2 };
+	desc[2] = (struct virtq_desc){ .addr = stat_pa, .len = 1, .flags = VIRTQ_DESC_F_WRITE };
+	avail->ring[0] = 0;
+	avail_idx = 1;
+	switch (c) {
+	case 0: desc[2].flags |= VIRTQ_DESC_F_NEXT; desc[2].next = 0; break;   /* 0 -> 1 -> 2 -> 0 */
+	case 1: desc[1].addr = kcfg.mem_bytes - 2048; break;                    /* runs off memory */
+	case 2: desc[1].len = 1u << 30; break;                                  /* 1 GiB */
+	case 3: avail->ring[0] = 300; break;                                    /* no such descriptor */
+	case 4: avail_idx = 1000; break;                                        /* 1000 new entries */
+	case 5: desc[0].flags |= VIRTQ_DESC_F_INDIRECT; break;                  /* not negotiated */
+	case 6: desc[0].flags |= VIRTQ_DESC_F_WRITE; desc[1].flags &= ~VIRTQ_DESC_F_WRITE; break;
+	}
+	kprintf("badring: submitting a request with a malformed ring (%s) on path %s\n", args,
+		kcfg.iopath);
+	__atomic_store_n(&avail->idx, avail_idx, __ATOMIC_RELEASE);
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	if (mode == BLK_VIRTIO)
+		mw(VIRTIO_MMIO_QUEUE_NOTIFY, 0);
+	else if (mode != BLK_POLL)
+		outl(HV_BLK_PORT_NOTIFY, 0);
+	/* the timer (or the device's interrupt) wakes each hlt: about 2 s at 100 Hz */
+	for (int i = 0; i < 200; i++) {
+		sti_hlt();
+		cli();
+	}
+	kprintf("badring: %s: the VM was not stopped (used idx %u, status %#x)\n", args,
+		used->idx, mr(VIRTIO_MMIO_STATUS));
+	return HV_EXIT_FAIL;
+}

@@ -10,6 +10,8 @@ struct trapframe;
 void blk_boot(void);
 /* The device's interrupt (HV_BLK_IRQ_VECTOR), from irq(). */
 void blk_irq(void);
+/* The badring hostile test (hostile.c): one malformed request on the ring paths. */
+int blk_badring(const char *args);
 /* SYS_blk. */
 long sys_blk(struct trapframe *tf);
 
