@@ -57,9 +57,27 @@ static void mw(uint32_t off, uint32_t v)
 	mmio[off / 4] = v;
 }
 
+/* Routes IOAPIC input gsi to vector on CPU 0, edge-triggered, unmasked: how a
+ * virtio-mmio device's interrupt arrives on a PC-like machine (QEMU's microvm has a
+ * second IOAPIC for inputs 24-47). */
+static void ioapic_route(uint32_t gsi, uint32_t vector)
+{
+	volatile uint32_t *io = vm_map_device(gsi < 24 ? 0xfec00000ull : 0xfec10000ull);
+	uint32_t pin = gsi % 24;
+
+	if (!io)
+		return;
+	io[0] = 0x10 + 2 * pin + 1;   /* redirection entry, high half: destination APIC 0 */
+	io[4] = 0;
+	io[0] = 0x10 + 2 * pin;       /* low half: fixed, physical, edge, active high */
+	io[4] = vector;
+}
+
 void blk_boot(void)
 {
-	mmio = vm_map_device(HV_BLK_MMIO_BASE);
+	mmio = vm_map_device(kcfg.blk_mmio ? kcfg.blk_mmio : HV_BLK_MMIO_BASE);
+	if (kcfg.blk_gsi_set)
+		ioapic_route(kcfg.blk_gsi, HV_BLK_IRQ_VECTOR);
 }
 
 void blk_irq(void)
@@ -90,7 +108,10 @@ static int virtio_init(void)
 		return -GUEST_ENOENT;
 	if (mr(VIRTIO_MMIO_MAGIC_VALUE) != VIRTIO_MMIO_MAGIC || mr(VIRTIO_MMIO_VERSION) != 2 ||
 	    mr(VIRTIO_MMIO_DEVICE_ID) != VIRTIO_ID_BLOCK) {
-		kprintf("blk: no virtio-blk device at %#lx\n", (unsigned long)HV_BLK_MMIO_BASE);
+		kprintf("blk: no virtio 1.x block device at %#lx (magic %#x, version %u, device "
+			"%u)\n", (unsigned long)(kcfg.blk_mmio ? kcfg.blk_mmio : HV_BLK_MMIO_BASE),
+			mr(VIRTIO_MMIO_MAGIC_VALUE), mr(VIRTIO_MMIO_VERSION),
+			mr(VIRTIO_MMIO_DEVICE_ID));
 		return -GUEST_ENOENT;
 	}
 	mw(VIRTIO_MMIO_STATUS, 0);
@@ -332,6 +353,9 @@ long sys_blk(struct trapframe *tf)
 		struct hv_blk_stats st;
 		uint64_t pa = V2P(&st);
 
+		/* the counters are hvm's: another VMM (QEMU) has no such port */
+		if (!(kcfg.devices & HV_DEV_RESULT_PORT) || kcfg.blk_mmio)
+			return -GUEST_ENOSYS;
 		if (!arg) {
 			outl(HV_BLK_PORT_STATS, HV_BLK_STATS_START);
 			return 0;
