@@ -3,9 +3,11 @@
  * (engines/bt) plugs into the same table. The core never sees an engine's own
  * types: it works with the engine-neutral exit, register and segment structs below.
  *
- * Threading: vcpu_run, get/set of registers and inject_irq are called from the thread
- * that runs the vCPU (or after it has stopped); request_exit may be called from any
- * thread (the watchdog). */
+ * Threading: vcpu_run and get/set of registers are called from the thread that runs
+ * the vCPU (or after it has stopped); request_exit may be called from any thread (the
+ * watchdog); inject_irq from the vCPU's thread or a device's (the block device's I/O
+ * and relay threads): KVM's is an ioctl on the VM, bt's an atomic IRR update and a
+ * wake-up. */
 #ifndef HVLAB_ENGINE_H
 #define HVLAB_ENGINE_H
 #include <stddef.h>
