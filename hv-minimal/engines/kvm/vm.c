@@ -186,10 +186,12 @@ static int kvm_ioeventfd_add(struct hv_engine_vm *vm, uint16_t port, uint32_t le
 
 static int kvm_irqfd_add(struct hv_engine_vm *vm, int fd, unsigned vcpu, uint8_t vector)
 {
-	struct {
+	/* the table is a header followed by its entries: room for one */
+	union {
 		struct kvm_irq_routing r;
-		struct kvm_irq_routing_entry e[1];
+		uint8_t room[sizeof(struct kvm_irq_routing) + sizeof(struct kvm_irq_routing_entry)];
 	} rt;
+	struct kvm_irq_routing_entry *e = (struct kvm_irq_routing_entry *)(&rt.r + 1);
 	struct kvm_irqfd irqfd = { .fd = (uint32_t)fd, .gsi = KVM_BLK_GSI };
 
 	if (ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_IRQFD) <= 0 ||
@@ -197,10 +199,10 @@ static int kvm_irqfd_add(struct hv_engine_vm *vm, int fd, unsigned vcpu, uint8_t
 		return hv_err_set("this host's KVM has no irqfd or interrupt routing");
 	memset(&rt, 0, sizeof(rt));
 	rt.r.nr = 1;
-	rt.e[0].gsi = KVM_BLK_GSI;
-	rt.e[0].type = KVM_IRQ_ROUTING_MSI;
-	rt.e[0].u.msi.address_lo = 0xfee00000u | (vcpu << 12);
-	rt.e[0].u.msi.data = vector;
+	e->gsi = KVM_BLK_GSI;
+	e->type = KVM_IRQ_ROUTING_MSI;
+	e->u.msi.address_lo = 0xfee00000u | (vcpu << 12);
+	e->u.msi.data = vector;
 	if (ioctl(vm->vm_fd, KVM_SET_GSI_ROUTING, &rt) < 0)
 		return hv_err_errno("KVM_SET_GSI_ROUTING (MSI to vector %u)", vector);
 	if (ioctl(vm->vm_fd, KVM_IRQFD, &irqfd) < 0)
