@@ -8,7 +8,7 @@ GUEST_OUT    := $(BUILD)/guest
 GUEST_KERNEL := $(GUEST_OUT)/kernel.elf
 
 # User programs, each hv-minimal/guest/user/NAME.c, embedded in the kernel by name.
-GUEST_PROGRAMS := hello nanobench usertouch spin true forktest forkwait forkexec compute memwalk ptchurn ctxswitch locks tlbshoot
+GUEST_PROGRAMS := hello nanobench usertouch spin true forktest forkwait forkexec compute memwalk ptchurn ctxswitch locks tlbshoot io
 GUEST_EMPTY :=
 GUEST_SPACE := $(GUEST_EMPTY) $(GUEST_EMPTY)
 

@@ -179,6 +179,10 @@ int peer_qemu_build_argv(const struct peer_qemu_config *c, struct peer_qemu_argv
 		return hv_err_set("guest memory of %llu bytes is not a whole number of MiB",
 				  (unsigned long long)c->mem_bytes);
 	ARG(c->qemu);
+	if (c->disk) {
+		ARG("-M");
+		ARG("microvm");
+	}
 	ARG("-accel");
 	ARG(c->accel);
 	if (c->cpu) {
@@ -200,6 +204,18 @@ int peer_qemu_build_argv(const struct peer_qemu_config *c, struct peer_qemu_argv
 	ARG("-no-reboot");
 	ARG("-device");
 	ARGF("isa-debug-exit,iobase=%#x,iosize=4", HV_PORT_EXIT);
+	if (c->disk) {
+		if (strchr(c->disk, ','))
+			return hv_err_set("disk image path %s holds a comma, which QEMU's -drive "
+					  "cannot take", c->disk);
+		ARG("-drive");
+		ARGF("file=%s,if=none,id=hvdisk,format=raw", c->disk);
+		ARG("-device");
+		ARG("virtio-blk-device,drive=hvdisk");
+		/* virtio 1.x (version 2 registers), as the guest's driver and hvm's device */
+		ARG("-global");
+		ARG("virtio-mmio.force-legacy=false");
+	}
 	if (c->firmware) {
 		ARG("-bios");
 		ARG(c->firmware);

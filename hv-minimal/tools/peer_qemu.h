@@ -23,13 +23,17 @@ struct peer_qemu_config {
 	uint64_t mem_bytes;          /* a whole number of MiB */
 	const char *stderr_path;     /* QEMU's own messages go here */
 	const char *pin;             /* host CPUs QEMU is confined to, or NULL */
+	/* A raw disk image for QEMU's own virtio-blk-device, or NULL. With one, the
+	 * machine is microvm (a virtio-mmio transport; QEMU names it to the guest with
+	 * virtio_mmio.device= on its command line). */
+	const char *disk;
 };
 
 /* The QEMU command line: argv (NULL-terminated, pointing into the config and into
  * buf) and the same as one shell-quoted string. */
 struct peer_qemu_argv {
 	char *argv[PEER_QEMU_ARGS_MAX];
-	char buf[512];
+	char buf[4608];
 	char shown[8192];
 };
 

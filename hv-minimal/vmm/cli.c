@@ -13,7 +13,8 @@
 
 enum opt_id {
 	OPT_ENGINE, OPT_WORKLOAD, OPT_VCPUS, OPT_MEM, OPT_TIMEOUT, OPT_OUT, OPT_KERNEL,
-	OPT_CMDLINE, OPT_REPS, OPT_PIN, OPT_BT_GS, OPT_BT_ADAPTIVE, OPT_MAX_RECORDS, OPT_HELP, OPT_NR
+	OPT_CMDLINE, OPT_REPS, OPT_PIN, OPT_BT_GS, OPT_BT_ADAPTIVE, OPT_MAX_RECORDS, OPT_DISK, OPT_DISK_SIZE,
+	OPT_DISK_DIRECT, OPT_HELP, OPT_NR
 };
 
 struct opt_desc {
@@ -36,6 +37,9 @@ static const struct opt_desc opts[OPT_NR] = {
 	[OPT_BT_GS] = { "--bt-gs", 1, "HOW", "bt: how the translator sets GS: wrgsbase (user-mode FSGSBASE) or arch_prctl at each CPL change, or shared (one GS base for both CPLs); auto: wrgsbase where the host has it, else shared (default auto, or HVLAB_BT_GS)" },
 	[OPT_BT_ADAPTIVE] = { "--bt-adaptive", 1, "on|off", "bt: adaptive translation, instructions that trap often become call-outs (default on)" },
 	[OPT_MAX_RECORDS] = { "--max-records", 1, "N", "result records the guest may send; one more stops it as misbehaving (exit 3) (default 100000)" },
+	[OPT_DISK] = { "--disk", 1, "FILE", "the block device's host file, created sparse if absent (default: a sparse temporary file in the run directory, removed at the end)" },
+	[OPT_DISK_SIZE] = { "--disk-size", 1, "SIZE", "the disk's size, e.g. 64M; a regular file is extended sparsely to it (default: the file's size, 64M for a new one)" },
+	[OPT_DISK_DIRECT] = { "--disk-direct", 0, NULL, "open the disk file with O_DIRECT (no host page cache)" },
 	[OPT_HELP] = { "--help", 0, NULL, "this text" },
 };
 
@@ -44,7 +48,8 @@ void hvm_cli_usage_run(FILE *f)
 	fprintf(f, "usage: hvm run --workload NAME[:ARGS] [--engine hw|bt] [--vcpus N] [--mem SIZE]\n"
 		   "               [--timeout S] [--out DIR] [--kernel FILE] [--cmdline STR] [--reps N]\n"
 		   "               [--pin CPULIST] [--bt-gs auto|wrgsbase|arch_prctl|shared]\n"
-		   "               [--bt-adaptive on|off] [--max-records N]\n\n"
+		   "               [--bt-adaptive on|off] [--max-records N]\n"
+		   "               [--disk FILE] [--disk-size SIZE] [--disk-direct]\n\n"
 		   "Boots the guest kernel under the chosen engine, runs one workload, writes its\n"
 		   "results to a run directory and prints a summary.\n\n");
 	for (int i = 0; i < OPT_NR; i++) {
@@ -293,6 +298,19 @@ static int apply_opt(enum opt_id id, const char *v, struct hvm_options *o)
 		return 0;
 	case OPT_MAX_RECORDS:
 		return parse_uint(name, v, 1, HV_RECORD_BUDGET_MAX, &o->max_records);
+	case OPT_DISK:
+		o->disk = v;
+		return 0;
+	case OPT_DISK_SIZE:
+		if (hvm_parse_size(v, &o->disk_size))
+			return hv_err_set("option --disk-size: %s", hv_err_msg());
+		if (o->disk_size == 0 || o->disk_size % 512)
+			return hv_err_set("option --disk-size: %s is not a positive multiple of 512 "
+					  "bytes", v);
+		return 0;
+	case OPT_DISK_DIRECT:
+		o->disk_direct = 1;
+		return 0;
 	case OPT_HELP:
 		o->help = 1;
 		return 0;

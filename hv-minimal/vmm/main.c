@@ -2,6 +2,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "hvlab/blk.h"
 #include "hvlab/engine.h"
 #include "hvlab/engine_desc.h"
 #include "hvlab/err.h"
@@ -20,10 +21,17 @@ static int cmd_help(int argc, char **argv, const struct hvm_invocation *inv);
 static int cmd_host(int argc, char **argv, const struct hvm_invocation *inv);
 static int cmd_engines(int argc, char **argv, const struct hvm_invocation *inv);
 
+static int cmd_blkd(int argc, char **argv, const struct hvm_invocation *inv)
+{
+	(void)inv;
+	return hv_blkd_main(argc, argv);
+}
+
 static const struct hvm_cmd cmds[] = {
 	{ "run", hvm_cmd_run, "boot the guest kernel and run one workload" },
 	{ "host", cmd_host, "what this host offers: KVM, FSGSBASE, and which engines can run" },
 	{ "engines", cmd_engines, "each engine's description; --json for the runner and report" },
+	{ "blkd", cmd_blkd, "the split I/O path's driver process (started by hvm run itself)" },
 	{ "help", cmd_help, "this text, or `hvm help run` for one subcommand" },
 };
 

@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "hvlab/blk.h"
 #include "hvlab/err.h"
 #include "hvlab/hvm.h"
 #include "hvlab/hvm_cli.h"
@@ -292,6 +293,16 @@ static int run_setup(struct run_state *s, const struct hvm_invocation *inv)
 		hv_err("setting up the devices: %s", hv_err_msg());
 		return HVM_EXIT_HOST;
 	}
+	if (hv_blk_register(s->vm, &(struct hv_blk_config){ .path = o->disk,
+			    .size = o->disk_size, .direct = o->disk_direct,
+			    .cmdline = s->cmdline })) {
+		hv_err("setting up the block device: %s", hv_err_msg());
+		return HVM_EXIT_HOST;
+	}
+	note(s, "disk", s->vm->dev.blk ? hv_blk_file_path(s->vm) : "none");
+	note(s, "disk_direct", o->disk_direct ? "on" : "off");
+	note(s, "blk_irq_route", hv_blk_irq_route(s->vm));
+	note(s, "blk_notify", hv_blk_notify_route(s->vm));
 	if (hv_vm_boot(s->vm, s->kernel_path, s->kernel, s->kernel_len, s->cmdline)) {
 		hv_err("cannot boot: %s", hv_err_msg());
 		note(s, "stop_kind", "refused");

@@ -49,13 +49,29 @@ class TestFolders(unittest.TestCase):
 
     def test_planned_experiments_say_not_measured_yet(self):
         run = RunBuilder().write(tempfile.mkdtemp(prefix="hvlab-exp-"))
-        for name in ("spinlock-enlight", "io-paths"):
+        for name in ("spinlock-enlight",):
             e = by_name(name)
             self.assertFalse(e.measured, name)
             self.assertEqual(e.tables(run), [])
             head = "\n".join(report.experiment_head(run, e, []))
             self.assertIn("Not measured yet", head, name)
             self.assertTrue(e.awaiting(), name)       # its published figures wait
+
+    def test_io_paths_without_io_samples(self):
+        # a run without the io workload: every row says it was not measured, the
+        # measured tables say "(none)", and the figures say why they are not drawn
+        run = RunBuilder().write(tempfile.mkdtemp(prefix="hvlab-exp-"))
+        e = by_name("io-paths")
+        self.assertTrue(e.measured)
+        for t in e.tables(run):
+            self.assertTrue(t.rows, t.key)
+            for r in t.rows:
+                self.assertIsNone(r.holds, r.label)
+        for t in e.measured_tables(run):
+            self.assertEqual(t.rows[0][0], "(none)")
+        for fig, why in e.figures(run):
+            self.assertIsNone(fig)
+            self.assertTrue(why)
 
     def test_no_engine_names_in_the_shared_scripts(self):
         # the runner, report and figures read engine descriptions instead

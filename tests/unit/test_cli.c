@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "hvlab/err.h"
+#include "hvlab/blk.h"
 #include "hvlab/hvm_cli.h"
 
 #define ARGC(a) ((int)(sizeof(a) / sizeof((a)[0])))
@@ -241,6 +242,44 @@ static void pin_lists(void **state)
 	}
 }
 
+/* The block device's options: a file, a size in 512-byte units, O_DIRECT; and the I/O
+ * path a guest command line selects (the last iopath= or io= word). */
+static void disk_options(void **state)
+{
+	char *a1[] = { "run", "--workload", "io", "--disk", "/tmp/d.img", "--disk-size=32M",
+		       "--disk-direct" };
+	char *none[] = { "run", "--workload", "io" };
+	struct hvm_options o;
+	enum hv_blk_path p;
+
+	(void)state;
+	assert_int_equal(hvm_cli_parse_run(ARGC(a1), a1, &o), 0);
+	assert_string_equal(o.disk, "/tmp/d.img");
+	assert_int_equal(o.disk_size, 32ull << 20);
+	assert_int_equal(o.disk_direct, 1);
+	assert_int_equal(hvm_cli_parse_run(ARGC(none), none, &o), 0);
+	assert_null(o.disk);
+	assert_int_equal(o.disk_size, 0);
+	assert_int_equal(o.disk_direct, 0);
+	const char *bad[] = { "0", "100", "1Q" };
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		char *argv[] = { "run", "--workload", "io", "--disk-size", (char *)bad[i] };
+
+		expect_refused(ARGC(argv), argv, "--disk-size");
+	}
+
+	assert_int_equal(hv_blk_path_of_cmdline("workload=io sysgate=ud2", &p), 0);
+	assert_int_equal(p, HV_BLK_EMUL);
+	assert_int_equal(hv_blk_path_of_cmdline("iopath=virtio x=1 io=split", &p), 0);
+	assert_int_equal(p, HV_BLK_SPLIT);
+	assert_int_equal(hv_blk_path_of_cmdline("io=poll", &p), 0);
+	assert_string_equal(hv_blk_path_name(p), "poll");
+	assert_int_equal(hv_blk_path_of_cmdline("io=virtiox", &p), -1);
+	assert_non_null(strstr(hv_err_msg(), "virtiox"));
+	assert_int_equal(hv_blk_path_of_cmdline("myio=virtio", &p), 0);   /* not the word */
+	assert_int_equal(p, HV_BLK_EMUL);
+}
+
 /* --bt-gs and its environment default: the three words, anything else refused by name. */
 static void bt_gs(void **state)
 {
@@ -296,6 +335,7 @@ int main(void)
 		cmocka_unit_test(sizes),
 		cmocka_unit_test(mem_limits),
 		cmocka_unit_test(guest_cmdline),
+		cmocka_unit_test(disk_options),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -180,6 +180,37 @@ static int kvm_ioeventfd_add(struct hv_engine_vm *vm, uint16_t port, uint32_t le
 	return 0;
 }
 
+/* One MSI route at a GSI past the IOAPIC's 24 pins, and an irqfd on it. The routing
+ * table set here replaces KVM's default (PIC/IOAPIC pins), which this guest does not
+ * use: it masks the PICs and takes its timer from the local APIC. */
+#define KVM_BLK_GSI 24
+
+static int kvm_irqfd_add(struct hv_engine_vm *vm, int fd, unsigned vcpu, uint8_t vector)
+{
+	/* the table is a header followed by its entries: room for one */
+	union {
+		struct kvm_irq_routing r;
+		uint8_t room[sizeof(struct kvm_irq_routing) + sizeof(struct kvm_irq_routing_entry)];
+	} rt;
+	struct kvm_irq_routing_entry *e = (struct kvm_irq_routing_entry *)(&rt.r + 1);
+	struct kvm_irqfd irqfd = { .fd = (uint32_t)fd, .gsi = KVM_BLK_GSI };
+
+	if (ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_IRQFD) <= 0 ||
+	    ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_IRQ_ROUTING) <= 0)
+		return hv_err_set("this host's KVM has no irqfd or interrupt routing");
+	memset(&rt, 0, sizeof(rt));
+	rt.r.nr = 1;
+	e->gsi = KVM_BLK_GSI;
+	e->type = KVM_IRQ_ROUTING_MSI;
+	e->u.msi.address_lo = 0xfee00000u | (vcpu << 12);
+	e->u.msi.data = vector;
+	if (ioctl(vm->vm_fd, KVM_SET_GSI_ROUTING, &rt) < 0)
+		return hv_err_errno("KVM_SET_GSI_ROUTING (MSI to vector %u)", vector);
+	if (ioctl(vm->vm_fd, KVM_IRQFD, &irqfd) < 0)
+		return hv_err_errno("KVM_IRQFD on GSI %d", KVM_BLK_GSI);
+	return 0;
+}
+
 static uint64_t kvm_tsc_khz(struct hv_engine_vm *vm)
 {
 	return vm->tsc_khz;
@@ -223,6 +254,7 @@ const struct hv_engine_ops hv_kvm_engine_ops = {
 	.set_sregs = kvm_set_sregs,
 	.inject_irq = kvm_vcpu_inject_irq,
 	.ioeventfd_add = kvm_ioeventfd_add,
+	.irqfd_add = kvm_irqfd_add,
 	.tsc_khz = kvm_tsc_khz,
 	.memvirt = kvm_memvirt,
 	.guest_syscall_ok = kvm_guest_syscall_ok,

@@ -9,8 +9,11 @@
  *   spinlock=NAME      the kernel's lock implementation (default plain)
  *   flavour=NAME       privileged operations as on bare metal (full, the default) or
  *                      through hypercalls (pv: not in this kernel yet)
- *   iopath=NAME        how the kernel reaches its devices (emul, the default: one exit
- *                      per register access; the others are not in this kernel yet)
+ *   iopath=NAME        how the kernel reaches its block device (blk.c): emul (the
+ *   io=NAME            default: one exit per register access), virtio, ioeventfd,
+ *                      poll or split
+ *   virtio_mmio.device=SIZE@0xADDR:GSI   the block device's virtio-mmio registers and
+ *                      IOAPIC input when they are not hvm's (QEMU's microvm appends it)
  *   cpus=N             start at most N CPUs (default: all the boot info names)
  *   cr8wr=off          refuse the CR8-write nanobenchmark (the VMM asks for it where
  *                      its host cannot take a guest's CR8 writes: QEMU 7.2's TCG
@@ -121,9 +124,39 @@ static void opt_pv(const char *key, const char *v)
 
 static void opt_iopath(const char *key, const char *v)
 {
-	static const char *const names[] = { "emul", NULL };
+	static const char *const names[] = { "emul", "virtio", "ioeventfd", "poll", "split",
+					     NULL };
 
-	kcfg.iopath = names[one_of(key, v, names, "an I/O path this kernel has (emul)")];
+	kcfg.iopath = names[one_of(key, v, names, "an I/O path this kernel has (emul, virtio, "
+				   "ioeventfd, poll, split)")];
+}
+
+/* virtio_mmio.device=SIZE@ADDR:GSI, the form Linux takes and QEMU's microvm machine
+ * appends for each virtio-mmio device: where the block device is when it is not hvm's
+ * (HV_BLK_MMIO_BASE, MSI-style vector), and the IOAPIC input of its interrupt. */
+static void opt_virtio_mmio(const char *key, const char *v)
+{
+	const char *at = strchr(v, '@'), *colon = at ? strchr(at, ':') : NULL;
+	char num[24];
+	uint64_t a = 0;
+	const char *p;
+
+	if (!at || !colon || at[1] != '0' || at[2] != 'x' || colon - at - 3 > 16 ||
+	    colon - at - 3 < 1)
+		bad(key, v, "SIZE@0xADDR:GSI");
+	for (p = at + 3; p < colon; p++) {
+		int d = *p >= '0' && *p <= '9' ? *p - '0' : *p >= 'a' && *p <= 'f' ? *p - 'a' + 10 :
+			-1;
+		if (d < 0)
+			bad(key, v, "SIZE@0xADDR:GSI (ADDR in lower-case hex)");
+		a = a << 4 | (uint64_t)d;
+	}
+	if (a < kcfg.mem_bytes || a % 512 || a >= (1ull << 32))
+		bad(key, v, "an address outside memory, 512-byte aligned, below 4 GiB");
+	strlcpy(num, colon + 1, sizeof(num));
+	kcfg.blk_gsi = number(key, num, 0, 47);
+	kcfg.blk_gsi_set = 1;
+	kcfg.blk_mmio = a;
 }
 
 static void opt_pvbatch(const char *key, const char *v)
@@ -153,8 +186,9 @@ static const struct {
 } options[] = {
 	{ "workload", opt_workload }, { "wargs", opt_wargs }, { "sysgate", opt_sysgate },
 	{ "kmem", opt_kmem }, { "cow", opt_cow }, { "hz", opt_hz },
-	{ "spinlock", opt_spinlock }, { "flavour", opt_flavour }, { "pv", opt_pv }, { "pvbatch", opt_pvbatch }, { "iopath", opt_iopath },
-	{ "cpus", opt_cpus }, { "cr8wr", opt_cr8wr },
+	{ "spinlock", opt_spinlock }, { "flavour", opt_flavour }, { "pv", opt_pv },
+	{ "pvbatch", opt_pvbatch }, { "iopath", opt_iopath }, { "io", opt_iopath },
+	{ "cpus", opt_cpus }, { "cr8wr", opt_cr8wr }, { "virtio_mmio.device", opt_virtio_mmio },
 };
 
 /* A word that is no option of this kernel (val: after its '=', NULL without one): said

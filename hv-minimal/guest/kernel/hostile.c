@@ -1,5 +1,6 @@
 /* Misbehaving guests. Each one does one bad thing as plainly as possible and says on
  * the console what it is about to do, so the VMM's report can be matched against it. */
+#include "blk.h"
 #include "guest/string.h"
 #include "hostile.h"
 #include "hv.h"
@@ -231,6 +232,8 @@ const struct ktest ktests[] = {
 	  wildpv },
 	{ "wildio", "port I/O to an unassigned port", wildio },
 	{ "cpl0insn", "one instruction at CPL0 (wargs: rdtscp, int, sse)", cpl0insn },
+	{ "badring", "a malformed virtqueue on the ring paths (wargs: loop, oob, len, head, "
+	  "avail, indirect, order)", blk_badring },
 	{ NULL, NULL, NULL },
 };
 

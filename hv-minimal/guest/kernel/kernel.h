@@ -54,7 +54,11 @@ struct kconfig {
 	uint32_t hz;              /* timer interrupts per second, from hz= */
 	const char *spinlock;     /* lock implementation, from spinlock= */
 	const char *flavour;      /* guest flavour, from flavour= (full) */
-	const char *iopath;       /* I/O path, from iopath= (emul) */
+	const char *iopath;       /* I/O path, from iopath= or io= (blk.c) */
+	uint64_t blk_mmio;        /* virtio-mmio block device, from virtio_mmio.device=
+	                           * (0: HV_BLK_MMIO_BASE, the hvm device's) */
+	uint32_t blk_gsi;         /* its interrupt as an IOAPIC input, when blk_gsi_set */
+	int blk_gsi_set;
 	const char *workload;     /* workload=, NULL when absent */
 	const char *wargs;        /* wargs=, "" when absent */
 	char cmdline[HV_CMDLINE_MAX];

@@ -1,6 +1,7 @@
 /* Boot: read what the VMM passed, set up the CPU, memory, interrupts and the other
  * CPUs, then run the workload as the first process; the VM exits with its status. */
 #include "apic.h"
+#include "blk.h"
 #include "guest/fmt.h"
 #include "guest/uapi.h"
 #include "hostile.h"
@@ -92,6 +93,7 @@ void kmain(uint64_t boot_gpa)
 	kmem_init();
 	pv_init();
 	pv_init_cpu();
+	blk_boot();
 	syscall_init(kcfg.gate);
 	hv_post(POST_PAGING);
 	if (lapic_setup() < 0)

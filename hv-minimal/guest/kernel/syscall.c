@@ -4,6 +4,7 @@
 #include "guest/uapi.h"
 #include "hv.h"
 #include "kalloc.h"
+#include "blk.h"
 #include "kop.h"
 #include "percpu.h"
 #include "proc.h"
@@ -259,6 +260,7 @@ static long (*const handlers[SYS_NR])(struct trapframe *) = {
 	[SYS_sysinfo] = sys_sysinfo,
 	[SYS_getcpu] = sys_getcpu,
 	[SYS_populate] = sys_populate,
+	[SYS_blk] = sys_blk,
 };
 
 void syscall_dispatch(struct trapframe *tf)

@@ -2,6 +2,8 @@
  * (timer, IPIs), faults of user programs, and panics on anything unexpected in the
  * kernel. */
 #include "apic.h"
+#include "blk.h"
+#include "hvlab/blk_abi.h"
 #include "guest/uapi.h"
 #include "hv.h"
 #include "kmem.h"
@@ -117,6 +119,9 @@ static void irq(const struct trapframe *tf)
 	case T_SPURIOUS:
 		c->spurious++;        /* no EOI for the spurious vector */
 		return;
+	case HV_BLK_IRQ_VECTOR:
+		blk_irq();
+		break;
 	default:
 		spurious(tf);
 		break;

@@ -62,7 +62,10 @@ struct hv_ioev {
 	uint64_t fallback_writes;
 };
 
+struct hv_blk;
+
 struct hv_devices {
+	struct hv_blk *blk;          /* the block device (blk.h), NULL before it is set up */
 	struct hv_serial serial;
 	struct hv_post post;
 	struct hv_hcall hcall;

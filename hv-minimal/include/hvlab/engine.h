@@ -3,9 +3,11 @@
  * (engines/bt) plugs into the same table. The core never sees an engine's own
  * types: it works with the engine-neutral exit, register and segment structs below.
  *
- * Threading: vcpu_run, get/set of registers and inject_irq are called from the thread
- * that runs the vCPU (or after it has stopped); request_exit may be called from any
- * thread (the watchdog). */
+ * Threading: vcpu_run and get/set of registers are called from the thread that runs
+ * the vCPU (or after it has stopped); request_exit may be called from any thread (the
+ * watchdog); inject_irq from the vCPU's thread or a device's (the block device's I/O
+ * and relay threads): KVM's is an ioctl on the VM, bt's an atomic IRR update and a
+ * wake-up. */
 #ifndef HVLAB_ENGINE_H
 #define HVLAB_ENGINE_H
 #include <stddef.h>
@@ -154,6 +156,10 @@ struct hv_engine_ops {
 	int (*pio_direct_add)(struct hv_engine_vm *vm, uint16_t port, uint32_t len,
 			      int (*fn)(void *ctx, unsigned vcpu, const uint8_t *data, uint32_t len),
 			      void *ctx);
+	/* Optional (may be NULL): a write to eventfd fd delivers a fixed interrupt with
+	 * this vector to vCPU vcpu without the VMM (KVM's irqfd). Call before the vCPUs
+	 * run; at most one per VM. */
+	int (*irqfd_add)(struct hv_engine_vm *vm, int fd, unsigned vcpu, uint8_t vector);
 	/* Guest TSC frequency in kHz, 0 when unknown. */
 	uint64_t (*tsc_khz)(struct hv_engine_vm *vm);
 	/* Memory virtualization as DESIGN.md names it (ept, npt, shadow-kvm, ...). */

@@ -35,6 +35,9 @@ struct hvm_options {
 	unsigned reps;                   /* native baseline repetitions */
 	int reps_given;                  /* else: as many as the guest made */
 	unsigned max_records;            /* --max-records: the guest's record budget; 0: default */
+	const char *disk;                /* --disk FILE, or NULL: a temporary file */
+	uint64_t disk_size;              /* --disk-size; 0: not given */
+	int disk_direct;                 /* --disk-direct: O_DIRECT */
 	int help;                        /* --help/-h was given */
 };
 

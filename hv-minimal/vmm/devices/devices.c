@@ -1,6 +1,7 @@
 /* Every device of a VM, registered in one place. */
 #include <unistd.h>
 
+#include "hvlab/blk.h"
 #include "hvlab/vm.h"
 
 int hv_devices_init(struct hv_vm *vm)
@@ -14,6 +15,7 @@ int hv_devices_init(struct hv_vm *vm)
 
 void hv_devices_close(struct hv_vm *vm)
 {
+	hv_blk_close(vm);
 	if (vm->dev.ioev.fd >= 0)
 		close(vm->dev.ioev.fd);
 	vm->dev.ioev.fd = -1;

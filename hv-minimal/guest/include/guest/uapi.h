@@ -34,6 +34,7 @@ enum guest_sysnr {
 	SYS_sysinfo = 17,      /* (struct guest_sysinfo *): CPUs, settings, counters */
 	SYS_getcpu = 18,       /* (): the CPU the caller runs on */
 	SYS_populate = 19,     /* (addr, len): map demand-zero pages now (no faults later) */
+	SYS_blk = 20,          /* (cmd, arg, n): the block device, enum guest_blk_cmd */
 	SYS_NR
 };
 
@@ -65,6 +66,36 @@ enum guest_kmem {
  * does not resolve itself (anything but a demand-zero or copy-on-write page fault)
  * resumes the program at that address with rax = vector and rdx = error code, every
  * other register as it was at the fault. Without one, the fault ends the program. */
+
+/* SYS_blk: the block device through the driver of the boot's I/O path (iopath=). */
+enum guest_blk_cmd {
+	GUEST_BLK_INFO = 0,      /* (struct guest_blk_info *) */
+	GUEST_BLK_SUBMIT = 1,    /* (struct guest_blk_req *, n): n requests submitted
+				  * together and waited for together; status set in each */
+	GUEST_BLK_STATS = 2,     /* (0): start the VMM's counters; (struct hv_blk_stats *):
+				  * stop them and copy them out */
+};
+enum guest_blk_op { GUEST_BLK_READ = 1, GUEST_BLK_WRITE = 2 };
+#define GUEST_BLK_BATCH_MAX 64
+
+/* One request: buf is a populated user buffer, aligned to 512 bytes; len a multiple of
+ * 512 up to 64 KiB. status: HV_BLK_ST_* (blk_abi.h). */
+struct guest_blk_req {
+	uint32_t op;
+	uint32_t status;
+	uint64_t sector;
+	uint64_t uva;
+	uint32_t len;
+	uint32_t pad;
+};
+
+struct guest_blk_info {
+	uint64_t sectors;        /* capacity */
+	uint32_t queue;          /* requests of 4 KiB one batch may hold */
+	uint32_t pad;
+	uint64_t irqs;           /* device interrupts the kernel has taken */
+	char path[16];           /* the I/O path */
+};
 
 /* Devices a program may map (SYS_map_device). */
 enum guest_device {
