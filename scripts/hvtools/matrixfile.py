@@ -85,9 +85,10 @@ def parse_cpulist(text):
     return sorted(cpus)
 
 
-def format_cpulist(cpus):
+def format_ranges(numbers):
+    """Whole numbers as a list of ranges, "0-2,5,7-8": CPU lists, Slurm's task ids."""
     out, start, prev = [], None, None
-    for c in sorted(cpus):
+    for c in sorted(numbers):
         if start is None:
             start = prev = c
         elif c == prev + 1:
@@ -123,8 +124,8 @@ def _check_setting(name, values, available_cpus):
             cpus = parse_cpulist(values[0])
             missing = [c for c in cpus if c not in available_cpus]
             if missing:
-                raise ValueError(f"pin = {values[0]}: CPU {format_cpulist(missing)} is not "
-                                 f"available here (CPUs {format_cpulist(available_cpus)})")
+                raise ValueError(f"pin = {values[0]}: CPU {format_ranges(missing)} is not "
+                                 f"available here (CPUs {format_ranges(available_cpus)})")
 
 
 def _template(text, path, line):

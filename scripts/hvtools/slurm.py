@@ -14,6 +14,7 @@ import shutil
 import subprocess
 import time
 
+from .matrixfile import format_ranges
 from .runner import KILL_GRACE_S, write_atomic
 
 # Besides the cell's timeout, the runner's grace before SIGKILL and the time to start
@@ -72,18 +73,7 @@ def time_limit_minutes(timeout_s):
 def array_spec(indices, max_running=None):
     """Task ids as Slurm's --array wants them: "0-3,7,9-10", with "%N" for at most N
     tasks running at once."""
-    parts, start, prev = [], None, None
-    for i in sorted(indices):
-        if start is None:
-            start = prev = i
-        elif i == prev + 1:
-            prev = i
-        else:
-            parts.append(f"{start}-{prev}" if prev > start else str(start))
-            start = prev = i
-    if start is not None:
-        parts.append(f"{start}-{prev}" if prev > start else str(start))
-    return ",".join(parts) + (f"%{max_running}" if max_running else "")
+    return format_ranges(indices) + (f"%{max_running}" if max_running else "")
 
 
 def _script(path, comment, argv):
