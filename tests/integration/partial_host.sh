@@ -202,7 +202,7 @@ PY
 	if python3 "$ROOT/scripts/plot.py" "$none" >"$T/none.log" 2>&1 &&
 	   python3 -c 'import json,sys
 i = json.load(open(sys.argv[1]))
-# every other figure (the shared ones and each experiment's) is skipped with its reason
+# every other figure (the shared ones and those of each experiment) is skipped with its reason
 sys.exit(0 if [f["name"] for f in i["figures"]] == ["nanobench-ratio"] and
          len(i["skipped"]) >= 4 and all(str(s).strip() for s in i["skipped"]) else 1)' "$none/figures/index.json" &&
 	   [ "$(head -n 1 "$none/figures/nanobench-ratio.dat")" = '"x" "A&A 2006 BT/native (P4)" "A&A 2006 VT-x/native (P4)"' ]; then
