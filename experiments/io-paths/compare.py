@@ -48,6 +48,14 @@ def _qd(cmdline):
     return int(m.group(1)) if m else 1
 
 
+def _size(cmdline):
+    """The request size in bytes of the io workload's arguments (4096 when not given)."""
+    m = re.search(r"(?:^|[,:= ])size=(\d+)([KkMm]?)", cmdline)
+    if not m:
+        return 4096
+    return int(m.group(1)) * {"": 1, "k": 1024, "m": 1 << 20}[m.group(2).lower()]
+
+
 def _tsc_hz(run, cell):
     v = run.notes.get(f"{cell}.guest_tsc_khz") if cell else run.notes.get("guest_tsc_khz")
     return float(v) * 1e3 if isinstance(v, (int, float)) and v > 0 else None
@@ -72,13 +80,17 @@ def _retime(m, true_hz):
             m[k] = [v * x for v, x in zip(m[k], f)]
 
 
-def io_samples(run):
-    """{(engine, path, qd): {metric: [every sample of every cell]}} of the io workload."""
+def io_samples(run, size=4096):
+    """{(engine, path, qd): {metric: [every sample of every cell]}} of the io workload's
+    cells with requests of size bytes (the tables and figures are of 4 KiB ones but for
+    the request-size sweep)."""
     cells = {}
     for g in run.summary.get("groups") or []:
         if g.get("experiment") != "io" or g.get("workload") != "io":
             continue
         cell = g.get("cell")
+        if _size(_cmdline_of(run, cell)) != size:
+            continue
         qd = _qd(_cmdline_of(run, cell))
         key = (g.get("engine"), g.get("iopath"), qd)
         vals = [v for v in g.get("samples") or [] if isinstance(v, (int, float))
@@ -144,6 +156,14 @@ def measured(run, exp):
              "among them. host CPU is the VMM process (guest vCPU threads included) plus "
              "the split driver process. Latency is a batch's submit-to-last-completion "
              "time, so at queue depth 32 it is the batch's."]))
+    sweep = size_rows(run)
+    if sweep:
+        out.append(MeasuredTable(
+            "io sizes", "Request sizes: MB/s (and IO/s) per path at queue depth 1 and 32, "
+            "medians",
+            ["path (engine)", "qd"] + [_size_name(z) for z in SIZES], sweep,
+            ["Each cell is MB/s over IO/s; the 4 KiB column is the cells of the tables "
+             "above. One trial per size beside 4 KiB's three."]))
     peer = peer_rows(s)
     if peer:
         out.append(MeasuredTable(
@@ -155,6 +175,33 @@ def measured(run, exp):
              "measured (the guest's own calibration under microvm is off); exits and CPU "
              "time are hvm's device counters and have no QEMU counterpart here."]))
     return out
+
+
+SIZES = (512, 4096, 16384)
+
+
+def _size_name(z):
+    return f"{z // 1024} KiB" if z >= 1024 else f"{z} B"
+
+
+def size_rows(run):
+    """[path (engine), qd, "MB/s (IO/s)" per size] for the paths measured at more than
+    one request size; [] when the run holds 4 KiB requests only."""
+    by = {z: io_samples(run, z) for z in SIZES}
+    if sum(1 for z in SIZES if by[z]) < 2:
+        return []
+    rows = []
+    for e in engines_of(by[4096] or next(v for v in by.values() if v)):
+        for p in PATHS:
+            for qd in QDS:
+                key = (e, p, qd)
+                if sum(1 for z in SIZES if key in by[z]) < 2:
+                    continue
+                rows.append([f"{p} ({e})", str(qd)] +
+                            [f"{_fmt('mb_per_s', med(by[z], key, 'mb_per_s'))} "
+                             f"({_fmt('iops', med(by[z], key, 'iops'))})" if key in by[z]
+                             else "--" for z in SIZES])
+    return rows
 
 
 def peer_rows(s):
