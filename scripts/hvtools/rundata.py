@@ -53,6 +53,25 @@ def _label_flavour(rows):
             r["engine"] = f"{r['engine']} ({fl})"
 
 
+def _guest_pagesize(notes):
+    """The user page size a run's guest booted with (its info record `pagesize`, in
+    notes.guest): "4k", "2m", or None when the guest did not say (older runs)."""
+    g = (notes or {}).get("guest")
+    return g.get("pagesize") if isinstance(g, dict) else None
+
+
+def _label_pagesize(rows, pagesize):
+    """Rows of a guest booted with pagesize=2m (hv-minimal/guest/README.md) become
+    "ENGINE (2m)", so that they stand beside the 4 KiB rows instead of mixing with them
+    under one workload and engine; 4 KiB pages, the default, keep the engine's name.
+    The host's native baseline has no guest page size and keeps its name."""
+    if pagesize in (None, "", "4k"):
+        return
+    for r in rows:
+        if r["engine"] != "native":
+            r["engine"] = f"{r['engine']} ({pagesize})"
+
+
 def _label_memvirt(rows):
     """Where one engine's rows carry more than one memvirt in a run (bt with adaptive
     translation on, shadow-bt, and off, shadow-bt-traced), the shortest name keeps the
@@ -119,17 +138,38 @@ class Run:
         except FileNotFoundError:
             raise RunError(f"{csv_path}: no such file; give a run directory (one that holds "
                            "samples.csv), e.g. results/runs/<run>") from None
-        _label_engines(self.rows)
         self.summary = self._json("summary.json") or {}
         self.matrix = self._json("matrix-summary.json")
         self.context = self.summary.get("context") or {}
         self.notes = self.summary.get("notes") or {}
+        self._label_pagesizes()
+        _label_engines(self.rows)
         self.is_fixture = bool(self.note("fixture"))
         # Kind of node -> its done cells (runner.host_kind); the kind this Run holds
         # the rows of, when it is one part of a run that spans several.
         self.hosts = (self.matrix or {}).get("hosts") or {}
         self.host_kind = next(iter(self.hosts)) if len(self.hosts) == 1 else None
         self.kinds_in_run = len(self.hosts)
+
+    def _label_pagesizes(self):
+        """The page-size label (_label_pagesize) of a run's rows: one run's from its
+        notes; a matrix run's cell by cell, read again from the cells (the merged
+        samples.csv does not say which cell a row came from), when a cell says 2m."""
+        if self.matrix is None:
+            _label_pagesize(self.rows, _guest_pagesize(self.notes))
+            return
+        sizes = {k[:-len(".guest")]: _guest_pagesize({"guest": v})
+                 for k, v in self.notes.items() if k.endswith(".guest")}
+        if all(v in (None, "4k") for v in sizes.values()):
+            return
+        cells = [c for c in str(self.notes.get("merged_from", "")).split(", ")
+                 if c and c != "none"]
+        rows = []
+        for name in cells:
+            part = _read_samples(os.path.join(self.path, "cells", name, "samples.csv"))
+            _label_pagesize(part, sizes.get(name))
+            rows += part
+        self.rows = rows
 
     def by_host(self):
         """[(kind of node, Run)]: [(kind, self)] when the run's cells were measured on one
@@ -146,13 +186,16 @@ class Run:
         for name in cells:
             d = os.path.join(self.path, "cells", name)
             try:
-                part.rows += _read_samples(os.path.join(d, "samples.csv"))
+                cell_rows = _read_samples(os.path.join(d, "samples.csv"))
             except FileNotFoundError:
                 raise RunError(f"{d}/samples.csv: no such file, but matrix-summary.json "
                                f"says cell {name} is done; run scripts/matrix.py --resume "
                                f"{self.path} to make the run agree with itself") from None
             with open(os.path.join(d, "summary.json"), encoding="utf-8") as f:
-                ctx = json.load(f).get("context")
+                cell_summary = json.load(f)
+            _label_pagesize(cell_rows, _guest_pagesize(cell_summary.get("notes")))
+            part.rows += cell_rows
+            ctx = cell_summary.get("context")
             if isinstance(ctx, dict):
                 contexts.append(ctx)
         _label_engines(part.rows)
