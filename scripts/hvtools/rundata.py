@@ -53,19 +53,27 @@ def _label_flavour(rows):
             r["engine"] = f"{r['engine']} ({fl})"
 
 
-def _guest_pagesize(notes):
+def _guest_pagesize(notes, cmdline):
     """The user page size a run's guest booted with (its info record `pagesize`, in
-    notes.guest): "4k", "2m", or None when the guest did not say (older runs)."""
+    notes.guest) when it is a label: "2m"; "4k" only when the command line (cmdline, the
+    run's guest_cmdline note) asked for it by name; else None (the default, or an older
+    run that does not say)."""
     g = (notes or {}).get("guest")
-    return g.get("pagesize") if isinstance(g, dict) else None
+    size = g.get("pagesize") if isinstance(g, dict) else None
+    named = any(w.startswith("pagesize=") for w in str(cmdline or "").split())
+    if size == "4k" and not named:
+        return None
+    return size
 
 
 def _label_pagesize(rows, pagesize):
     """Rows of a guest booted with pagesize=2m (hv-minimal/guest/README.md) become
-    "ENGINE (2m)", so that they stand beside the 4 KiB rows instead of mixing with them
-    under one workload and engine; 4 KiB pages, the default, keep the engine's name.
-    The host's native baseline has no guest page size and keeps its name."""
-    if pagesize in (None, "", "4k"):
+    "ENGINE (2m)", and those of one that asked for pagesize=4k by name "ENGINE (4k)":
+    a cell that names its page size belongs to a page-size comparison, whose rows stand
+    side by side and never pool with the default rows other experiments read under the
+    bare engine name (at other workload arguments). The default keeps the engine's
+    name; the host's native baseline has no guest page size and keeps its name."""
+    if not pagesize:
         return
     for r in rows:
         if r["engine"] != "native":
@@ -156,11 +164,14 @@ class Run:
         notes; a matrix run's cell by cell, read again from the cells (the merged
         samples.csv does not say which cell a row came from), when a cell says 2m."""
         if self.matrix is None:
-            _label_pagesize(self.rows, _guest_pagesize(self.notes))
+            _label_pagesize(self.rows, _guest_pagesize(self.notes,
+                                                       self.notes.get("guest_cmdline")))
             return
-        sizes = {k[:-len(".guest")]: _guest_pagesize({"guest": v})
+        sizes = {k[:-len(".guest")]: _guest_pagesize({"guest": v},
+                                                     self.notes.get(k[:-len("guest")] +
+                                                                    "guest_cmdline"))
                  for k, v in self.notes.items() if k.endswith(".guest")}
-        if all(v in (None, "4k") for v in sizes.values()):
+        if not any(sizes.values()):
             return
         cells = [c for c in str(self.notes.get("merged_from", "")).split(", ")
                  if c and c != "none"]
@@ -193,7 +204,9 @@ class Run:
                                f"{self.path} to make the run agree with itself") from None
             with open(os.path.join(d, "summary.json"), encoding="utf-8") as f:
                 cell_summary = json.load(f)
-            _label_pagesize(cell_rows, _guest_pagesize(cell_summary.get("notes")))
+            cell_notes = cell_summary.get("notes") or {}
+            _label_pagesize(cell_rows, _guest_pagesize(cell_notes,
+                                                       cell_notes.get("guest_cmdline")))
             part.rows += cell_rows
             ctx = cell_summary.get("context")
             if isinstance(ctx, dict):

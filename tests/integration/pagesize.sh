@@ -72,8 +72,8 @@ from hvtools.rundata import Run
 print(" ".join(sorted({r["engine"] for r in Run(sys.argv[1]).rows if r["engine"] != "native"})),
       "/", " ".join(sorted({r["engine"] for r in Run(sys.argv[2]).rows if r["engine"] != "native"})))' \
 	"$TMPDIR_IT/bt-memwalk-2m" "$TMPDIR_IT/bt-memwalk-4k" 2>&1)
-if [ "$labels" = "bt (2m) / bt" ]; then
-	ok "rundata: 2 MiB rows read as engine 'bt (2m)', 4 KiB rows as 'bt'"
+if [ "$labels" = "bt (2m) / bt (4k)" ]; then
+	ok "rundata: the rows of pagesize=2m read as engine 'bt (2m)', of pagesize=4k as 'bt (4k)'"
 else
 	bad "rundata page-size label" "got '$labels'"
 fi
