@@ -115,7 +115,8 @@ struct bt_window {
 	int shared;              /* the shared layout (segbase.c, win_host in window.c) */
 	uint64_t fills, flushes;
 	uint64_t map_cycles, unmap_cycles;   /* host TSC spent in mmap for them */
-	uint64_t live;           /* pages mapped since the window was last emptied */
+	uint64_t live;           /* mappings made since the window was last emptied (a page,
+				  * or a guest 2 MiB page's 2 MiB) */
 	uint64_t ulive;          /* the same for its user half */
 	uint64_t *mapped;        /* a bit per page that may be mapped: unmapping the others
 				  * costs no system call (one costs ~15,000 cycles in a VM) */

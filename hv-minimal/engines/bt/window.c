@@ -146,10 +146,12 @@ int bt_window_map_large(struct bt_window *w, uint64_t off, int fd, off_t foff, i
 		w->mapped[off / BT_PAGE / 64 + i] = ~0ull;
 	for (uint64_t i = 0; i < pages / 64; i++)
 		w->summary[(off / BT_PAGE / 64 + i) / 64] |= 1ull << ((off / BT_PAGE / 64 + i) % 64);
+	/* live counts host mappings, which vm.max_map_count limits (the budget of
+	 * bt_shadow_fill): one here, not 512 */
 	w->fills++;
-	w->live += pages;
+	w->live++;
 	if (off < (1ull << 31))
-		w->ulive += pages;
+		w->ulive++;
 	w->map_cycles += __rdtsc() - t0;
 	return 0;
 }
