@@ -1,8 +1,8 @@
 /* Page tables: the kernel's direct map, user address spaces, demand paging, fork. */
 #include "guest/fmt.h"
 #include "guest/string.h"
-#include "hv.h"
 #include "guest/uapi.h"
+#include "hv.h"
 #include "kalloc.h"
 #include "kernel.h"
 #include "kmem.h"
