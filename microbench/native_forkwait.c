@@ -7,6 +7,7 @@
 #include <inttypes.h>
 #include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -14,30 +15,48 @@
 #include "hvlab/err.h"
 #include "hvlab/tsc.h"
 
-int hv_native_forkwait(uint64_t n, uint64_t *cycles, uint32_t *checksum)
+int hv_native_forkwait(uint64_t n, uint64_t heap, uint64_t *cycles, uint32_t *checksum)
 {
+	uint64_t pages = (heap + 4095) / 4096, *mem = NULL;
 	uint32_t sum = 0;
+
+	if (heap > HV_FORKWAIT_MAX_HEAP)
+		return hv_err_set("forkwait: heap=%" PRIu64 " is over %llu bytes", heap,
+				  (unsigned long long)HV_FORKWAIT_MAX_HEAP);
+	if (pages && !(mem = malloc(pages * 4096)))
+		return hv_err_errno("forkwait: a %" PRIu64 "-byte heap", heap);
+	for (uint64_t k = 0; k < pages; k++)
+		mem[k * 512] = k;
+
 	uint64_t t0 = hv_tsc_begin();
 
 	for (uint64_t i = 0; i < n; i++) {
 		int status;
 		pid_t pid = fork(), got;
 
-		if (pid == 0)
-			_exit((int)(i & 0x7f));
-		if (pid < 0)
+		if (pid == 0) {
+			uint64_t k = pages ? (i * 7919) % pages : 0;
+
+			_exit((int)((i + (pages ? mem[k * 512] - k : 0)) & 0x7f));
+		}
+		if (pid < 0) {
+			free(mem);
 			return hv_err_errno("forkwait: fork %" PRIu64 " of %" PRIu64, i, n);
+		}
 		while ((got = waitpid(pid, &status, 0)) < 0 && errno == EINTR)
 			;
-		if (got != pid)
-			return hv_err_errno("forkwait: waiting for child %d", (int)pid);
-		if (!WIFEXITED(status) || WEXITSTATUS(status) != (int)(i & 0x7f))
+		if (got != pid || !WIFEXITED(status) || WEXITSTATUS(status) != (int)(i & 0x7f)) {
+			free(mem);
+			if (got != pid)
+				return hv_err_errno("forkwait: waiting for child %d", (int)pid);
 			return hv_err_set("forkwait: child %d ended with wait status %#x, not "
 					  "exit status %d", (int)pid, (unsigned)status,
 					  (int)(i & 0x7f));
+		}
 		sum = sum * 33 + (uint32_t)WEXITSTATUS(status);
 	}
 	*cycles = hv_tsc_end() - t0;
+	free(mem);
 	*checksum = sum;
 	return 0;
 }
@@ -85,16 +104,17 @@ static int read_reps(FILE *f, const char *path, uint64_t n, unsigned reps, uint6
 	return 0;
 }
 
-int hv_native_forkwait_fresh(uint64_t n, unsigned reps, uint64_t *cycles, uint32_t *checksum)
+int hv_native_forkwait_fresh(uint64_t n, uint64_t heap, unsigned reps, uint64_t *cycles,
+			     uint32_t *checksum)
 {
-	char path[PATH_MAX], args[64];
+	char path[PATH_MAX], args[96];
 	int fd[2], status = 0, rc;
 	FILE *f;
 	pid_t pid, w;
 
 	if (helper_path(path, sizeof(path)))
 		return -1;
-	snprintf(args, sizeof(args), "n=%" PRIu64 ",reps=%u", n, reps);
+	snprintf(args, sizeof(args), "n=%" PRIu64 ",reps=%u,heap=%" PRIu64, n, reps, heap);
 	if (pipe2(fd, O_CLOEXEC))
 		return hv_err_errno("pipe for %s", path);
 	fflush(NULL);           /* nothing buffered is written twice by the child */

@@ -65,24 +65,25 @@ static int forkwait_here;
  * small process (native_forkwait.h says why). */
 static int run_forkwait(const char *args, struct hv_native_sample *out, unsigned max)
 {
-	uint64_t n = HV_FORKWAIT_DEFAULT_N, ex = 0, reps = HV_FORKWAIT_DEFAULT_REPS;
-	const struct warg w[] = { { "n", &n }, { "exec", &ex }, { "reps", &reps } };
+	uint64_t n = HV_FORKWAIT_DEFAULT_N, ex = 0, reps = HV_FORKWAIT_DEFAULT_REPS, heap = 0;
+	const struct warg w[] = { { "n", &n }, { "exec", &ex }, { "reps", &reps },
+				  { "heap", &heap } };
 	uint64_t cycles[HV_FORKWAIT_MAX_REPS];
 	uint32_t sum[HV_FORKWAIT_MAX_REPS];
 	const char *bad = args;
 
-	if (wargs_parse(args, w, 3, &bad) < 0 || !n || ex > 1 || !reps ||
-	    reps > HV_FORKWAIT_MAX_REPS)
-		return hv_err_set("forkwait arguments '%s': bad at '%s' (%s; reps 1..%d)", args,
-				  bad, HV_FORKWAIT_ARGS, HV_FORKWAIT_MAX_REPS);
+	if (wargs_parse(args, w, 4, &bad) < 0 || !n || ex > 1 || !reps ||
+	    reps > HV_FORKWAIT_MAX_REPS || heap > HV_FORKWAIT_MAX_HEAP)
+		return hv_err_set("forkwait arguments '%s': bad at '%s' (%s; reps 1..%d, heap at "
+				  "most 256M)", args, bad, HV_FORKWAIT_ARGS, HV_FORKWAIT_MAX_REPS);
 	if (ex)
 		return hv_err_set("forkwait exec=1 has no native column: its children exec the "
 				  "guest's own `true` program");
 	unsigned nr = reps < max ? (unsigned)reps : max;
-	if (!forkwait_here && hv_native_forkwait_fresh(n, nr, cycles, sum))
+	if (!forkwait_here && hv_native_forkwait_fresh(n, heap, nr, cycles, sum))
 		return -1;
 	for (unsigned r = 0; r < nr; r++) {
-		if (forkwait_here && hv_native_forkwait(n, &cycles[r], &sum[r]))
+		if (forkwait_here && hv_native_forkwait(n, heap, &cycles[r], &sum[r]))
 			return -1;
 		out[r] = (struct hv_native_sample){ cycles[r], n, sum[r] };
 	}

@@ -53,6 +53,33 @@ def _label_flavour(rows):
             r["engine"] = f"{r['engine']} ({fl})"
 
 
+def _guest_pagesize(notes, cmdline):
+    """The user page size a run's guest booted with (its info record `pagesize`, in
+    notes.guest) when it is a label: "2m"; "4k" only when the command line (cmdline, the
+    run's guest_cmdline note) asked for it by name; else None (the default, or an older
+    run that does not say)."""
+    g = (notes or {}).get("guest")
+    size = g.get("pagesize") if isinstance(g, dict) else None
+    named = any(w.startswith("pagesize=") for w in str(cmdline or "").split())
+    if size == "4k" and not named:
+        return None
+    return size
+
+
+def _label_pagesize(rows, pagesize):
+    """Rows of a guest booted with pagesize=2m (hv-minimal/guest/README.md) become
+    "ENGINE (2m)", and those of one that asked for pagesize=4k by name "ENGINE (4k)":
+    a cell that names its page size belongs to a page-size comparison, whose rows stand
+    side by side and never pool with the default rows other experiments read under the
+    bare engine name (at other workload arguments). The default keeps the engine's
+    name; the host's native baseline has no guest page size and keeps its name."""
+    if not pagesize:
+        return
+    for r in rows:
+        if r["engine"] != "native":
+            r["engine"] = f"{r['engine']} ({pagesize})"
+
+
 def _label_memvirt(rows):
     """Where one engine's rows carry more than one memvirt in a run (bt with adaptive
     translation on, shadow-bt, and off, shadow-bt-traced), the shortest name keeps the
@@ -119,17 +146,41 @@ class Run:
         except FileNotFoundError:
             raise RunError(f"{csv_path}: no such file; give a run directory (one that holds "
                            "samples.csv), e.g. results/runs/<run>") from None
-        _label_engines(self.rows)
         self.summary = self._json("summary.json") or {}
         self.matrix = self._json("matrix-summary.json")
         self.context = self.summary.get("context") or {}
         self.notes = self.summary.get("notes") or {}
+        self._label_pagesizes()
+        _label_engines(self.rows)
         self.is_fixture = bool(self.note("fixture"))
         # Kind of node -> its done cells (runner.host_kind); the kind this Run holds
         # the rows of, when it is one part of a run that spans several.
         self.hosts = (self.matrix or {}).get("hosts") or {}
         self.host_kind = next(iter(self.hosts)) if len(self.hosts) == 1 else None
         self.kinds_in_run = len(self.hosts)
+
+    def _label_pagesizes(self):
+        """The page-size label (_label_pagesize) of a run's rows: one run's from its
+        notes; a matrix run's cell by cell, read again from the cells (the merged
+        samples.csv does not say which cell a row came from), when a cell says 2m."""
+        if self.matrix is None:
+            _label_pagesize(self.rows, _guest_pagesize(self.notes,
+                                                       self.notes.get("guest_cmdline")))
+            return
+        sizes = {k[:-len(".guest")]: _guest_pagesize({"guest": v},
+                                                     self.notes.get(k[:-len("guest")] +
+                                                                    "guest_cmdline"))
+                 for k, v in self.notes.items() if k.endswith(".guest")}
+        if not any(sizes.values()):
+            return
+        cells = [c for c in str(self.notes.get("merged_from", "")).split(", ")
+                 if c and c != "none"]
+        rows = []
+        for name in cells:
+            part = _read_samples(os.path.join(self.path, "cells", name, "samples.csv"))
+            _label_pagesize(part, sizes.get(name))
+            rows += part
+        self.rows = rows
 
     def by_host(self):
         """[(kind of node, Run)]: [(kind, self)] when the run's cells were measured on one
@@ -146,13 +197,18 @@ class Run:
         for name in cells:
             d = os.path.join(self.path, "cells", name)
             try:
-                part.rows += _read_samples(os.path.join(d, "samples.csv"))
+                cell_rows = _read_samples(os.path.join(d, "samples.csv"))
             except FileNotFoundError:
                 raise RunError(f"{d}/samples.csv: no such file, but matrix-summary.json "
                                f"says cell {name} is done; run scripts/matrix.py --resume "
                                f"{self.path} to make the run agree with itself") from None
             with open(os.path.join(d, "summary.json"), encoding="utf-8") as f:
-                ctx = json.load(f).get("context")
+                cell_summary = json.load(f)
+            cell_notes = cell_summary.get("notes") or {}
+            _label_pagesize(cell_rows, _guest_pagesize(cell_notes,
+                                                       cell_notes.get("guest_cmdline")))
+            part.rows += cell_rows
+            ctx = cell_summary.get("context")
             if isinstance(ctx, dict):
                 contexts.append(ctx)
         _label_engines(part.rows)

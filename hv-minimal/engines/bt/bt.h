@@ -115,7 +115,8 @@ struct bt_window {
 	int shared;              /* the shared layout (segbase.c, win_host in window.c) */
 	uint64_t fills, flushes;
 	uint64_t map_cycles, unmap_cycles;   /* host TSC spent in mmap for them */
-	uint64_t live;           /* pages mapped since the window was last emptied */
+	uint64_t live;           /* mappings made since the window was last emptied (a page,
+				  * or a guest 2 MiB page's 2 MiB) */
 	uint64_t ulive;          /* the same for its user half */
 	uint64_t *mapped;        /* a bit per page that may be mapped: unmapping the others
 				  * costs no system call (one costs ~15,000 cycles in a VM) */
@@ -137,6 +138,10 @@ static inline int bt_window_has(const struct bt_window *w, uint64_t off)
 
 /* Maps the guest page at window offset off (page aligned) onto the memfd. */
 int bt_window_map(struct bt_window *w, uint64_t off, int fd, off_t foff, int writable);
+/* Maps the 2 MiB region at window offset off onto the memfd at foff with one host
+ * mapping (both 2 MiB-aligned): a guest 2 MiB page. Its pages are unmapped one by one
+ * as any others (the host splits the mapping). */
+int bt_window_map_large(struct bt_window *w, uint64_t off, int fd, off_t foff, int writable);
 /* Drops [off, off + len) (page aligned) from the window. */
 int bt_window_unmap(struct bt_window *w, uint64_t off, uint64_t len);
 
@@ -332,6 +337,7 @@ struct bt_stats {
 	uint64_t tlb_flush_wait_cycles;  /* and the TSC cycles it waited */
 	uint64_t traps[BT_TRAP_NR];
 	uint64_t exceptions[32], interrupts;
+	uint64_t large_maps;             /* shadow fills of a whole guest 2 MiB page */
 	uint64_t shadow_fills, pt_write_traps, pt_write_callouts, window_flushes, unsupported;
 	uint64_t hot_cooled;             /* hot instructions translated again as before */
 	uint64_t shared_fallbacks;       /* bt_unshare: the shared layout given up */

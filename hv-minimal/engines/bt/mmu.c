@@ -296,6 +296,27 @@ static void rmap_if_empty(struct bt_vcpu *v)
 		bt_rmap_clear(v);
 }
 
+/* Whether the guest 2 MiB page holding gpa (whose 4 KiB page is at memfd offset foff)
+ * can take one host mapping: the whole 2 MiB in slot s, 2 MiB-aligned in the memfd,
+ * and no page of it translated code or a page table (those stay 4 KiB mappings, so
+ * that their writes trap). */
+static int large_fill_ok(struct bt_vcpu *v, const struct bt_memslot *s, uint64_t gpa, off_t foff)
+{
+	const uint64_t size = 2ull << 20;
+	uint64_t gbase = gpa & ~(size - 1);
+
+	if (gbase < s->gpa || gbase + size > s->gpa + s->size ||
+	    ((uint64_t)foff - (gpa & (size - BT_PAGE))) % size)
+		return 0;
+	for (uint64_t a = gbase; a < gbase + size; a += BT_PAGE) {
+		const struct bt_pinfo *pi = bt_pinfo(v->vm, a);
+
+		if (pi && (pi->flags & (BT_PG_CODE | BT_PG_PT)))
+			return 0;
+	}
+	return 1;
+}
+
 int bt_shadow_fill(struct bt_vcpu *v, uint64_t off, int write)
 {
 	struct bt_window *win = bt_cur_window(v);
@@ -352,10 +373,22 @@ int bt_shadow_fill(struct bt_vcpu *v, uint64_t off, int write)
 		rmap_if_empty(v);
 		v->stats.window_flushes++;
 	}
-	if (bt_window_map(win, page, s->fd, foff, writable))
-		return -1;
-	if (writable)
-		bt_rmap_add(v, w.gpa, (int)(win - v->wins), page);
+	if (w.large && page < (1ull << 31) && w.user && large_fill_ok(v, s, w.gpa, foff)) {
+		/* a user 2 MiB page, none of it protected: one host mapping for all of it */
+		uint64_t base = page & ~((2ull << 20) - 1), gbase = w.gpa & ~((2ull << 20) - 1);
+
+		if (bt_window_map_large(win, base, s->fd, foff - (off_t)(w.gpa & ((2ull << 20) - BT_PAGE)),
+					writable))
+			return -1;
+		for (uint64_t i = 0; writable && i < (2ull << 20); i += BT_PAGE)
+			bt_rmap_add(v, gbase + i, (int)(win - v->wins), base + i);
+		v->stats.large_maps++;
+	} else {
+		if (bt_window_map(win, page, s->fd, foff, writable))
+			return -1;
+		if (writable)
+			bt_rmap_add(v, w.gpa, (int)(win - v->wins), page);
+	}
 	if (w.large)
 		mark_large(win, page);
 	if (page >= (1ull << 31) && !w.global)

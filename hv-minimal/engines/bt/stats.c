@@ -58,6 +58,7 @@ void bt_stats(struct hv_engine_vcpu *hv, void (*emit)(void *arg, const char *nam
 	emit(arg, "bt_indirect_lookup_misses", s->lookups_missed);
 	emit(arg, "bt_unsupported_insns", s->unsupported);
 	emit(arg, "bt_shadow_fills", s->shadow_fills);
+	emit(arg, "bt_large_maps", s->large_maps);
 	emit(arg, "bt_pt_write_traps", s->pt_write_traps);
 	emit(arg, "bt_hot_retranslations", s->hot_retranslations);
 	emit(arg, "bt_hot_cooled", s->hot_cooled);

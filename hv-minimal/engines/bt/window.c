@@ -123,6 +123,39 @@ int bt_window_map(struct bt_window *w, uint64_t off, int fd, off_t foff, int wri
 	return 0;
 }
 
+int bt_window_map_large(struct bt_window *w, uint64_t off, int fd, off_t foff, int writable)
+{
+	const uint64_t size = 2ull << 20, pages = size / BT_PAGE;
+	int prot = PROT_READ | (writable ? PROT_WRITE : 0);
+	uint64_t t0 = __rdtsc();
+
+	if (off >= BT_WIN_SIZE || (off & (size - 1)) || (foff & (off_t)(size - 1)))
+		return hv_err_set("window offset %#llx or memfd offset %#llx is not a 2 MiB "
+				  "boundary inside the window", (unsigned long long)off,
+				  (unsigned long long)foff);
+	if (mmap(win_host(w, off), size, prot, MAP_SHARED | MAP_FIXED, fd, foff) == MAP_FAILED) {
+		int e = errno;
+
+		hv_err_errno("mapping guest-physical offset %#llx+2 MiB at window offset %#llx",
+			     (unsigned long long)foff, (unsigned long long)off);
+		errno = e;
+		return -1;
+	}
+	/* 512 pages are 8 whole words of the bitmap, and one summary word covers them */
+	for (uint64_t i = 0; i < pages / 64; i++)
+		w->mapped[off / BT_PAGE / 64 + i] = ~0ull;
+	for (uint64_t i = 0; i < pages / 64; i++)
+		w->summary[(off / BT_PAGE / 64 + i) / 64] |= 1ull << ((off / BT_PAGE / 64 + i) % 64);
+	/* live counts host mappings, which vm.max_map_count limits (the budget of
+	 * bt_shadow_fill): one here, not 512 */
+	w->fills++;
+	w->live++;
+	if (off < (1ull << 31))
+		w->ulive++;
+	w->map_cycles += __rdtsc() - t0;
+	return 0;
+}
+
 int bt_window_unmap(struct bt_window *w, uint64_t off, uint64_t len)
 {
 	uint64_t t0;

@@ -4,6 +4,10 @@
  *   sysgate=GATE       system-call gate: syscall (default) or ud2
  *   kmem=MODE          page zeroing and copying: kernel (default) or user (kmem.h)
  *   cow=0|1            fork shares pages copy-on-write instead of copying (default 0)
+ *   pagesize=4k|2m     user pages of the heap and the demand area: 4 KiB (default), or
+ *                      2 MiB wherever a whole aligned 2 MiB region lies inside the area
+ *   hugemem=N          pagesize=2m: MiB of memory set aside at boot for 2 MiB pages
+ *                      (default: half of the memory above the kernel)
  *   hz=N               timer interrupts per second on each CPU (default 100); 0: no
  *                      timer, so no preemption, and IPIs are the only wake-ups
  *   spinlock=NAME      the kernel's lock implementation (default plain)
@@ -92,6 +96,20 @@ static void opt_kmem(const char *key, const char *v)
 static void opt_cow(const char *key, const char *v)
 {
 	kcfg.cow = (int)number(key, v, 0, 1);
+}
+
+static void opt_pagesize(const char *key, const char *v)
+{
+	static const char *const names[] = { "4k", "2m", NULL };
+
+	kcfg.pagesize_2m = one_of(key, v, names, "one of: 4k, 2m");
+}
+
+static void opt_hugemem(const char *key, const char *v)
+{
+	kcfg.hugemem_mib = number(key, v, 2, (uint32_t)(HV_MAX_GUEST_MEM >> 20));
+	if (kcfg.hugemem_mib % 2)
+		bad(key, v, "an even number of MiB (whole 2 MiB pages)");
 }
 
 static void opt_hz(const char *key, const char *v)
@@ -189,6 +207,7 @@ static const struct {
 	{ "spinlock", opt_spinlock }, { "flavour", opt_flavour }, { "pv", opt_pv },
 	{ "pvbatch", opt_pvbatch }, { "iopath", opt_iopath }, { "io", opt_iopath },
 	{ "cpus", opt_cpus }, { "cr8wr", opt_cr8wr }, { "virtio_mmio.device", opt_virtio_mmio },
+	{ "pagesize", opt_pagesize }, { "hugemem", opt_hugemem },
 };
 
 /* A word that is no option of this kernel (val: after its '=', NULL without one): said
@@ -220,6 +239,8 @@ void cmdline_parse(void)
 	kcfg.gate = GUEST_GATE_SYSCALL;
 	kcfg.kmem = GUEST_KMEM_KERNEL;
 	kcfg.cow = 0;
+	kcfg.pagesize_2m = 0;
+	kcfg.hugemem_mib = 0;
 	kcfg.hz = HZ_DEFAULT;
 	kcfg.spinlock = "plain";
 	kcfg.flavour = "full";
@@ -242,5 +263,21 @@ void cmdline_parse(void)
 			unknown(key, NULL);
 		*eq = 0;
 		option(key, eq + 1);
+	}
+	/* Combinations this kernel does not have, checked once the last word has won. */
+	if (kcfg.pagesize_2m && !strcmp(kcfg.flavour, "pv")) {
+		kprintf("cmdline: pagesize=2m with flavour=pv is not supported: the VMM's "
+			"page-table hypercall (HV_HC_MMU_UPDATE) takes 4 KiB leaves only; boot "
+			"with pv=off or pagesize=4k\n");
+		hv_exit(HV_EXIT_FAIL);
+	}
+	if (kcfg.pagesize_2m && kcfg.cow) {
+		kprintf("cmdline: pagesize=2m with cow=1 is not supported: fork copies 2 MiB "
+			"pages; boot with cow=0 or pagesize=4k\n");
+		hv_exit(HV_EXIT_FAIL);
+	}
+	if (kcfg.hugemem_mib && !kcfg.pagesize_2m) {
+		kprintf("cmdline: hugemem= needs pagesize=2m\n");
+		hv_exit(HV_EXIT_FAIL);
 	}
 }

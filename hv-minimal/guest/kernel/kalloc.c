@@ -26,6 +26,29 @@ static struct {
 	struct free_frame *free;
 } mem;
 
+static uint64_t frame_init(uint64_t pa)
+{
+	struct pageinfo *pi = pinfo(pa);
+
+	pi->ref = 1;
+	pi->lo = 512;
+	pi->hi = 0;
+	return pa;
+}
+
+/* The 2 MiB-page pool (pagesize=2m): [start, end) at the bottom of the frame area,
+ * below the 4 KiB allocator's bump pointer, so frame_free's range check also accepts
+ * the 4 KiB pieces of a split 2 MiB page. Guarded by mem.lock. */
+static struct {
+	uint64_t start, next, end;
+	uint64_t free;             /* free 2 MiB frames: frame number + 1, linked through
+	                            * pageinfo.ref of their first 4 KiB frame */
+	uint64_t used;
+} huge;
+
+/* The 4 KiB allocator keeps at least this much when hugemem= asks for more. */
+#define SMALL_MIN (16ull << 20)
+
 void kalloc_init(uint64_t start_pa, uint64_t end_pa)
 {
 	mem.start = (start_pa + PAGE_SIZE - 1) & PAGE_MASK;
@@ -33,6 +56,75 @@ void kalloc_init(uint64_t start_pa, uint64_t end_pa)
 	mem.end = end_pa & PAGE_MASK;
 	mem.free = NULL;
 	mem.used = 0;
+	if (!kcfg.pagesize_2m)
+		return;
+	/* The alignment slack below the pool (under 2 MiB) is left unused: handing it to
+	 * the free list would touch each frame at boot. */
+	uint64_t lo = (mem.start + HUGE_SIZE - 1) & ~(uint64_t)(HUGE_SIZE - 1);
+	uint64_t room = mem.end > lo + SMALL_MIN ? (mem.end - lo - SMALL_MIN) : 0;
+	uint64_t want = kcfg.hugemem_mib ? (uint64_t)kcfg.hugemem_mib << 20 : (mem.end - lo) / 2;
+
+	want &= ~(uint64_t)(HUGE_SIZE - 1);
+	if (want > (room & ~(uint64_t)(HUGE_SIZE - 1)))
+		panic("hugemem: %lu MiB of 2 MiB pages leave under %lu MiB of 4 KiB frames "
+		      "(guest memory %lu MiB): ask for less, or give the guest more memory",
+		      want >> 20, (uint64_t)(SMALL_MIN >> 20), kcfg.mem_bytes >> 20);
+	huge.start = huge.next = lo;
+	huge.end = lo + want;
+	huge.free = 0;
+	huge.used = 0;
+	mem.next = huge.end;
+}
+
+uint64_t huge_alloc(void)
+{
+	uint64_t pa = 0;
+
+	spin_lock(&mem.lock);
+	if (huge.free) {
+		pa = (huge.free - 1) * PAGE_SIZE;
+		huge.free = pinfo(pa)->ref;
+	} else if (huge.next < huge.end) {
+		pa = huge.next;
+		huge.next += HUGE_SIZE;
+	}
+	if (pa)
+		huge.used++;
+	spin_unlock(&mem.lock);
+	if (pa)
+		pinfo(pa)->ref = 1;
+	return pa;
+}
+
+void huge_free(uint64_t pa)
+{
+	if (pa % HUGE_SIZE || pa < huge.start || pa >= huge.next)
+		panic("huge_free: %#lx is no 2 MiB page of the pool", pa);
+	spin_lock(&mem.lock);
+	pinfo(pa)->ref = (uint32_t)huge.free;
+	huge.free = pa / PAGE_SIZE + 1;
+	huge.used--;
+	spin_unlock(&mem.lock);
+}
+
+void huge_split_frames(uint64_t pa)
+{
+	for (unsigned i = 0; i < HUGE_SIZE / PAGE_SIZE; i++)
+		frame_init(pa + (uint64_t)i * PAGE_SIZE);
+	spin_lock(&mem.lock);
+	huge.used--;
+	mem.used += HUGE_SIZE / PAGE_SIZE;
+	spin_unlock(&mem.lock);
+}
+
+uint64_t huge_pool_bytes(void)
+{
+	return huge.end - huge.start;
+}
+
+uint64_t huge_pages_used(void)
+{
+	return huge.used;
 }
 
 /* Up to n frames into out; returns how many there were. */
@@ -59,15 +151,6 @@ static unsigned frames_take(uint64_t *out, unsigned n)
 	return got;
 }
 
-static uint64_t frame_init(uint64_t pa)
-{
-	struct pageinfo *pi = pinfo(pa);
-
-	pi->ref = 1;
-	pi->lo = 512;
-	pi->hi = 0;
-	return pa;
-}
 
 /* Returns n frames to the global free list under one lock. */
 static void frames_give(const uint64_t *pa, unsigned n)

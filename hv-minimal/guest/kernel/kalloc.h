@@ -43,6 +43,18 @@ void frame_free(uint64_t pa);
 /* One more / one fewer mapping of a shared frame; the last put frees it. */
 void frame_get(uint64_t pa);
 void frame_put(uint64_t pa);
+/* 2 MiB pages (pagesize=2m): a pool set aside at boot, physically contiguous and
+ * 2 MiB-aligned, that the 4 KiB allocator never hands out. huge_alloc returns a 2 MiB
+ * frame (contents undefined) or 0 when the pool is empty (the caller falls back to
+ * 4 KiB pages); huge_free returns it to the pool. huge_split_frames turns a 2 MiB
+ * frame's 512 pieces into ordinary 4 KiB frames (reference count 1 each), which go
+ * to the 4 KiB allocator when freed: a split page leaves the pool for good. */
+uint64_t huge_alloc(void);
+void huge_free(uint64_t pa);
+void huge_split_frames(uint64_t pa);
+/* The pool's size, and the 2 MiB pages handed out, for reports. */
+uint64_t huge_pool_bytes(void);
+uint64_t huge_pages_used(void);
 /* Frames in use (including those kept in per-CPU caches), for reports. */
 uint64_t frames_used(void);
 

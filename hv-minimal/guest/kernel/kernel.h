@@ -49,6 +49,8 @@ struct kconfig {
 	int gate;                 /* enum guest_gate, from sysgate= */
 	int kmem;                 /* enum guest_kmem, from kmem= */
 	int cow;                  /* fork copy-on-write, from cow= */
+	int pagesize_2m;          /* pagesize=2m: demand areas in 2 MiB pages where they fit */
+	uint32_t hugemem_mib;     /* hugemem=: the 2 MiB-page pool in MiB (0: the default) */
 	int cr8wr_off;            /* cr8wr=off: the CR8-write nanobenchmark is refused */
 	uint32_t pv_batch;         /* pv: page-table updates per hypercall at most, from pvbatch= */
 	uint32_t hz;              /* timer interrupts per second, from hz= */

@@ -47,6 +47,11 @@ static void report_config(const char *name)
 	hv_result_info(name, "sysgate", gate_name(kcfg.gate));
 	hv_result_info(name, "kmem", kmem_name(kcfg.kmem));
 	hv_result_info(name, "fork", kcfg.cow ? "cow" : "copy");
+	hv_result_info(name, "pagesize", kcfg.pagesize_2m ? "2m" : "4k");
+	if (kcfg.pagesize_2m) {
+		fmt_snprintf(num, sizeof(num), "%lu", huge_pool_bytes() >> 20);
+		hv_result_info(name, "hugemem_mib", num);
+	}
 	fmt_snprintf(num, sizeof(num), "%u", ncpus);
 	hv_result_info(name, "cpus_online", num);
 	fmt_snprintf(num, sizeof(num), "%u", kcfg.hz);
@@ -78,11 +83,12 @@ void kmain(uint64_t boot_gpa)
 	bootinfo_read(boot_gpa);
 	cmdline_parse();
 	kprintf("hvlab guest: %lu MiB, %u vCPU(s), engine %s, flavour %s, spinlock %s, iopath "
-		"%s, sysgate %s, kmem %s, fork %s, workload %s%s%s\n",
+		"%s, sysgate %s, kmem %s, fork %s, pagesize %s, workload %s%s%s\n",
 		kcfg.mem_bytes >> 20, kcfg.nr_vcpus, kcfg.engine[0] ? kcfg.engine : "?",
 		kcfg.flavour, kcfg.spinlock, kcfg.iopath,
 		gate_name(kcfg.gate), kmem_name(kcfg.kmem), kcfg.cow ? "cow" : "copy",
-		kcfg.workload ? kcfg.workload : "(none)", kcfg.wargs[0] ? " " : "", kcfg.wargs);
+		kcfg.pagesize_2m ? "2m" : "4k", kcfg.workload ? kcfg.workload : "(none)",
+		kcfg.wargs[0] ? " " : "", kcfg.wargs);
 
 	percpu_init(0);
 	hv_result_tsc(kcfg.workload ? kcfg.workload : "none", "tsc_start"); /* needs mycpu() */

@@ -53,6 +53,9 @@ struct cpu_stats {
 	uint64_t shootdowns, shootdown_ipis, shootdown_resends, shootdown_max_cycles;
 	uint64_t kmem_calls;
 	uint64_t hypercalls, pte_updates;   /* pv: calls made, entries sent in them */
+	/* pagesize=2m: 2 MiB pages mapped, split into 4 KiB entries, and 2 MiB regions
+	 * that got 4 KiB pages because the pool was empty */
+	uint64_t huge_maps, huge_splits, huge_fallbacks;
 };
 
 struct cpu {

@@ -272,6 +272,8 @@ static __attribute__((noreturn)) void init_exit(struct proc *p, int status)
 {
 	kprintf("%s: exit status %d\n", p->name, status);
 	hv_result_tsc(p->name, "tsc_end");
+	if (kcfg.pagesize_2m)
+		vm_report_huge(p->name);
 	if (status == 0)
 		hv_exit(HV_EXIT_PASS);
 	hv_exit(status == HV_EXIT_SKIP ? HV_EXIT_SKIP : HV_EXIT_FAIL);

@@ -1,6 +1,8 @@
 /* Page tables: the kernel's direct map, user address spaces, demand paging, fork. */
+#include "guest/fmt.h"
 #include "guest/string.h"
 #include "guest/uapi.h"
+#include "hv.h"
 #include "kalloc.h"
 #include "kernel.h"
 #include "kmem.h"
@@ -171,7 +173,9 @@ static void free_dir(pte_t *t, int level)
 		t[i] = 0;
 		if (!(e & PTE_P))
 			continue;
-		if (level == 2)
+		if (level == 2 && (e & PTE_PS))
+			huge_free(PTE_ADDR(e));
+		else if (level == 2)
 			free_leaves(P2V(PTE_ADDR(e)));
 		else
 			free_dir(P2V(PTE_ADDR(e)), level - 1);
@@ -222,8 +226,10 @@ pte_t *uvm_walk(pte_t *pml4, uint64_t va, int alloc)
 	for (int shift = 39; shift > 12; shift -= 9) {
 		unsigned idx = (va >> shift) & (PT_ENTRIES - 1);
 		pte_t *e = &t[idx];
-		if (!(*e & PTE_P)) {
-			if (!alloc)
+		/* One compare for both: absent, or a 2 MiB leaf (pagesize=2m), which has no
+		 * 4 KiB entry to return. */
+		if ((*e & (PTE_P | PTE_PS)) != PTE_P) {
+			if (!alloc || (*e & PTE_PS))
 				return NULL;
 			uint64_t f = pt_alloc();
 			if (!f)
@@ -241,6 +247,116 @@ pte_t *uvm_walk(pte_t *pml4, uint64_t va, int alloc)
 	return &t[idx];
 }
 
+/* The page-directory entry for user address va (the level of 2 MiB leaves),
+ * allocating the tables above it when alloc; NULL if absent or out of memory. */
+static pte_t *uvm_walk_pd(pte_t *pml4, uint64_t va, int alloc)
+{
+	pte_t *t = pml4;
+
+	for (int shift = 39; shift > 21; shift -= 9) {
+		unsigned idx = (va >> shift) & (PT_ENTRIES - 1);
+		pte_t *e = &t[idx];
+		if (!(*e & PTE_P)) {
+			if (!alloc)
+				return NULL;
+			uint64_t f = pt_alloc();
+			if (!f)
+				return NULL;
+			pte_set(V2P(pml4), e, f | PTE_P | PTE_W | PTE_U);
+			pv_flush();
+			ext_note(t, idx);
+		}
+		t = P2V(PTE_ADDR(*e));
+	}
+	unsigned idx = (va >> 21) & (PT_ENTRIES - 1);
+	if (alloc)
+		ext_note(t, idx);
+	return &t[idx];
+}
+
+/* The leaf entry mapping user page va as a 4 KiB entry would (a 2 MiB leaf gives the
+ * address of va's 4 KiB piece and its own permissions); 0 when nothing maps it. */
+static pte_t uvm_leaf(pte_t *pml4, uint64_t va)
+{
+	pte_t *pde = uvm_walk_pd(pml4, va, 0);
+
+	if (!pde || !(*pde & PTE_P))
+		return 0;
+	if (*pde & PTE_PS)
+		return (*pde & ~PTE_PS) + (va & (HUGE_SIZE - 1) & PAGE_MASK);
+	return ((pte_t *)P2V(PTE_ADDR(*pde)))[(va >> 12) & (PT_ENTRIES - 1)];
+}
+
+/* pagesize=2m: 2 MiB pages go where the whole aligned region lies in the heap or in
+ * the demand area (the shared area and the stack keep 4 KiB pages: shared frames are
+ * counted per 4 KiB frame, and the stack is smaller than one). */
+static int huge_region_ok(const struct vmspace *vs, uint64_t base)
+{
+	uint64_t end = base + HUGE_SIZE;
+
+	return (base >= GUEST_USER_DEMAND_BASE && end <= GUEST_USER_DEMAND_END) ||
+	       (base >= GUEST_USER_HEAP_BASE && end <= vs->brk);
+}
+
+#define USER_DATA (PTE_P | PTE_W | PTE_U | PTE_NX | PTE_OWNED)
+
+/* Maps a fresh 2 MiB page, zero-filled, at the empty PD entry pde; -1 when the pool
+ * is empty (the caller maps 4 KiB pages instead). The zeroing is queued: the caller
+ * runs kmem_flush before user code can see the page. */
+static int huge_map(struct vmspace *vs, pte_t *pde)
+{
+	uint64_t pa = huge_alloc();
+
+	if (!pa) {
+		mycpu()->st.huge_fallbacks++;
+		return -1;
+	}
+	kmem_zero(pa, HUGE_SIZE);
+	pte_set(vs->root, pde, pa | USER_DATA | PTE_PS);
+	mycpu()->st.huge_maps++;
+	return 0;
+}
+
+/* Replaces the 2 MiB leaf at pde (user address base) by a page table of 512 4 KiB
+ * entries for the same frames, which become ordinary 4 KiB frames (kalloc.h), so that
+ * part of it can be unmapped. The translations do not change: the old 2 MiB TLB entry
+ * goes with the first invlpg in the region (the unmap's). */
+static void huge_split(struct vmspace *vs, pte_t *pde, uint64_t base)
+{
+	pte_t old = *pde;
+	uint64_t pa = PTE_ADDR(old), pt = pt_alloc();
+	pte_t flags = old & (PTE_P | PTE_W | PTE_U | PTE_NX | PTE_OWNED);
+
+	if (!pt)
+		panic("vm: no page-table frame to split the 2 MiB page at %#lx", base);
+	pte_t *t = P2V(pt);
+	huge_split_frames(pa);
+	for (unsigned i = 0; i < PT_ENTRIES; i++)
+		pte_set(vs->root, &t[i], (pa + (uint64_t)i * PAGE_SIZE) | flags);
+	ext_note(t, 0);
+	ext_note(t, PT_ENTRIES - 1);
+	pte_set(vs->root, pde, pt | PTE_P | PTE_W | PTE_U);
+	mycpu()->st.huge_splits++;
+}
+
+void vm_report_huge(const char *name)
+{
+	uint64_t maps = 0, splits = 0, fallbacks = 0;
+	char num[24];
+
+	for (uint32_t i = 0; i < ncpus; i++) {
+		maps += cpus[i].st.huge_maps;
+		splits += cpus[i].st.huge_splits;
+		fallbacks += cpus[i].st.huge_fallbacks;
+	}
+	fmt_snprintf(num, sizeof(num), "%lu", maps);
+	hv_result_info(name, "huge_maps", num);
+	fmt_snprintf(num, sizeof(num), "%lu", splits);
+	hv_result_info(name, "huge_splits", num);
+	fmt_snprintf(num, sizeof(num), "%lu", fallbacks);
+	hv_result_info(name, "huge_fallbacks", num);
+}
+
 int uvm_map(struct vmspace *vs, uint64_t va, uint64_t pa, uint64_t flags)
 {
 	pte_t *e = uvm_walk(vs->pml4, va, 1);
@@ -256,12 +372,34 @@ void uvm_unmap(struct vmspace *vs, uint64_t va, uint64_t len)
 	int dropped = 0, here = mycpu()->vs == vs;
 	uint64_t end = va + len;
 	int locked = vs_lock(vs);
+	/* 2 MiB frames go back to the pool only after every TLB has dropped them */
+	uint64_t huge_freed[16];
+	unsigned nhuge = 0;
 
 	pv_lazy_begin();
 	for (uint64_t a = va; a < end;) {
 		/* One walk per page table, then its entries in a row. */
 		uint64_t chunk_end = (a | (HUGE_SIZE - 1)) + 1;
 		uint64_t stop = chunk_end < end ? chunk_end : end;
+		pte_t *pde = kcfg.pagesize_2m ? uvm_walk_pd(vs->pml4, a, 0) : NULL;
+		if (pde && (*pde & PTE_PS)) {
+			if (stop - a < HUGE_SIZE) {
+				huge_split(vs, pde, a & ~(uint64_t)(HUGE_SIZE - 1));
+			} else {
+				if (nhuge == ARRAY_SIZE(huge_freed)) {
+					tlb_flush_others(vs);
+					while (nhuge)
+						huge_free(huge_freed[--nhuge]);
+				}
+				huge_freed[nhuge++] = PTE_ADDR(*pde);
+				pte_set(vs->root, pde, 0);
+				if (here)
+					tlb_flush_local(a);
+				dropped = 1;
+				a = stop;
+				continue;
+			}
+		}
 		pte_t *e = uvm_walk(vs->pml4, a, 0);
 		if (!e) {
 			a = stop;
@@ -283,6 +421,8 @@ void uvm_unmap(struct vmspace *vs, uint64_t va, uint64_t len)
 	 * reused by anyone: they are on this CPU's free list until this returns. */
 	if (dropped)
 		tlb_flush_others(vs);
+	while (nhuge)
+		huge_free(huge_freed[--nhuge]);
 	pv_lazy_end();
 	vs_unlock(vs, locked);
 }
@@ -314,8 +454,6 @@ static uint64_t get_zero_frame(void)
 	return zero_frame;
 }
 
-#define USER_DATA (PTE_P | PTE_W | PTE_U | PTE_NX | PTE_OWNED)
-
 /* A write to a copy-on-write page: the last sharer takes the frame back writable,
  * the others get a copy. */
 static int cow_break(struct vmspace *vs, pte_t *e, uint64_t va)
@@ -340,9 +478,33 @@ static int cow_break(struct vmspace *vs, pte_t *e, uint64_t va)
 	return 0;
 }
 
+/* pagesize=2m, under vs->lock: a fault in a 2 MiB leaf, or in an empty 2 MiB region
+ * that may have one. Returns 0 or -1 as fault_locked does, 1 when the 4 KiB path
+ * decides (a page table is there, the region does not qualify, the pool is empty). */
+static int fault_huge(struct vmspace *vs, uint64_t va, uint64_t err)
+{
+	pte_t *pde = uvm_walk_pd(vs->pml4, va, 0);
+
+	if (pde && (*pde & PTE_PS))   /* already there: another thread, or a stale TLB */
+		return (err & PF_FETCH) ? -1 : 0;
+	if ((pde && (*pde & PTE_P)) || !huge_region_ok(vs, va & ~(uint64_t)(HUGE_SIZE - 1)))
+		return 1;
+	if (!(pde = uvm_walk_pd(vs->pml4, va, 1)))
+		return -1;
+	if (huge_map(vs, pde) < 0)
+		return 1;
+	kmem_flush();
+	return 0;
+}
+
 /* Under vs->lock. */
 static int fault_locked(struct vmspace *vs, uint64_t va, uint64_t err)
 {
+	if (kcfg.pagesize_2m) {
+		int r = fault_huge(vs, va, err);
+		if (r <= 0)
+			return r;
+	}
 	pte_t *e = uvm_walk(vs->pml4, va, 0);
 
 	if (e && (*e & PTE_P)) {
@@ -406,6 +568,21 @@ long uvm_populate(struct vmspace *vs, uint64_t va, uint64_t len)
 		r = -1;
 	pv_lazy_begin();
 	for (uint64_t a = va; a < va + len && r == 0;) {
+		if (kcfg.pagesize_2m) {
+			uint64_t chunk_end = (a | (HUGE_SIZE - 1)) + 1;
+			pte_t *pde = uvm_walk_pd(vs->pml4, a, 1);
+			if (!pde) {
+				r = -GUEST_ENOMEM;
+				break;
+			}
+			/* a 2 MiB page there already, or a new one over the whole region */
+			if ((*pde & PTE_PS) ||
+			    (!(*pde & PTE_P) && !(a % HUGE_SIZE) && va + len - a >= HUGE_SIZE &&
+			     huge_region_ok(vs, a) && huge_map(vs, pde) == 0)) {
+				a = chunk_end;
+				continue;
+			}
+		}
 		/* One walk per page table, then its entries in a row. */
 		pte_t *e = uvm_walk(vs->pml4, a, 1);
 		if (!e) {
@@ -434,6 +611,8 @@ long uvm_populate(struct vmspace *vs, uint64_t va, uint64_t len)
 		}
 	}
 out:
+	if (kcfg.pagesize_2m)
+		kmem_flush();    /* the 2 MiB pages' zeroing, before user code sees them */
 	tlb_flush_others(vs);
 	pv_lazy_end();
 	vs_unlock(vs, locked);
@@ -519,6 +698,35 @@ static int fork_leaves(const struct fork_roots *fr, pte_t *p, pte_t *c, uint64_t
 	return 0;
 }
 
+/* Copies the 2 MiB leaf e into the child's entry ce: into a 2 MiB page of the pool,
+ * or, when the pool is empty, into a page table of 512 4 KiB copies. */
+static int fork_huge(const struct fork_roots *fr, pte_t e, pte_t *ce)
+{
+	uint64_t pa = PTE_ADDR(e), f = huge_alloc();
+
+	if (f) {
+		kmem_copy(f, pa, HUGE_SIZE);
+		pte_set(fr->child, ce, f | (e & ~PTE_ADDR(~0ull)));
+		return 0;
+	}
+	mycpu()->st.huge_fallbacks++;
+	uint64_t pt = pt_alloc();
+	if (!pt)
+		return -1;
+	pte_set(fr->child, ce, pt | PTE_P | PTE_W | PTE_U);
+	pte_t *t = P2V(pt);
+	ext_note(t, 0);
+	ext_note(t, PT_ENTRIES - 1);
+	for (unsigned i = 0; i < PT_ENTRIES; i++) {
+		uint64_t g = frame_alloc();
+		if (!g)
+			return -1;
+		kmem_copy(g, pa + (uint64_t)i * PAGE_SIZE, PAGE_SIZE);
+		pte_set(fr->child, &t[i], g | (e & PTE_NX) | USER_DATA);
+	}
+	return 0;
+}
+
 /* Copies directory p (level 4..2, at user address va) into the child's c: a new table
  * for each present entry, filled by the level below. */
 static int fork_dir(const struct fork_roots *fr, pte_t *p, pte_t *c, int level, uint64_t va,
@@ -535,6 +743,11 @@ static int fork_dir(const struct fork_roots *fr, pte_t *p, pte_t *c, int level, 
 		pte_t e = p[i];
 		if (!(e & PTE_P))
 			continue;
+		if (level == 2 && (e & PTE_PS)) {
+			if (fork_huge(fr, e, &c[i]))
+				return -1;
+			continue;
+		}
 		uint64_t f = pt_alloc(), a = va + ((uint64_t)i << shift);
 		if (!f)
 			return -1;
@@ -580,14 +793,13 @@ int uvm_each(pte_t *pml4, uint64_t uva, size_t n, void (*fn)(void *ctx, const vo
 	if (uva >= HV_USER_TOP || n > HV_USER_TOP - uva)
 		return -1;
 	while (n) {
-		pte_t *e = uvm_walk(pml4, uva, 0);
+		pte_t v = uvm_leaf(pml4, uva);
 		/* Only memory: a device page mapped to the program is not in the direct map. */
-		if (!e || (*e & (PTE_P | PTE_U)) != (PTE_P | PTE_U) ||
-		    PTE_ADDR(*e) >= kcfg.mem_bytes)
+		if ((v & (PTE_P | PTE_U)) != (PTE_P | PTE_U) || PTE_ADDR(v) >= kcfg.mem_bytes)
 			return -1;
 		uint64_t off = uva & (PAGE_SIZE - 1);
 		size_t k = PAGE_SIZE - off < n ? PAGE_SIZE - off : n;
-		fn(ctx, (const char *)P2V(PTE_ADDR(*e)) + off, k);
+		fn(ctx, (const char *)P2V(PTE_ADDR(v)) + off, k);
 		uva += k;
 		n -= k;
 	}
@@ -627,8 +839,7 @@ int copyout(struct vmspace *vs, uint64_t uva, const void *src, size_t n)
 	if (uva >= HV_USER_TOP || n > HV_USER_TOP - uva)
 		return -1;
 	while (n) {
-		pte_t *e = uvm_walk(vs->pml4, uva, 0);
-		pte_t v = e ? *e : 0;
+		pte_t v = uvm_leaf(vs->pml4, uva);
 		if ((v & (PTE_P | PTE_U | PTE_W)) != (PTE_P | PTE_U | PTE_W)) {
 			if (uvm_fault(vs, uva, PF_WRITE | PF_USER | (v & PTE_P ? PF_PRESENT : 0)) < 0)
 				return -1;

@@ -75,6 +75,10 @@ void *vm_map_device(uint64_t pa);
 /* Physical address of the kernel-only PML4 (for running without a process). */
 uint64_t vm_kernel_root(void);
 
+/* pagesize=2m: sends the 2 MiB-page counters (summed over CPUs) as info records of
+ * workload name. */
+void vm_report_huge(const char *name);
+
 /* A new, empty address space with one reference; NULL when out of memory. */
 struct vmspace *vs_create(void);
 void vs_get(struct vmspace *vs);

@@ -7,16 +7,34 @@
 
 int fork_loop(const char *name, const char *args, uint64_t ex)
 {
-	uint64_t n = FORKWAIT_DEFAULT_N, reps = 3;
-	const struct warg w[] = { { "n", &n }, { "exec", &ex }, { "reps", &reps } };
+	uint64_t n = FORKWAIT_DEFAULT_N, reps = 3, heap = 0;
+	const struct warg w[] = { { "n", &n }, { "exec", &ex }, { "reps", &reps }, { "heap", &heap } };
 	const char *bad = args;
 	uint32_t first = 0;
+	uint64_t *mem = NULL, pages = 0;
 
-	if (wargs_parse(args, w, 3, &bad) < 0 || !n || ex > 1 || !reps || reps > 64) {
-		printf("%s: bad argument at '%s' (n=N,exec=0|1,reps=R; reps 1..64)\n", name, bad);
+	if (wargs_parse(args, w, 4, &bad) < 0 || !n || ex > 1 || !reps || reps > 64 ||
+	    heap > (256ull << 20)) {
+		printf("%s: bad argument at '%s' (n=N,exec=0|1,reps=R,heap=BYTES; reps 1..64, "
+		       "heap at most 256M)\n", name, bad);
 		return 1;
 	}
-	printf("%s: %lu fork+%swait pairs, %lu reps\n", name, n, ex ? "exec+" : "", reps);
+	/* heap=: a populated heap every fork copies; each page holds its own number,
+	 * which the children fold into their exit status (cancelling out when the copy is
+	 * right), so the checksum is the one without a heap. */
+	if (heap) {
+		pages = (heap + 4095) / 4096;
+		uint8_t *raw = malloc(pages * 4096 + 4096);
+		mem = (uint64_t *)(((uint64_t)raw + 4095) & ~4095ull);
+		if (!raw || populate(mem, pages * 4096) < 0) {
+			printf("%s: no memory for a %lu-byte heap\n", name, heap);
+			return 1;
+		}
+		for (uint64_t k = 0; k < pages; k++)
+			mem[k * 512] = k;
+	}
+	printf("%s: %lu fork+%swait pairs, %lu reps, heap %lu KiB\n", name, n, ex ? "exec+" : "",
+	       reps, pages * 4);
 	for (unsigned r = 0; r < reps; r++) {
 		uint32_t sum = 0;
 		work_begin();
@@ -31,7 +49,8 @@ int fork_loop(const char *name, const char *args, uint64_t ex)
 					printf("%s: FAIL: exec returned %ld\n", name, r);
 					exit(126);
 				}
-				exit((int)(i & 0x7f));
+				uint64_t k = pages ? (i * 7919) % pages : 0;
+				exit((int)((i + (pages ? mem[k * 512] - k : 0)) & 0x7f));
 			}
 			if (pid < 0) {
 				printf("%s: FAIL: fork returned %ld at %lu\n", name, pid, i);
