@@ -4,7 +4,10 @@ and, with no published figure, the pv flavour against the full one on each engin
 in this run): cycles per operation, their ratio, and the hypercalls the pv guest made
 per operation.
 
-Rows of the pv guest carry the engine name "ENGINE (pv)" (rundata: flavour column)."""
+Rows of the pv guest carry the engine name "ENGINE (pv)" (rundata: flavour column); the
+full guest's rows this experiment measures beside them (its cells name flavour=full,
+and run next to the pv ones) "ENGINE (full)". Where a run has no such rows, the
+engine's default rows stand for the full guest."""
 import math
 import statistics
 
@@ -26,6 +29,7 @@ BARHAM = (("null-call", "syscall"), ("page-fault", "pgfault"), ("fork", "forkwai
 OPS = ("syscall", "pgfault", "ptemod", "cr8wr", "hypercall", "forkwait", "forkexec",
        "ctxswitch", "ptchurn")
 PV = " (pv)"
+FULL = " (full)"
 
 
 def _values(run, op, engine, metric="cycles_per_op"):
@@ -42,6 +46,11 @@ def median(run, op, engine, metric="cycles_per_op"):
 def pv_engines(run):
     """The engines with rows of the pv guest, by their plain names ("bt", "hw")."""
     return [e[:-len(PV)] for e in run.engines() if e.endswith(PV)]
+
+
+def full_of(run, engine):
+    """The engine name of the full guest's rows to set beside the pv ones."""
+    return engine + FULL if engine + FULL in run.engines() else engine
 
 
 def _ratio(a, b):
@@ -66,7 +75,7 @@ def barham(run, pub, engine):
                               "handler without entering Xen"))
         label = f"{lm} ({ours})"
         pv = median(run, ours, engine + PV)
-        full = median(run, ours, engine)
+        full = median(run, ours, full_of(run, engine))
         nat = median(run, ours, "native")
         if pv is None:
             rows.append(Row(label, fmt_ratio(p), "not measured",
@@ -113,7 +122,7 @@ def pv_full_rows(run, engine):
     pv/native)] for every operation both flavours ran under engine."""
     out = []
     for op in OPS:
-        full, pv = median(run, op, engine), median(run, op, engine + PV)
+        full, pv = median(run, op, full_of(run, engine)), median(run, op, engine + PV)
         if full is None and pv is None:
             continue
         nat = median(run, op, "native")
@@ -149,7 +158,7 @@ def apart(run, op, engine):
     """-1 when the pv guest's interquartile range lies wholly below the full guest's,
     1 wholly above, 0 when they overlap (no difference this run can tell)."""
     a = summarize(_values(run, op, engine + PV))
-    b = summarize(_values(run, op, engine))
+    b = summarize(_values(run, op, full_of(run, engine)))
     if not a or not b:
         return 0
     return -1 if a["q3"] < b["q1"] else 1 if a["q1"] > b["q3"] else 0

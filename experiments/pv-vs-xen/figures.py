@@ -21,7 +21,7 @@ def vs_xen(run, exp):
         row = [x / n if x and n else None]
         nat = cmp.median(run, ours, "native")
         for e in engines:
-            row += [cmp._ratio(cmp.median(run, ours, e), nat),
+            row += [cmp._ratio(cmp.median(run, ours, cmp.full_of(run, e)), nat),
                     cmp._ratio(cmp.median(run, ours, e + cmp.PV), nat)]
         if nat is None:
             left_out.append(f"{lm} ({ours}): no native run here, so no ratio")

@@ -66,6 +66,19 @@ def _guest_pagesize(notes, cmdline):
     return size
 
 
+def _cell_label(notes, cmdline):
+    """The label of a run's guest rows beside the engine's name, from what its command
+    line named: the page size (_guest_pagesize), and "full" for a guest that asked for
+    the full flavour by name (flavour=full or pv=off): a cell of a pv-against-full
+    comparison, whose full rows are measured beside its pv rows, in the same stretch of
+    the run, and never pool with the default rows of other experiments. None: none."""
+    words = str(cmdline or "").split()
+    parts = [p for p in (_guest_pagesize(notes, cmdline),
+                         "full" if "flavour=full" in words or "pv=off" in words else None)
+             if p]
+    return " ".join(parts) or None
+
+
 def _label_pagesize(rows, pagesize):
     """Rows of a guest booted with pagesize=2m (hv-minimal/guest/README.md) become
     "ENGINE (2m)", and those of one that asked for pagesize=4k by name "ENGINE (4k)":
@@ -164,12 +177,11 @@ class Run:
         notes; a matrix run's cell by cell, read again from the cells (the merged
         samples.csv does not say which cell a row came from), when a cell says 2m."""
         if self.matrix is None:
-            _label_pagesize(self.rows, _guest_pagesize(self.notes,
-                                                       self.notes.get("guest_cmdline")))
+            _label_pagesize(self.rows, _cell_label(self.notes, self.notes.get("guest_cmdline")))
             return
-        sizes = {k[:-len(".guest")]: _guest_pagesize({"guest": v},
-                                                     self.notes.get(k[:-len("guest")] +
-                                                                    "guest_cmdline"))
+        sizes = {k[:-len(".guest")]: _cell_label({"guest": v},
+                                                 self.notes.get(k[:-len("guest")] +
+                                                                "guest_cmdline"))
                  for k, v in self.notes.items() if k.endswith(".guest")}
         if not any(sizes.values()):
             return

@@ -311,6 +311,18 @@ class TestOtherTables(RunCase):
         row = [x for x in t.rows if x[0] == "syscall"][0]
         self.assertEqual(row[3], compare.fmt_ratio(2 / 3))
 
+    def test_full_rows_measured_beside_pv_are_their_own(self):
+        # a run whose guest named flavour=full on its command line is the pv
+        # comparison's full side, "bt (full)", and the pv-against-full table takes it
+        # over the engine's default rows
+        b = RunBuilder()
+        b.notes["guest_cmdline"] = "workload=nanobench flavour=full"
+        b.nano("native", "syscall", 100.0).nano("bt", "syscall", 300.0)
+        run = self.run_of(b)
+        self.assertEqual(run.engines(), ["native", "bt (full)"])
+        exp = [e for e in self.exps if e.name == "pv-vs-xen"][0]
+        self.assertEqual(exp.module("compare").full_of(run, "bt"), "bt (full)")
+
     def test_exit_cost_is_a_round_trip(self):
         r = self.row(self.run_of(RunBuilder()), "exit cost", "exit round trip / native syscall")
         # 2,409 (VM entry) + 1,931 (page-fault exit) = 4,340 cycles over 242
