@@ -178,9 +178,10 @@ def measured(run, exp):
                          _fmt(sim_value(run, "sim-memwalk", p, "nested", "exits_whole_run"),
                               "{:,.0f}"),
                          "any"])
+    out = recorded(run)
     if not rows:
-        return []
-    return [MeasuredTable("ptwalk-sim", "ptwalk-sim's predictions: the timed part of each "
+        return out
+    return out + [MeasuredTable("ptwalk-sim", "ptwalk-sim's predictions: the timed part of each "
                           "workload, ratio to native; exits over the whole trace",
                           ["workload (guest/host pages)", "shadow", "nested", "shadow/nested",
                            "shadow exits", "nested exits", "break-even cycles per exit"],
@@ -191,6 +192,35 @@ def measured(run, exp):
                               "even at no cost; any: at every cost).",
                               "memwalk's timed part is the chase alone, after the working "
                               "set is mapped, as the guest times it."])]
+
+
+def recorded(run):
+    """The traces the bt engine recorded of real guest workloads (hvm --bt-trace,
+    replayed by ptwalk-sim run --name bt-WORKLOAD): their exits under shadow and nested
+    paging beside the synthetic traces' predictions."""
+    names = sorted({r["workload"] for r in run.select(experiment=EXP)
+                    if r["workload"].startswith("sim-bt-")})
+    rows = []
+    for wl in names:
+        rs = [r for r in run.select(experiment=EXP, workload=wl)]
+        trace = rs[0]["params"] if rs else "-"
+
+        def v(memvirt, metric, f):
+            x = [r["value"] for r in rs if r["memvirt"] == memvirt and r["metric"] == metric]
+            return _fmt(x[0] if x else None, f)
+        rows.append([wl[len("sim-bt-"):], trace, v("shadow", "exits_whole_run", "{:,.0f}"),
+                     v("shadow", "pte_trap", "{:,.0f}"), v("shadow", "shadow_fill", "{:,.0f}"),
+                     v("nested", "exits_whole_run", "{:,.0f}"), v("-", "shadow_over_nested", "{:.2f}")])
+    if not rows:
+        return []
+    return [MeasuredTable("ptwalk-sim traces", "Real workloads under the translator, replayed: "
+                          "the page-table traces the bt engine recorded (hvm --bt-trace)",
+                          ["workload", "trace", "shadow exits", "of them PTE traps",
+                           "shadow fills", "nested exits", "shadow/nested"], rows, notes=[
+                              "A recorded trace holds what the translator sees: CR3 loads, "
+                              "page-table writes, guest page faults, invlpg and each page's "
+                              "first touch in a window, not every access; so its TLB figures "
+                              "are of page touches, and its exits are the comparison's point."])]
 
 
 def memwalk_sizes(run, pc):

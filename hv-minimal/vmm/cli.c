@@ -13,7 +13,7 @@
 
 enum opt_id {
 	OPT_ENGINE, OPT_WORKLOAD, OPT_VCPUS, OPT_MEM, OPT_TIMEOUT, OPT_OUT, OPT_KERNEL,
-	OPT_CMDLINE, OPT_REPS, OPT_PIN, OPT_BT_GS, OPT_BT_ADAPTIVE, OPT_MAX_RECORDS, OPT_DISK, OPT_DISK_SIZE,
+	OPT_CMDLINE, OPT_REPS, OPT_PIN, OPT_BT_GS, OPT_BT_ADAPTIVE, OPT_BT_TRACE, OPT_MAX_RECORDS, OPT_DISK, OPT_DISK_SIZE,
 	OPT_DISK_DIRECT, OPT_HELP, OPT_NR
 };
 
@@ -36,6 +36,7 @@ static const struct opt_desc opts[OPT_NR] = {
 	[OPT_PIN] = { "--pin", 1, "CPULIST", "pin every vCPU thread to these host CPUs, e.g. 0, 0-1, 0,2 (default: not pinned)" },
 	[OPT_BT_GS] = { "--bt-gs", 1, "HOW", "bt: how the translator sets GS: wrgsbase (user-mode FSGSBASE) or arch_prctl at each CPL change, or shared (one GS base for both CPLs); auto: wrgsbase where the host has it, else shared (default auto, or HVLAB_BT_GS)" },
 	[OPT_BT_ADAPTIVE] = { "--bt-adaptive", 1, "on|off", "bt: adaptive translation, instructions that trap often become call-outs (default on)" },
+	[OPT_BT_TRACE] = { "--bt-trace", 1, "FILE", "bt: write the guest's page-table trace (CR3 loads, page-table writes, faults, page touches) to FILE in ptwalk-sim's format (experiments/shadow-vs-ept/sim)" },
 	[OPT_MAX_RECORDS] = { "--max-records", 1, "N", "result records the guest may send; one more stops it as misbehaving (exit 3) (default 100000)" },
 	[OPT_DISK] = { "--disk", 1, "FILE", "the block device's host file, created sparse if absent (default: a sparse temporary file in the run directory, removed at the end)" },
 	[OPT_DISK_SIZE] = { "--disk-size", 1, "SIZE", "the disk's size, e.g. 64M; a regular file is extended sparsely to it (default: the file's size, 64M for a new one)" },
@@ -48,7 +49,7 @@ void hvm_cli_usage_run(FILE *f)
 	fprintf(f, "usage: hvm run --workload NAME[:ARGS] [--engine hw|bt] [--vcpus N] [--mem SIZE]\n"
 		   "               [--timeout S] [--out DIR] [--kernel FILE] [--cmdline STR] [--reps N]\n"
 		   "               [--pin CPULIST] [--bt-gs auto|wrgsbase|arch_prctl|shared]\n"
-		   "               [--bt-adaptive on|off] [--max-records N]\n"
+		   "               [--bt-adaptive on|off] [--bt-trace FILE] [--max-records N]\n"
 		   "               [--disk FILE] [--disk-size SIZE] [--disk-direct]\n\n"
 		   "Boots the guest kernel under the chosen engine, runs one workload, writes its\n"
 		   "results to a run directory and prints a summary.\n\n");
@@ -296,6 +297,11 @@ static int apply_opt(enum opt_id id, const char *v, struct hvm_options *o)
 			return hv_err_set("option --bt-adaptive: '%s' is not on or off", v);
 		o->bt_adaptive = v;
 		return 0;
+	case OPT_BT_TRACE:
+		if (!*v)
+			return hv_err_set("option --bt-trace: give a file name");
+		o->bt_trace = v;
+		return 0;
 	case OPT_MAX_RECORDS:
 		return parse_uint(name, v, 1, HV_RECORD_BUDGET_MAX, &o->max_records);
 	case OPT_DISK:
@@ -387,6 +393,9 @@ int hvm_cli_parse_run(int argc, char **argv, struct hvm_options *o)
 
 	if (!o->bt_gs && env && *env && !bt_gs_word(env))
 		return hv_err_set("HVLAB_BT_GS='%s' is not auto, wrgsbase, arch_prctl or shared", env);
+	if (o->bt_trace && strcmp(o->engine, "bt"))
+		return hv_err_set("option --bt-trace: the page-table trace is the bt engine's (it "
+				  "sees the guest's table writes); use --engine bt, not %s", o->engine);
 	return 0;
 }
 

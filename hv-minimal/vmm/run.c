@@ -207,7 +207,8 @@ static int run_setup(struct run_state *s, const struct hvm_invocation *inv)
 	if (hv_vm_create(s->vm, &(struct hv_vm_params){ .ops = s->ops, .nr_vcpus = o->vcpus,
 							 .mem_bytes = o->mem_bytes,
 							 .bt_gs = o->bt_gs,
-							 .bt_adaptive = o->bt_adaptive })) {
+							 .bt_adaptive = o->bt_adaptive,
+							 .bt_trace = o->bt_trace })) {
 		hv_err("creating the VM (engine %s): %s", s->ops->name, hv_err_msg());
 		return HVM_EXIT_HOST;
 	}

@@ -64,7 +64,8 @@ const char *hv_stop_kind_name(enum hv_stop_kind k)
 int hv_vm_create(struct hv_vm *vm, const struct hv_vm_params *p)
 {
 	struct hv_vm_config cfg = { .nr_vcpus = p->nr_vcpus, .mem_bytes = p->mem_bytes,
-				     .bt_gs = p->bt_gs, .bt_adaptive = p->bt_adaptive };
+				     .bt_gs = p->bt_gs, .bt_adaptive = p->bt_adaptive,
+				     .bt_trace = p->bt_trace };
 
 	memset(vm, 0, sizeof(*vm));
 	pthread_mutex_init(&vm->lock, NULL);

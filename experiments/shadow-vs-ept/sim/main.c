@@ -24,8 +24,11 @@ static const char usage_text[] =
 	"                                 ARGS: key=value,... (ws=64m, steps=N, iters=N,\n"
 	"                                 pages=N, dirty=N, reps=N, seed=N, page=4k|2m|1g,\n"
 	"                                 cow=0|1 for forkwait)\n"
-	"  run TRACE [--mode MODE]        simulate a trace file ('-': stdin) under MODE\n"
-	"                                 (native, shadow, nested or all; default all)\n"
+	"  run TRACE [--mode MODE] [--out DIR --name NAME]\n"
+	"                                 simulate a trace file ('-': stdin) under MODE\n"
+	"                                 (native, shadow, nested or all; default all);\n"
+	"                                 --out records it as workload sim-NAME (default\n"
+	"                                 sim-trace), e.g. one hvm --bt-trace recorded\n"
 	"  predict [--quick] [--out DIR]  every workload with 4 KiB and 2 MiB guest pages,\n"
 	"                                 memwalk over 16 KiB..1 GiB: the shadow/nested ratio\n"
 	"                                 and its crossover; --out writes a run directory\n"
@@ -53,7 +56,7 @@ static int usage_error(const char *fmt, const char *arg)
 
 struct opts {
 	struct pw_config cfg;
-	const char *out, *mode, *output, *workloads;
+	const char *out, *mode, *output, *workloads, *name;
 	int quick;
 };
 
@@ -67,6 +70,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		{ "host-tlb", no_argument, 0, 'H' }, { "mode", required_argument, 0, 'm' },
 		{ "out", required_argument, 0, 'O' }, { "quick", no_argument, 0, 'q' },
 		{ "workloads", required_argument, 0, 'w' }, { "help", no_argument, 0, 'h' },
+		{ "name", required_argument, 0, 'n' },
 		{ 0, 0, 0, 0 }
 	};
 	const char *config_file = NULL, *sets[64];
@@ -89,6 +93,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		case 'o': o->output = optarg; break;
 		case 'q': o->quick = 1; break;
 		case 'w': o->workloads = optarg; break;
+		case 'n': o->name = optarg; break;
 		case 'h': fputs(usage_text, stdout); return HELP_SHOWN;
 		default: return usage_error("%s", "bad option");
 		}
@@ -259,41 +264,6 @@ static void print_modes(const struct outcome *o, int mask)
 	}
 }
 
-static int cmd_run(int argc, char **argv)
-{
-	struct opts o;
-	struct pw_trace t;
-	struct outcome out;
-	int r = parse_opts(argc, argv, &o), mask = 7;
-
-	if (r)
-		return r;
-	if (optind + 2 != argc)
-		return usage_error("%s: give one trace file ('-' for stdin)", "run");
-	if (o.mode && strcmp(o.mode, "all")) {
-		mask = 0;
-		for (int m = 0; m < PW_NMODES; m++)
-			if (!strcmp(o.mode, pw_mode_name((enum pw_mode)m)))
-				mask = 1 << m;
-		if (!mask)
-			return usage_error("--mode %s: give native, shadow, nested or all", o.mode);
-		mask |= 1 << PW_NATIVE;      /* the baseline every slowdown divides by */
-	}
-	if (pw_trace_read_file(&t, argv[optind + 1])) {
-		fprintf(stderr, "ptwalk-sim: %s\n", hv_err_msg());
-		return 1;
-	}
-	if (simulate(&o.cfg, &t, mask, &out)) {
-		fprintf(stderr, "ptwalk-sim: %s: %s\n", argv[optind + 1], hv_err_msg());
-		pw_trace_free(&t);
-		return 1;
-	}
-	printf("trace %s: %zu events\n", argv[optind + 1], t.n);
-	print_modes(&out, mask);
-	pw_trace_free(&t);
-	return 0;
-}
-
 static int cmd_gen(int argc, char **argv)
 {
 	struct opts o;
@@ -429,6 +399,32 @@ static void record_outcome(struct recorder *rec, const char *wl, const char *par
 	       "cycles");
 }
 
+/* The run directory of --out, with the model's settings as notes. */
+static int open_recorder(struct recorder *rec, const struct opts *o, int argc, char **argv)
+{
+	rec->run = hv_run_open(NULL, "ptwalk-sim", o->out, argc, argv, 1);
+	if (!rec->run) {
+		fprintf(stderr, "ptwalk-sim: --out %s: %s\n", o->out, hv_err_msg());
+		return -1;
+	}
+	hv_run_note(rec->run, "ptwalk.tlb_source", o->cfg.tlb_source);
+	hv_run_note(rec->run, "ptwalk.shadow_policy",
+		    o->cfg.shadow_policy == PW_SHADOW_TRAP ? "trap" : "unsync");
+	hv_run_note_num(rec->run, "ptwalk.guest_levels", o->cfg.guest_levels);
+	hv_run_note_num(rec->run, "ptwalk.host_levels", o->cfg.host_levels);
+	return 0;
+}
+
+/* 0, or -1 after saying what failed. */
+static int close_recorder(struct recorder *rec, const struct opts *o)
+{
+	if (hv_run_close(rec->run) || rec->failed) {
+		fprintf(stderr, "ptwalk-sim: writing %s: %s\n", o->out, hv_err_msg());
+		return -1;
+	}
+	return 0;
+}
+
 static int wanted(const char *list, const char *w)
 {
 	size_t n = strlen(w);
@@ -553,6 +549,55 @@ static int walk_caches(const struct pw_config *base, struct recorder *rec, int q
 	return 0;
 }
 
+static int cmd_run(int argc, char **argv)
+{
+	struct opts o;
+	struct pw_trace t;
+	struct outcome out;
+	int r = parse_opts(argc, argv, &o), mask = 7;
+
+	if (r)
+		return r;
+	if (optind + 2 != argc)
+		return usage_error("%s: give one trace file ('-' for stdin)", "run");
+	if (o.mode && strcmp(o.mode, "all")) {
+		mask = 0;
+		for (int m = 0; m < PW_NMODES; m++)
+			if (!strcmp(o.mode, pw_mode_name((enum pw_mode)m)))
+				mask = 1 << m;
+		if (!mask)
+			return usage_error("--mode %s: give native, shadow, nested or all", o.mode);
+		mask |= 1 << PW_NATIVE;      /* the baseline every slowdown divides by */
+	}
+	if (pw_trace_read_file(&t, argv[optind + 1])) {
+		fprintf(stderr, "ptwalk-sim: %s\n", hv_err_msg());
+		return 1;
+	}
+	if (simulate(&o.cfg, &t, mask, &out)) {
+		fprintf(stderr, "ptwalk-sim: %s: %s\n", argv[optind + 1], hv_err_msg());
+		pw_trace_free(&t);
+		return 1;
+	}
+	printf("trace %s: %zu events\n", argv[optind + 1], t.n);
+	print_modes(&out, mask);
+	if (o.out) {
+		/* a recorded trace in the run directory, as predict's synthetic ones are */
+		struct recorder rec = { 0 };
+		const char *base = strrchr(argv[optind + 1], '/');
+
+		if (open_recorder(&rec, &o, argc, argv)) {
+			pw_trace_free(&t);
+			return 1;
+		}
+		hv_run_note(rec.run, "ptwalk.trace", argv[optind + 1]);
+		record_outcome(&rec, o.name ? o.name : "trace", base ? base + 1 : argv[optind + 1],
+			       &out);
+		r = close_recorder(&rec, &o);
+	}
+	pw_trace_free(&t);
+	return r ? 1 : 0;
+}
+
 static int cmd_predict(int argc, char **argv)
 {
 	struct opts o;
@@ -576,18 +621,8 @@ static int cmd_predict(int argc, char **argv)
 					   "ctxswitch, comma-separated", o.workloads);
 		p += n + (p[n] == ',');
 	}
-	if (o.out) {
-		rec.run = hv_run_open(NULL, "ptwalk-sim", o.out, argc, argv, 1);
-		if (!rec.run) {
-			fprintf(stderr, "ptwalk-sim: --out %s: %s\n", o.out, hv_err_msg());
-			return 1;
-		}
-		hv_run_note(rec.run, "ptwalk.tlb_source", o.cfg.tlb_source);
-		hv_run_note(rec.run, "ptwalk.shadow_policy",
-			    o.cfg.shadow_policy == PW_SHADOW_TRAP ? "trap" : "unsync");
-		hv_run_note_num(rec.run, "ptwalk.guest_levels", o.cfg.guest_levels);
-		hv_run_note_num(rec.run, "ptwalk.host_levels", o.cfg.host_levels);
-	}
+	if (o.out && open_recorder(&rec, &o, argc, argv))
+		return 1;
 	printf("# TLBs: %s; shadow policy %s; %ux%u levels\n", o.cfg.tlb_source,
 	       o.cfg.shadow_policy == PW_SHADOW_TRAP ? "trap" : "unsync", o.cfg.guest_levels,
 	       o.cfg.host_levels);
@@ -647,12 +682,8 @@ fail:
 	fprintf(stderr, "ptwalk-sim: predict: %s\n", hv_err_msg());
 	status = 1;
 done:
-	if (rec.run) {
-		if (hv_run_close(rec.run) || rec.failed) {
-			fprintf(stderr, "ptwalk-sim: writing %s: %s\n", o.out, hv_err_msg());
-			status = 1;
-		}
-	}
+	if (rec.run && close_recorder(&rec, &o))
+		status = 1;
 	return status;
 }
 

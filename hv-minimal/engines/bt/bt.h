@@ -406,7 +406,10 @@ struct bt_pinfo {
 };
 #define BT_ROOT_SHARED 1ull
 
+struct bt_trace;
+
 struct bt_vm {
+	struct bt_trace *trace;          /* --bt-trace: the page-table trace, or NULL */
 	enum bt_gs_write gs_write;       /* how GS is written (segbase.c) */
 	int gs_by_insn;                  /* the host offers wrgsbase */
 	int shared;                      /* one window for both CPLs (gs_write shared) */
@@ -609,6 +612,17 @@ void bt_xreq_destroy(struct bt_vcpu *v);
 void bt_xreq_serve(struct bt_vcpu *v);
 /* A page-table entry at gpa changed from old: drops what the windows mapped from it. */
 void bt_pt_written(struct bt_vcpu *v, uint64_t gpa, uint64_t old, uint64_t new);
+
+/* The page-table trace (trace.c), recorded when vm->trace is set: opened at VM creation
+ * (0, or -1 with hv_err_msg()), closed at its end; the events of ptwalk-sim's format. */
+int bt_trace_open(struct bt_vm *vm, const char *path);
+void bt_trace_close(struct bt_vm *vm);
+void bt_trace_cr3(struct bt_vcpu *v, uint64_t cr3);
+void bt_trace_touch(struct bt_vcpu *v, uint64_t va, uint64_t gpa, int large, int write);
+void bt_trace_pte(struct bt_vcpu *v, uint64_t root, uint64_t va, int level, uint64_t old,
+		  uint64_t new);
+/* f (a guest page fault) or i (invlpg) at va. */
+void bt_trace_simple(struct bt_vcpu *v, char event, uint64_t va);
 /* A guest `mov` to control register cr: 0, 1 (a value the engine refuses: #GP), or 2
  * (no such register: #UD). */
 int bt_cr_write(struct bt_vcpu *v, unsigned cr, uint64_t val);

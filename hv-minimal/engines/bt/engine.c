@@ -70,6 +70,10 @@ static int bt_vm_create(const struct hv_vm_config *cfg, struct hv_engine_vm **ou
 	vm->nr_vcpus = cfg->nr_vcpus;
 	vm->adaptive = !cfg->bt_adaptive || strcmp(cfg->bt_adaptive, "off") != 0;
 	vm->map_budget = map_budget();
+	if (cfg->bt_trace && bt_trace_open(vm, cfg->bt_trace)) {
+		free(vm);
+		return -1;
+	}
 	bt_cpuid_init(vm);
 	/* The guest reads the host's TSC directly (rdtsc is not translated). */
 	if (hv_tsc_init(&tsc) == 0 && tsc.hz > 0)
@@ -84,6 +88,7 @@ static void bt_vm_destroy(struct hv_engine_vm *hvm)
 
 	if (!vm)
 		return;
+	bt_trace_close(vm);
 	free(vm->pinfo);
 	free(vm);
 }

@@ -275,7 +275,10 @@ int bt_sysret(struct bt_vcpu *v)
 /* The guest fault an instruction raised (v->fault), through the guest's IDT. */
 int bt_deliver_fault(struct bt_vcpu *v)
 {
-	if (v->fault.vector == 14)
+	if (v->fault.vector == 14) {
 		v->cpu.cr2 = v->fault.cr2;
+		if (v->vm->trace)
+			bt_trace_simple(v, 'f', v->fault.cr2);
+	}
 	return bt_deliver(v, v->fault.vector, v->fault.has_error, v->fault.error, 0);
 }

@@ -351,6 +351,8 @@ int bt_shadow_fill(struct bt_vcpu *v, uint64_t off, int write)
 		v->mmio.gpa = w.gpa;
 		return 2;
 	}
+	if (v->vm->trace)
+		bt_trace_touch(v, va, w.gpa, w.large, write);
 	/* A clean page is mapped read-only so that its first write sets the dirty bit;
 	 * a protected page always is. */
 	writable = (v->shared && page < (1ull << 31) ? w.rw : w.writable) && w.dirty &&
@@ -501,6 +503,8 @@ void bt_shadow_invlpg(struct bt_vcpu *v, uint64_t va)
 {
 	uint64_t off = (uint32_t)va & ~(BT_PAGE - 1);
 
+	if (v->vm->trace)
+		bt_trace_simple(v, 'i', va);
 	/* a user page: this address space's translation only (other address spaces'
 	 * entries for it are other entries); a kernel page: any pair's (global) */
 	bt_shadow_inval(v, off >= (1ull << 31) ? BT_ROOT_SHARED : v->wkey[v->wcur], va, BT_PAGE);
@@ -511,7 +515,9 @@ void bt_pt_written(struct bt_vcpu *v, uint64_t gpa, uint64_t old, uint64_t new)
 	const struct bt_pinfo *pi = bt_pinfo(v->vm, gpa);
 	uint64_t span, va;
 
-	(void)new;
+	if (v->vm->trace && pi && !pi->multi && pi->level <= 2)
+		bt_trace_pte(v, pi->root, pi->va_base + ((gpa & 0xfff) / 8) *
+			     (1ull << (12 + 9 * (pi->level - 1))), pi->level, old, new);
 	if (!(old & PTE_P))
 		return;                 /* nothing was mapped from it */
 	if (!pi || pi->multi) {
@@ -606,6 +612,8 @@ void bt_wcache_load(struct bt_vcpu *v, uint64_t cr3)
 	v->wcur = pick;
 	v->win = &v->wins[2 * pick];
 	bt_set_view(v);
+	if (v->vm->trace)
+		bt_trace_cr3(v, cr3);
 }
 
 void bt_wcache_reset(struct bt_vcpu *v, uint64_t cr3)
@@ -617,4 +625,6 @@ void bt_wcache_reset(struct bt_vcpu *v, uint64_t cr3)
 	v->wcur = 0;
 	v->win = &v->wins[0];
 	bt_set_view(v);
+	if (v->vm->trace)
+		bt_trace_cr3(v, cr3);
 }

@@ -112,6 +112,9 @@ struct hv_vm_config {
 	const char *bt_gs;
 	/* bt: "on" or "off", adaptive translation; NULL: on. Other engines ignore it. */
 	const char *bt_adaptive;
+	/* bt: a file to write the page-table trace to (ptwalk-sim's format); NULL: none.
+	 * Other engines refuse it. */
+	const char *bt_trace;
 };
 
 struct hv_engine_ops {

@@ -31,7 +31,8 @@ struct hvm_options {
 	const char *pin;                 /* --pin CPULIST: host CPUs for the vCPU threads, or NULL */
 	unsigned pin_ncpus;              /* how many CPUs that list names */
 	const char *bt_gs;               /* --bt-gs: auto, wrgsbase, arch_prctl; NULL: not given */
-	const char *bt_adaptive;         /* --bt-adaptive: on, off; NULL: not given (on) */
+	const char *bt_adaptive;
+	const char *bt_trace;            /* --bt-trace: the page-table trace file; NULL: none */         /* --bt-adaptive: on, off; NULL: not given (on) */
 	unsigned reps;                   /* native baseline repetitions */
 	int reps_given;                  /* else: as many as the guest made */
 	unsigned max_records;            /* --max-records: the guest's record budget; 0: default */

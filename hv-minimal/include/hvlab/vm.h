@@ -53,6 +53,7 @@ struct hv_vm_params {
 	uint64_t mem_bytes;
 	const char *bt_gs;       /* struct hv_vm_config's */
 	const char *bt_adaptive; /* the same */
+	const char *bt_trace;    /* the same */
 };
 
 struct hv_vm {
