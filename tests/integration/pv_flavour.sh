@@ -48,12 +48,14 @@ for e in $ENGINES; do
 	boot=$(grep -c "flavour pv" "$TMPDIR_IT/$e-forkwait-pvon/console.log" 2>/dev/null)
 	feat=$(grep -o "pv: by hypercall:[^;]*" "$TMPDIR_IT/$e-forkwait-pvon/console.log" 2>/dev/null | head -n1)
 	upd=$(note "$s" hcall_mmu_update); cr3=$(note "$s" hcall_new_baseptr)
+	# the workload's headline stays its first metric (readers take the first as its figure)
+	first=$(awk -F, '$2 == "forkwait" && $4 != "native" { print $12; exit }' "$TMPDIR_IT/$e-forkwait-pvon/samples.csv")
 	full=$(note "$TMPDIR_IT/$e-forkwait-pvoff/summary.json" hcall_mmu_update)
-	if [ "$boot" -ge 1 ] && [ -z "$full" ] && [ -n "$cr3" ] &&
+	if [ "$boot" -ge 1 ] && [ -z "$full" ] && [ -n "$cr3" ] && [ "$first" = cycles_per_op ] &&
 	   { { echo "$feat" | grep -q "page tables" && [ -n "$upd" ]; } ||
 	     { ! echo "$feat" | grep -q "page tables" && [ -z "$upd" ]; }; }; then
 		ok "forkwait under $e: pv makes the offered hypercalls ($feat: mmu_update ${upd:-0}, new_baseptr $cr3), full none"
 	else
-		bad "pv hypercalls under $e" "boot '$boot', '$feat', mmu_update '$upd' (full '$full'), new_baseptr '$cr3'"
+		bad "pv hypercalls under $e" "boot '$boot', '$feat', mmu_update '$upd' (full '$full'), new_baseptr '$cr3', first metric '$first'"
 	fi
 done
