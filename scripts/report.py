@@ -279,12 +279,15 @@ def section_figures(figdir, index):
         files = f["files"]
         img = files.get("pdf") or files.get("png")
         cap = esc(f["caption"])
-        if f["left_out"]:
-            cap += " Left out: " + esc("; ".join(f["left_out"]), breakable=True) + "."
         out += [r"\begin{figure}[htbp]\centering",
                 r"\includegraphics[width=\textwidth]{figures/" + img + "}",
-                r"\caption{" + cap + "}", r"\label{fig:" + f["name"] + "}",
-                r"\end{figure}"]
+                r"\caption{" + cap + "}", r"\label{fig:" + f["name"] + "}"]
+        if f["left_out"]:
+            # below the caption, not in it: a caption is set on one line first to
+            # measure it, and a long list there overflows TeX's dimensions
+            out.append(r"\par{\footnotesize\raggedright Left out: " +
+                       esc("; ".join(f["left_out"]), breakable=True) + ".\par}")
+        out.append(r"\end{figure}")
     for s in index["skipped"]:
         out.append(r"\par " + esc("Not drawn: " + s + "."))
     for n in index.get("not_measured", []):
