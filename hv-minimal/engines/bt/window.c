@@ -95,6 +95,16 @@ void bt_window_destroy(struct bt_window *w)
 	w->reserve = w->base = NULL;
 }
 
+/* One host mapping more at window offset off, made since TSC t0. */
+static void count_map(struct bt_window *w, uint64_t off, uint64_t t0)
+{
+	w->fills++;
+	w->live++;
+	if (off < (1ull << 31))
+		w->ulive++;
+	w->map_cycles += __rdtsc() - t0;
+}
+
 int bt_window_map(struct bt_window *w, uint64_t off, int fd, off_t foff, int writable)
 {
 	int prot = PROT_READ | (writable ? PROT_WRITE : 0);
@@ -115,11 +125,7 @@ int bt_window_map(struct bt_window *w, uint64_t off, int fd, off_t foff, int wri
 	}
 	w->mapped[off / BT_PAGE / 64] |= 1ull << (off / BT_PAGE % 64);
 	w->summary[off / BT_PAGE / 64 / 64] |= 1ull << (off / BT_PAGE / 64 % 64);
-	w->fills++;
-	w->live++;
-	if (off < (1ull << 31))
-		w->ulive++;
-	w->map_cycles += __rdtsc() - t0;
+	count_map(w, off, t0);
 	return 0;
 }
 
@@ -148,11 +154,7 @@ int bt_window_map_large(struct bt_window *w, uint64_t off, int fd, off_t foff, i
 		w->summary[(off / BT_PAGE / 64 + i) / 64] |= 1ull << ((off / BT_PAGE / 64 + i) % 64);
 	/* live counts host mappings, which vm.max_map_count limits (the budget of
 	 * bt_shadow_fill): one here, not 512 */
-	w->fills++;
-	w->live++;
-	if (off < (1ull << 31))
-		w->ulive++;
-	w->map_cycles += __rdtsc() - t0;
+	count_map(w, off, t0);
 	return 0;
 }
 
