@@ -6,7 +6,7 @@
 # san: yes
 . "$(dirname "$0")/lib.sh"
 
-CASES="triplefault hang hangtimer vmcall wildhcall wildpv wildio usertouch hello records"
+CASES="triplefault hang hangtimer vmcall wildhcall wildpv pvfuzz wildio usertouch hello records"
 plan $((6 + 2 + 2 * $(echo $CASES | wc -w)))
 
 # Malformed ELF files: refused before any guest runs, naming the file. No KVM needed.
@@ -61,6 +61,7 @@ vmcall      kvm_amd    0 rax.=.0xfffffffffffffc18      KVM returns -KVM_ENOSYS (
 vmcall      bt         1 #UD                           the translated CPU has no VMX: #UD, and the guest kernel panics
 wildhcall   *          3 hypercall                     bad hypercall numbers, addresses and lengths are refused with codes; the doorbell rung for vCPU 4096 stops it
 wildpv      *          0 wildpv:.all.refused           bad paravirtual calls (batches, frames, tables of another process) get error codes; the VM goes on
+pvfuzz      *          0 pvfuzz:.(survived|nothing.to.fuzz) 20,000 random page-table calls on scratch frames: answered, the VM stays up (none offered under shadow paging)
 wildio      *          3 port                          a port with no device stops the guest
 usertouch   *          0 usertouch:.PASS               a user program touching kernel memory faults in the guest
 hello       *          0 hello:.exit.status.0          the well-behaved guest boots and exits 0
@@ -76,6 +77,7 @@ for engine in hw bt; do
 		[ "$c" = records ] && w=hello extra=(--max-records 5)
 		[ "$c" = hangtimer ] && w=hang extra=(--cmdline hz=5000)
 		[ "$c" = wildpv ] && extra=(--cmdline pv=on)
+		[ "$c" = pvfuzz ] && t=60
 		expect_run "$c guest" "$engine" "$HOSTILE" "$c" --workload "$w" --timeout "$t" \
 			"${extra[@]}" --out "$TMPDIR_IT/run-$engine-$c"
 	done

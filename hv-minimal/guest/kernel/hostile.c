@@ -4,6 +4,7 @@
 #include "guest/string.h"
 #include "hostile.h"
 #include "hv.h"
+#include "kalloc.h"
 #include "programs.h"
 #include "proc.h"
 #include "pv.h"
@@ -181,6 +182,77 @@ static int wildpv(const char *args)
 	return ok ? HV_EXIT_PASS : HV_EXIT_FAIL;
 }
 
+/* Random paravirtual page-table calls against a scratch area of frames the test owns:
+ * updates with random entry addresses and values (valid ones among them), pins and
+ * unpins of random scratch frames, batches of random lengths, TLB flushes with random
+ * masks. Nothing is checked but that the VMM answers every call and stays up (the
+ * sanitizer build runs it too); the scratch frames are never given back, since the VMM
+ * may still hold some of them as tables. wargs: the number of calls (default 20000). */
+#define FUZZ_FRAMES 64
+
+static int pvfuzz(const char *args)
+{
+	static struct hv_mmu_update batch[64];
+	uint64_t frames[FUZZ_FRAMES], seed = 0x9e3779b97f4a7c15ull, calls = 20000, refused = 0;
+	uint64_t mem = kcfg.mem_bytes;
+
+	if (*args) {
+		calls = 0;
+		for (const char *p = args; *p >= '0' && *p <= '9'; p++)
+			calls = calls * 10 + (uint64_t)(*p - '0');
+	}
+	if (!(hv_hypercall(HV_HC_FEATURES, 0, 0) & HV_PV_MMU)) {
+		/* a pass: there is nothing to fuzz, and a VMM offering nothing is right */
+		kprintf("pvfuzz: nothing to fuzz: the VMM offers no page-table calls under this "
+			"engine\n");
+		return HV_EXIT_PASS;
+	}
+	for (int i = 0; i < FUZZ_FRAMES; i++)
+		if (!(frames[i] = frame_alloc_zeroed()))
+			panic("pvfuzz: out of memory");
+	kprintf("pvfuzz: %lu random calls on %d scratch frames\n", calls, FUZZ_FRAMES);
+	for (uint64_t c = 0; c < calls; c++) {
+		/* xorshift64 */
+		seed ^= seed << 13;
+		seed ^= seed >> 7;
+		seed ^= seed << 17;
+		uint64_t r = seed, f = frames[r % FUZZ_FRAMES], g = frames[(r >> 8) % FUZZ_FRAMES];
+		int64_t ret;
+		switch ((r >> 16) % 6) {
+		case 0:
+			ret = hv_hypercall(HV_HC_PIN_ROOT, f, 0);
+			break;
+		case 1:
+			ret = hv_hypercall(HV_HC_UNPIN_ROOT, f, 0);
+			break;
+		case 2:
+			ret = hv_hypercall(HV_HC_TLB_FLUSH, (r & 1) ? HV_TLB_FLUSH_ALL : r << 12,
+					   r >> 40);
+			break;
+		default: {
+			/* a batch: entries in scratch frames, values naming scratch frames with
+			 * random bits, or anything at all */
+			unsigned n = (unsigned)((r >> 24) % 64) + 1;
+			for (unsigned k = 0; k < n; k++) {
+				seed ^= seed << 13;
+				seed ^= seed >> 7;
+				seed ^= seed << 17;
+				uint64_t q = seed;
+				batch[k].ptr = (q & 3) ? frames[q % FUZZ_FRAMES] + ((q >> 6) % 512) * 8 :
+					       q % (mem + 8192);
+				batch[k].val = (q & 4) ? frames[(q >> 12) % FUZZ_FRAMES] |
+							 ((q >> 20) & 0x87) : q * 0x2545f4914f6cdd1dull;
+			}
+			ret = hv_hypercall3(HV_HC_MMU_UPDATE, V2P(batch), n, (r & 8) ? f : g, NULL);
+			break;
+		}
+		}
+		refused += ret < 0;
+	}
+	kprintf("pvfuzz: survived %lu calls, %lu refused\n", calls, refused);
+	return HV_EXIT_PASS;
+}
+
 static int wildio(const char *args)
 {
 	(void)args;
@@ -230,6 +302,7 @@ const struct ktest ktests[] = {
 	  wildhcall },
 	{ "wildpv", "paravirtual hypercalls a hostile kernel could make (refused, the VM goes on)",
 	  wildpv },
+	{ "pvfuzz", "random paravirtual page-table calls (wargs: how many)", pvfuzz },
 	{ "wildio", "port I/O to an unassigned port", wildio },
 	{ "cpl0insn", "one instruction at CPL0 (wargs: rdtscp, int, sse)", cpl0insn },
 	{ "badring", "a malformed virtqueue on the ring paths (wargs: loop, oob, len, head, "
