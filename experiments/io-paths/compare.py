@@ -156,7 +156,7 @@ def measured(run, exp):
              "among them. host CPU is the VMM process (guest vCPU threads included) plus "
              "the split driver process. Latency is a batch's submit-to-last-completion "
              "time, so at queue depth 32 it is the batch's."]))
-    sweep = size_rows(run)
+    sweep = size_rows(run, s)
     if sweep:
         out.append(MeasuredTable(
             "io sizes", "Request sizes: MB/s (and IO/s) per path at queue depth 1 and 32, "
@@ -184,10 +184,11 @@ def _size_name(z):
     return f"{z // 1024} KiB" if z >= 1024 else f"{z} B"
 
 
-def size_rows(run):
+def size_rows(run, s4k):
     """[path (engine), qd, "MB/s (IO/s)" per size] for the paths measured at more than
-    one request size; [] when the run holds 4 KiB requests only."""
-    by = {z: io_samples(run, z) for z in SIZES}
+    one request size; [] when the run holds 4 KiB requests only. s4k: io_samples(run),
+    the 4 KiB ones, already read."""
+    by = {z: s4k if z == 4096 else io_samples(run, z) for z in SIZES}
     if sum(1 for z in SIZES if by[z]) < 2:
         return []
     rows = []

@@ -399,6 +399,19 @@ static void engine_counter(void *arg, const char *name, uint64_t value)
 	ec->value[i] += value;
 }
 
+/* A counter of the run: note key, and a sample of experiment "counters" (metric, unit
+ * count) with the run's mode columns. */
+static void record_counter(struct run_state *s, const char *key, const char *metric,
+			   uint64_t value)
+{
+	note_num(s, key, (double)value);
+	if (hv_run_add(s->run, &(struct hv_sample){
+		    .experiment = "counters", .workload = s->o.workload,
+		    .mode = hv_recorder_mode(&s->vm->rec), .metric = metric,
+		    .value = (double)value, .unit = "count" }))
+		hv_warn("recording counter %s: %s", metric, hv_err_msg());
+}
+
 static void report_engine_counters(struct run_state *s)
 {
 	static struct engine_counters ec;
@@ -413,12 +426,7 @@ static void report_engine_counters(struct run_state *s)
 		char key[64];
 
 		snprintf(key, sizeof(key), "engine_%s", ec.name[i]);
-		note_num(s, key, (double)ec.value[i]);
-		if (hv_run_add(s->run, &(struct hv_sample){
-			    .experiment = "counters", .workload = s->o.workload,
-			    .mode = hv_recorder_mode(&s->vm->rec), .metric = ec.name[i],
-			    .value = (double)ec.value[i], .unit = "count" }))
-			hv_warn("recording counter %s: %s", ec.name[i], hv_err_msg());
+		record_counter(s, key, ec.name[i], ec.value[i]);
 	}
 	if (ec.dropped)
 		hv_warn("%u engine counters beyond the first %d were not recorded", ec.dropped,
@@ -441,12 +449,7 @@ static void report_hcalls(struct run_state *s)
 			if (!v)
 				continue;
 			snprintf(metric, sizeof(metric), "hcall_%s%s", name, pass ? "_refused" : "");
-			note_num(s, metric, (double)v);
-			if (hv_run_add(s->run, &(struct hv_sample){
-				    .experiment = "counters", .workload = s->o.workload,
-				    .mode = hv_recorder_mode(&s->vm->rec), .metric = metric,
-				    .value = (double)v, .unit = "count" }))
-				hv_warn("recording counter %s: %s", metric, hv_err_msg());
+			record_counter(s, metric, metric, v);
 		}
 	}
 	if (hc->pv.updates)

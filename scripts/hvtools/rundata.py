@@ -79,18 +79,19 @@ def _cell_label(notes, cmdline):
     return " ".join(parts) or None
 
 
-def _label_pagesize(rows, pagesize):
-    """Rows of a guest booted with pagesize=2m (hv-minimal/guest/README.md) become
-    "ENGINE (2m)", and those of one that asked for pagesize=4k by name "ENGINE (4k)":
-    a cell that names its page size belongs to a page-size comparison, whose rows stand
+def _label_named(rows, label):
+    """A run's guest rows under "ENGINE (LABEL)", label being what its command line
+    named (_cell_label): rows of a guest booted with pagesize=2m become "ENGINE (2m)",
+    those of one that asked for pagesize=4k or flavour=full by name "ENGINE (4k)" or
+    "ENGINE (full)". A cell that names its mode belongs to a comparison whose rows stand
     side by side and never pool with the default rows other experiments read under the
-    bare engine name (at other workload arguments). The default keeps the engine's
-    name; the host's native baseline has no guest page size and keeps its name."""
-    if not pagesize:
+    bare engine name. The default keeps the engine's name; the host's native baseline
+    has no guest mode and keeps its name."""
+    if not label:
         return
     for r in rows:
         if r["engine"] != "native":
-            r["engine"] = f"{r['engine']} ({pagesize})"
+            r["engine"] = f"{r['engine']} ({label})"
 
 
 def _label_memvirt(rows):
@@ -163,7 +164,7 @@ class Run:
         self.matrix = self._json("matrix-summary.json")
         self.context = self.summary.get("context") or {}
         self.notes = self.summary.get("notes") or {}
-        self._label_pagesizes()
+        self._label_named_cells()
         _label_engines(self.rows)
         self.is_fixture = bool(self.note("fixture"))
         # Kind of node -> its done cells (runner.host_kind); the kind this Run holds
@@ -172,25 +173,25 @@ class Run:
         self.host_kind = next(iter(self.hosts)) if len(self.hosts) == 1 else None
         self.kinds_in_run = len(self.hosts)
 
-    def _label_pagesizes(self):
-        """The page-size label (_label_pagesize) of a run's rows: one run's from its
-        notes; a matrix run's cell by cell, read again from the cells (the merged
-        samples.csv does not say which cell a row came from), when a cell says 2m."""
+    def _label_named_cells(self):
+        """The labels (_label_named) of a run's rows: one run's from its notes; a matrix
+        run's cell by cell, read again from the cells (the merged samples.csv does not
+        say which cell a row came from), when a cell names a mode."""
         if self.matrix is None:
-            _label_pagesize(self.rows, _cell_label(self.notes, self.notes.get("guest_cmdline")))
+            _label_named(self.rows, _cell_label(self.notes, self.notes.get("guest_cmdline")))
             return
-        sizes = {k[:-len(".guest")]: _cell_label({"guest": v},
-                                                 self.notes.get(k[:-len("guest")] +
-                                                                "guest_cmdline"))
-                 for k, v in self.notes.items() if k.endswith(".guest")}
-        if not any(sizes.values()):
+        labels = {k[:-len(".guest")]: _cell_label({"guest": v},
+                                                  self.notes.get(k[:-len("guest")] +
+                                                                 "guest_cmdline"))
+                  for k, v in self.notes.items() if k.endswith(".guest")}
+        if not any(labels.values()):
             return
         cells = [c for c in str(self.notes.get("merged_from", "")).split(", ")
                  if c and c != "none"]
         rows = []
         for name in cells:
             part = _read_samples(os.path.join(self.path, "cells", name, "samples.csv"))
-            _label_pagesize(part, sizes.get(name))
+            _label_named(part, labels.get(name))
             rows += part
         self.rows = rows
 
@@ -217,8 +218,7 @@ class Run:
             with open(os.path.join(d, "summary.json"), encoding="utf-8") as f:
                 cell_summary = json.load(f)
             cell_notes = cell_summary.get("notes") or {}
-            _label_pagesize(cell_rows, _guest_pagesize(cell_notes,
-                                                       cell_notes.get("guest_cmdline")))
+            _label_named(cell_rows, _cell_label(cell_notes, cell_notes.get("guest_cmdline")))
             part.rows += cell_rows
             ctx = cell_summary.get("context")
             if isinstance(ctx, dict):

@@ -513,11 +513,16 @@ void bt_shadow_invlpg(struct bt_vcpu *v, uint64_t va)
 void bt_pt_written(struct bt_vcpu *v, uint64_t gpa, uint64_t old, uint64_t new)
 {
 	const struct bt_pinfo *pi = bt_pinfo(v->vm, gpa);
-	uint64_t span, va;
+	uint64_t span = 0, va = 0;
 
-	if (v->vm->trace && pi && !pi->multi && pi->level <= 2)
-		bt_trace_pte(v, pi->root, pi->va_base + ((gpa & 0xfff) / 8) *
-			     (1ull << (12 + 9 * (pi->level - 1))), pi->level, old, new);
+	if (pi && !pi->multi) {
+		span = 1ull << (12 + 9 * (pi->level - 1));
+		va = pi->va_base + ((gpa & 0xfff) / 8) * span;
+		if (pi->level == 4)
+			va = (uint64_t)((int64_t)(va << 16) >> 16);
+		if (v->vm->trace && pi->level <= 2)
+			bt_trace_pte(v, pi->root, va, pi->level, old, new);
+	}
 	if (!(old & PTE_P))
 		return;                 /* nothing was mapped from it */
 	if (!pi || pi->multi) {
@@ -525,10 +530,6 @@ void bt_pt_written(struct bt_vcpu *v, uint64_t gpa, uint64_t old, uint64_t new)
 		bt_inval_all_vcpus(v, pi ? pi->root : BT_ROOT_SHARED, 0, BT_INVAL_ALL);
 		return;
 	}
-	span = 1ull << (12 + 9 * (pi->level - 1));
-	va = pi->va_base + ((gpa & 0xfff) / 8) * span;
-	if (pi->level == 4)
-		va = (uint64_t)((int64_t)(va << 16) >> 16);
 	/* the pairs of the table's address space (every pair for a shared table), on
 	 * every vCPU: a cached pair is one CR3 load from use */
 	bt_inval_all_vcpus(v, pi->root, va, span);

@@ -46,10 +46,7 @@ static void full_pte_set(uint64_t root, pte_t *e, pte_t v)
 
 static void full_tlb_flush_local(uint64_t va)
 {
-	if (va == TLB_ALL)
-		lcr3(rcr3());
-	else
-		invlpg(va);
+	native_tlb_flush_local(va);
 }
 
 static void full_idle_halt(void)
@@ -79,7 +76,7 @@ static const struct pv_ops full_ops = {
 /* the full table until pv_init chooses (code before it, udelay included, needs one) */
 const struct pv_ops *pv = &full_ops;
 uint32_t pv_features;
-int pv_mmu_on;
+int pv_mmu_on, pv_tlb_on;
 
 /* ---- pv: hypercalls where offered ---- */
 
@@ -105,7 +102,7 @@ void pv_flush(void)
 	q->n = 0;
 }
 
-void pv_pte_set(uint64_t root, pte_t *e, pte_t v)
+static void pv_pte_set(uint64_t root, pte_t *e, pte_t v)
 {
 	struct pv_queue *q = &queues[mycpu()->id];
 
@@ -242,6 +239,7 @@ void pv_init(void)
 	int64_t f = hv_hypercall(HV_HC_FEATURES, 0, 0);
 	pv_features = f < 0 ? 0 : (uint32_t)f;
 	pv_mmu_on = (pv_features & HV_PV_MMU) != 0;
+	pv_tlb_on = (pv_features & HV_PV_TLB) != 0;
 	kprintf("pv: by hypercall: %s%s%s%s%s; native: EOI, halt%s%s%s%s\n",
 		pv_features & HV_PV_MMU ? " page tables" : "",
 		pv_features & HV_PV_CR3 ? " CR3" : "",

@@ -7,7 +7,9 @@
 #ifndef KERNEL_PV_H
 #define KERNEL_PV_H
 #include <stdint.h>
+#include "tlb.h"
 #include "vm.h"
+#include "x86.h"
 
 struct pv_ops {
 	const char *name;                            /* "full" or "pv" */
@@ -32,24 +34,37 @@ extern const struct pv_ops *pv;
 /* HV_PV_* bits in use (0 under full). */
 extern uint32_t pv_features;
 
-/* Set once at boot: the pv flavour and the VMM offers HV_PV_MMU. The wrappers below
- * test it so that the full flavour's entry writes stay one store (under kvm_pvm each
- * kernel instruction is emulated, and fork writes thousands of entries). */
-extern int pv_mmu_on;
-void pv_pte_set(uint64_t root, pte_t *e, pte_t v);
+/* Set once at boot: the pv flavour and the VMM offers HV_PV_MMU (HV_PV_TLB). The
+ * wrappers below test them so that the full flavour's entry writes and page flushes
+ * stay the bare instruction, with no call (under kvm_pvm each kernel instruction is
+ * emulated, and fork and unmap do these per page); the pv flavour goes through the
+ * table. */
+extern int pv_mmu_on, pv_tlb_on;
 
 /* Entry e of a table of the address space whose PML4 is at physical address root. */
 static inline void pte_set(uint64_t root, pte_t *e, pte_t v)
 {
 	if (pv_mmu_on)
-		pv_pte_set(root, e, v);
+		pv->pte_set(root, e, v);
 	else
 		*e = v;
 }
 
+/* The full flavour's flush of va (or TLB_ALL) from this CPU's TLB. */
+static inline void native_tlb_flush_local(uint64_t va)
+{
+	if (va == TLB_ALL)
+		lcr3(rcr3());
+	else
+		invlpg(va);
+}
+
 static inline void tlb_flush_local(uint64_t va)
 {
-	pv->tlb_flush_local(va);
+	if (pv_tlb_on)
+		pv->tlb_flush_local(va);
+	else
+		native_tlb_flush_local(va);
 }
 
 static inline void tlb_flush_others(struct vmspace *vs)

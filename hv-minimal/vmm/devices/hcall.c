@@ -96,10 +96,10 @@ static int hcall_io(void *dev, struct hv_vcpu *vcpu, uint64_t offset, uint8_t *d
 	if (pg.nr < HV_HC_NR)
 		__atomic_add_fetch(&hc->calls[pg.nr], 1, __ATOMIC_RELAXED);
 	if (ret < 0 && ret >= HV_HC_ENOSYS) {
-		uint64_t n = __atomic_add_fetch(&hc->refused[pg.nr < HV_HC_NR ? pg.nr : HV_HC_NR],
-						1, __ATOMIC_RELAXED);
 		uint64_t all = __atomic_add_fetch(&hc->refusals, 1, __ATOMIC_RELAXED);
-		(void)n;
+
+		__atomic_add_fetch(&hc->refused[pg.nr < HV_HC_NR ? pg.nr : HV_HC_NR], 1,
+				   __ATOMIC_RELAXED);
 		if (all <= REFUSALS_LOGGED)
 			hv_warn("vCPU %u: hypercall %llu (%s, args %#llx %#llx %#llx) refused with "
 				"%lld%s", vcpu->index, (unsigned long long)pg.nr,
