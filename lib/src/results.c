@@ -1,5 +1,6 @@
 /* Run directories: samples.csv is appended one whole row per write(2), so a crash
- * leaves only whole rows; summary.json is written to a temporary file in the same
+ * leaves whole rows, except that SIGKILL can stop a write at a page boundary and
+ * leave the last line torn, without its newline (readers drop it); summary.json is written to a temporary file in the same
  * directory, fsynced and renamed over the old one, so it is whole or absent. */
 #include <errno.h>
 #include <fcntl.h>

@@ -2,11 +2,13 @@
 published reference figures (experiments/*/published/*.csv)."""
 import copy
 import csv
+import io
 import json
 import math
 import os
 import shlex
 import statistics
+import sys
 
 from .hostcheck import option
 
@@ -139,11 +141,18 @@ def _label_engines(rows):
 
 
 def _read_samples(csv_path):
+    """samples.csv's rows. A last line without its newline is a row torn by a kill
+    mid-write (the kernel stops a write at a page boundary): it is dropped."""
     rows = []
     with open(csv_path, encoding="utf-8", newline="") as f:
-        for r in csv.DictReader(f):
-            r["value"] = _num(r.get("value"))
-            rows.append(r)
+        text = f.read()
+    if text and not text.endswith("\n"):
+        text = text[:text.rfind("\n") + 1]
+        print(f"{csv_path}: its last line is torn (the run was killed mid-write); "
+              "it is left out", file=sys.stderr)
+    for r in csv.DictReader(io.StringIO(text, newline="")):
+        r["value"] = _num(r.get("value"))
+        rows.append(r)
     return rows
 
 
