@@ -11,7 +11,7 @@
 #define HV_FORKWAIT_DEFAULT_REPS 3
 #define HV_FORKWAIT_MAX_REPS     64
 #define HV_FORKWAIT_MAX_HEAP     (256ull << 20)
-#define HV_FORKWAIT_ARGS "n=N,exec=0,reps=R,heap=BYTES"
+#define HV_FORKWAIT_ARGS "n=N,exec=0,reps=R,heap=BYTES,procs=1"
 #define HV_FORKWAIT_HELPER "native-forkwait"
 
 /* n fork+wait pairs of the calling process, as the guest does them: each child exits

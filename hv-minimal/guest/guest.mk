@@ -31,7 +31,7 @@ GUEST_KOBJS := $(patsubst $(GUEST_DIR)/kernel/%,$(GUEST_OUT)/obj/kernel/%.o,$(ba
                $(GUEST_OUT)/obj/kcommon/fmt.o $(GUEST_OUT)/obj/kcommon/string.o \
                $(GUEST_OUT)/obj/kcommon/f64.o
 
-GUEST_ULIB_OBJS := $(addprefix $(GUEST_OUT)/obj/user/,ulib.o probe.o bench.o nbloops.o forkloop.o) \
+GUEST_ULIB_OBJS := $(addprefix $(GUEST_OUT)/obj/user/,ulib.o probe.o bench.o nbloops.o forkloop.o ulock.o) \
                    $(GUEST_OUT)/obj/ucommon/fmt.o $(GUEST_OUT)/obj/ucommon/string.o \
                    $(GUEST_OUT)/obj/ucommon/f64.o $(GUEST_OUT)/obj/ucommon/wargs.o \
                    $(GUEST_OUT)/obj/ucommon/work_compute.o $(GUEST_OUT)/obj/ucommon/work_memwalk.o

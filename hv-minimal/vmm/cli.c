@@ -14,7 +14,7 @@
 enum opt_id {
 	OPT_ENGINE, OPT_WORKLOAD, OPT_VCPUS, OPT_MEM, OPT_TIMEOUT, OPT_OUT, OPT_KERNEL,
 	OPT_CMDLINE, OPT_REPS, OPT_PIN, OPT_BT_GS, OPT_BT_ADAPTIVE, OPT_BT_TRACE, OPT_MAX_RECORDS, OPT_DISK, OPT_DISK_SIZE,
-	OPT_DISK_DIRECT, OPT_HELP, OPT_NR
+	OPT_DISK_DIRECT, OPT_SPIN_THRESHOLD, OPT_HELP, OPT_NR
 };
 
 struct opt_desc {
@@ -41,6 +41,7 @@ static const struct opt_desc opts[OPT_NR] = {
 	[OPT_DISK] = { "--disk", 1, "FILE", "the block device's host file, created sparse if absent (default: a sparse temporary file in the run directory, removed at the end)" },
 	[OPT_DISK_SIZE] = { "--disk-size", 1, "SIZE", "the disk's size, e.g. 64M; a regular file is extended sparsely to it (default: the file's size, 64M for a new one)" },
 	[OPT_DISK_DIRECT] = { "--disk-direct", 0, NULL, "open the disk file with O_DIRECT (no host page cache)" },
+	[OPT_SPIN_THRESHOLD] = { "--spin-threshold", 1, "N", "spins a guest lock waiter makes before it tells the VMM (spinlock=pv-yield, pv-halt), advertised in CPUID leaf 0x40000104 EBX as Hyper-V's 0x40000004 EBX; 1-4294967295 (default 32768, Linux's SPIN_THRESHOLD; the guest's spinthreshold= overrides it)" },
 	[OPT_HELP] = { "--help", 0, NULL, "this text" },
 };
 
@@ -50,7 +51,8 @@ void hvm_cli_usage_run(FILE *f)
 		   "               [--timeout S] [--out DIR] [--kernel FILE] [--cmdline STR] [--reps N]\n"
 		   "               [--pin CPULIST] [--bt-gs auto|wrgsbase|arch_prctl|shared]\n"
 		   "               [--bt-adaptive on|off] [--bt-trace FILE] [--max-records N]\n"
-		   "               [--disk FILE] [--disk-size SIZE] [--disk-direct]\n\n"
+		   "               [--disk FILE] [--disk-size SIZE] [--disk-direct]\n"
+		   "               [--spin-threshold N]\n\n"
 		   "Boots the guest kernel under the chosen engine, runs one workload, writes its\n"
 		   "results to a run directory and prints a summary.\n\n");
 	for (int i = 0; i < OPT_NR; i++) {
@@ -317,6 +319,8 @@ static int apply_opt(enum opt_id id, const char *v, struct hvm_options *o)
 	case OPT_DISK_DIRECT:
 		o->disk_direct = 1;
 		return 0;
+	case OPT_SPIN_THRESHOLD:
+		return parse_uint(name, v, 1, UINT32_MAX, &o->spin_threshold);
 	case OPT_HELP:
 		o->help = 1;
 		return 0;

@@ -208,7 +208,8 @@ static int run_setup(struct run_state *s, const struct hvm_invocation *inv)
 							 .mem_bytes = o->mem_bytes,
 							 .bt_gs = o->bt_gs,
 							 .bt_adaptive = o->bt_adaptive,
-							 .bt_trace = o->bt_trace })) {
+							 .bt_trace = o->bt_trace,
+							 .spin_threshold = o->spin_threshold })) {
 		hv_err("creating the VM (engine %s): %s", s->ops->name, hv_err_msg());
 		return HVM_EXIT_HOST;
 	}
@@ -454,6 +455,33 @@ static void report_hcalls(struct run_state *s)
 	}
 	if (hc->pv.updates)
 		note_num(s, "pv_pte_updates", (double)hc->pv.updates);
+	{
+		const struct hv_spin *sp = &hc->spin;
+		const struct { const char *name; uint64_t v; } spin[] = {
+			{ "spin_wait_woken_kick", sp->woken_kick },
+			{ "spin_wait_woken_changed", sp->woken_changed },
+			{ "spin_wait_woken_timeout", sp->woken_timeout },
+			{ "spin_kicks_idle", sp->kicks_idle },
+		};
+
+		for (unsigned i = 0; i < sizeof(spin) / sizeof(spin[0]); i++)
+			if (spin[i].v)
+				record_counter(s, spin[i].name, spin[i].name, spin[i].v);
+	}
+}
+
+/* How often the host took a CPU from a vCPU thread (involuntary context switches) and
+ * how often one blocked: the run's whole life, boot included. */
+static void report_host_sched(struct run_state *s)
+{
+	uint64_t preempted = 0, blocked = 0;
+
+	for (unsigned i = 0; i < s->vm->nr_vcpus; i++) {
+		preempted += s->vm->vcpu[i].host_preempted;
+		blocked += s->vm->vcpu[i].host_blocked;
+	}
+	record_counter(s, "host_vcpu_preemptions", "host_vcpu_preemptions", preempted);
+	record_counter(s, "host_vcpu_blocks", "host_vcpu_blocks", blocked);
 }
 
 static void report_run(struct run_state *s, const struct hvm_invocation *inv)
@@ -481,6 +509,7 @@ static void report_run(struct run_state *s, const struct hvm_invocation *inv)
 	note_num(s, "exits_total", (double)nexits);
 	report_engine_counters(s);
 	report_hcalls(s);
+	report_host_sched(s);
 	note_num(s, "ioeventfd_signals", (double)hv_ioev_signals(vm));
 	report_startup(s, inv);
 

@@ -5,6 +5,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/resource.h>
 
 #include "hvlab/err.h"
 #include "hvlab/log.h"
@@ -61,11 +62,27 @@ const char *hv_stop_kind_name(enum hv_stop_kind k)
 	return "?";
 }
 
+/* hv-minimal's CPUID leaves (abi.h): the signature, and the spin threshold a lock
+ * waiter uses before it tells the VMM (Hyper-V's recommendation in 0x40000004 EBX). */
+static void vm_cpuid_leaves(struct hv_vm_config *cfg, uint32_t spin_threshold)
+{
+	struct hv_cpuid_leaf *base = &cfg->cpuid[cfg->ncpuid++];
+	struct hv_cpuid_leaf *spin = &cfg->cpuid[cfg->ncpuid++];
+
+	base->leaf = HV_CPUID_BASE;
+	base->r[0] = HV_CPUID_SPIN;
+	memcpy(&base->r[1], HV_CPUID_SIG, 12);
+	spin->leaf = HV_CPUID_SPIN;
+	spin->r[1] = spin_threshold ? spin_threshold : HV_SPIN_THRESHOLD_DEFAULT;
+}
+
 int hv_vm_create(struct hv_vm *vm, const struct hv_vm_params *p)
 {
 	struct hv_vm_config cfg = { .nr_vcpus = p->nr_vcpus, .mem_bytes = p->mem_bytes,
 				     .bt_gs = p->bt_gs, .bt_adaptive = p->bt_adaptive,
 				     .bt_trace = p->bt_trace };
+
+	vm_cpuid_leaves(&cfg, p->spin_threshold);
 
 	memset(vm, 0, sizeof(*vm));
 	pthread_mutex_init(&vm->lock, NULL);
@@ -341,6 +358,15 @@ static void *vcpu_thread(void *arg)
 			   hv_err_msg());
 	else
 		vcpu_loop(c);
+	{
+		/* the host scheduler's preemptions of this vCPU (lock-holder preemption) */
+		struct rusage ru;
+
+		if (getrusage(RUSAGE_THREAD, &ru) == 0) {
+			c->host_preempted = (uint64_t)ru.ru_nivcsw;
+			c->host_blocked = (uint64_t)ru.ru_nvcsw;
+		}
+	}
 
 	pthread_mutex_lock(&vm->lock);
 	c->running = 0;

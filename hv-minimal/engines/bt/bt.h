@@ -432,6 +432,8 @@ struct bt_vm {
 	} direct[4];
 	unsigned ndirect;
 	struct { uint32_t leaf, sub, r[4]; } cpuid[32];   /* the host's, read once */
+	struct hv_cpuid_leaf hvcpuid[HV_CPUID_LEAVES_MAX]; /* the core's own leaves */
+	unsigned nhvcpuid;
 	unsigned ncpuid;
 	uint64_t map_budget;             /* window pages all vCPUs together may keep mapped */
 	int icount;                      /* counting mode asked for (atomic; icount.c) */
@@ -461,6 +463,7 @@ struct bt_vcpu {
 	int host_error;                  /* hv_err_msg() says what */
 	int shutdown;                    /* a triple fault ended the guest */
 	int exit_request;                /* request_exit(): atomic */
+	int parked;                      /* blocked in the VMM (vcpu_parked): atomic */
 	int poll_armed;                  /* the poll page is read-only */
 	/* a call-out bt_callout_fast ran but could not finish: the run loop takes its result */
 	struct {

@@ -233,6 +233,9 @@ void bt_cpuid(struct bt_vcpu *v, uint32_t leaf, uint32_t sub, uint32_t r[4])
 	if ((leaf < 0x40000000 && leaf > max_basic) || (leaf >= 0x80000000 && leaf > max_ext))
 		return;
 	if (leaf >= 0x40000000 && leaf < 0x80000000) {
+		for (unsigned i = 0; i < v->vm->nhvcpuid; i++)
+			if (v->vm->hvcpuid[i].leaf == leaf)
+				memcpy(r, v->vm->hvcpuid[i].r, 4 * sizeof(r[0]));
 		if (leaf == 0x40000000) {
 			r[0] = 0x40000000;
 			memcpy(&r[1], "hvla", 4);

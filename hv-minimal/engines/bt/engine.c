@@ -75,6 +75,8 @@ static int bt_vm_create(const struct hv_vm_config *cfg, struct hv_engine_vm **ou
 		return -1;
 	}
 	bt_cpuid_init(vm);
+	vm->nhvcpuid = cfg->ncpuid < HV_CPUID_LEAVES_MAX ? cfg->ncpuid : HV_CPUID_LEAVES_MAX;
+	memcpy(vm->hvcpuid, cfg->cpuid, vm->nhvcpuid * sizeof(vm->hvcpuid[0]));
 	/* The guest reads the host's TSC directly (rdtsc is not translated). */
 	if (hv_tsc_init(&tsc) == 0 && tsc.hz > 0)
 		vm->tsc_khz = (uint64_t)(tsc.hz / 1e3 + 0.5);
@@ -434,7 +436,8 @@ static int bt_tlb_flush(struct hv_engine_vcpu *hv, uint64_t mask)
 			continue;
 		uint64_t t0 = hv_tsc_now();
 		while (__atomic_load_n(&o->xreq.pending, __ATOMIC_ACQUIRE) &&
-		       !__atomic_load_n(&o->cpu.halted, __ATOMIC_ACQUIRE)) {
+		       !__atomic_load_n(&o->cpu.halted, __ATOMIC_ACQUIRE) &&
+		       !__atomic_load_n(&o->parked, __ATOMIC_ACQUIRE)) {
 			if (__atomic_load_n(&v->exit_request, __ATOMIC_ACQUIRE) ||
 			    __atomic_load_n(&o->exit_request, __ATOMIC_ACQUIRE))
 				return 0;     /* the VM is stopping: nothing runs on */
@@ -445,6 +448,13 @@ static int bt_tlb_flush(struct hv_engine_vcpu *hv, uint64_t mask)
 		v->stats.tlb_flush_wait_cycles += hv_tsc_now() - t0;
 	}
 	return 0;
+}
+
+/* A vCPU blocked in a call-out (a spin wait) serves table-write requests on its way
+ * back, as a halted one does: the call-out's return checks for them. */
+static void bt_vcpu_parked(struct hv_engine_vcpu *hv, int on)
+{
+	__atomic_store_n(&((struct bt_vcpu *)hv)->parked, on, __ATOMIC_SEQ_CST);
 }
 
 static int bt_load_cr3(struct hv_engine_vcpu *hv, uint64_t cr3)
@@ -497,4 +507,5 @@ const struct hv_engine_ops hv_bt_engine_ops = {
 	.pte_write = bt_pte_write,
 	.load_cr3 = bt_load_cr3,
 	.tlb_flush = bt_tlb_flush,
+	.vcpu_parked = bt_vcpu_parked,
 };

@@ -27,15 +27,28 @@ static int kvm_require_cap(struct hv_engine_vm *vm, long cap, const char *name)
 	return 0;
 }
 
-static int kvm_fetch_cpuid(struct hv_engine_vm *vm)
+/* KVM's supported CPUID, once, with the core's own leaves (hv-minimal's signature and
+ * spin threshold) added as they are. */
+static int kvm_fetch_cpuid(struct hv_engine_vm *vm, const struct hv_vm_config *cfg)
 {
 	for (unsigned n = 64; n <= KVM_CPUID_MAX_ENTRIES; n *= 2) {
-		struct kvm_cpuid2 *c = calloc(1, sizeof(*c) + n * sizeof(c->entries[0]));
+		struct kvm_cpuid2 *c = calloc(1, sizeof(*c) +
+					      (n + HV_CPUID_LEAVES_MAX) * sizeof(c->entries[0]));
 
 		if (!c)
 			return hv_err_errno("allocating %u CPUID entries", n);
 		c->nent = n;
 		if (ioctl(vm->kvm_fd, KVM_GET_SUPPORTED_CPUID, c) == 0) {
+			for (unsigned i = 0; i < cfg->ncpuid && i < HV_CPUID_LEAVES_MAX; i++) {
+				struct kvm_cpuid_entry2 *e = &c->entries[c->nent++];
+
+				memset(e, 0, sizeof(*e));
+				e->function = cfg->cpuid[i].leaf;
+				e->eax = cfg->cpuid[i].r[0];
+				e->ebx = cfg->cpuid[i].r[1];
+				e->ecx = cfg->cpuid[i].r[2];
+				e->edx = cfg->cpuid[i].r[3];
+			}
 			vm->cpuid = c;
 			return 0;
 		}
@@ -118,7 +131,7 @@ static int kvm_vm_setup(struct hv_engine_vm *vm, const struct hv_vm_config *cfg)
 	 * which therefore never reach the VMM's bus. */
 	if (ioctl(vm->vm_fd, KVM_CREATE_IRQCHIP, 0) < 0)
 		return hv_err_errno("KVM_CREATE_IRQCHIP");
-	if (kvm_fetch_cpuid(vm))
+	if (kvm_fetch_cpuid(vm, cfg))
 		return -1;
 	if (ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_GET_TSC_KHZ) > 0) {
 		int khz = ioctl(vm->vm_fd, KVM_GET_TSC_KHZ, 0);

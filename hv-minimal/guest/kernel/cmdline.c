@@ -10,9 +10,13 @@
  *                      (default: half of the memory above the kernel)
  *   hz=N               timer interrupts per second on each CPU (default 100); 0: no
  *                      timer, so no preemption, and IPIs are the only wake-ups
- *   spinlock=NAME      the kernel's lock implementation (default plain)
+ *   spinlock=NAME      how a lock waiter waits: plain (spin, the default), pv-yield
+ *                      (tell the VMM after the threshold), pv-halt (sleep until
+ *                      kicked): spinlock.h
+ *   spinthreshold=N    spins before pv-yield/pv-halt's slow path (default: the VMM's
+ *                      CPUID leaf 0x40000104, else 32768)
  *   flavour=NAME       privileged operations as on bare metal (full, the default) or
- *                      through hypercalls (pv: not in this kernel yet)
+ *                      through hypercalls (pv): pv.h; pv=on and pv=off say the same
  *   iopath=NAME        how the kernel reaches its block device (blk.c): emul (the
  *   io=NAME            default: one exit per register access), virtio, ioeventfd,
  *                      poll or split
@@ -120,8 +124,13 @@ static void opt_hz(const char *key, const char *v)
 static void opt_spinlock(const char *key, const char *v)
 {
 	if (lock_ops_select(v) < 0)
-		bad(key, v, "a lock this kernel has (plain)");
+		bad(key, v, "a lock this kernel has (plain, pv-yield, pv-halt)");
 	kcfg.spinlock = v;
+}
+
+static void opt_spinthreshold(const char *key, const char *v)
+{
+	kcfg.spin_threshold = number(key, v, 1, UINT32_MAX);
 }
 
 static void opt_flavour(const char *key, const char *v)
@@ -204,7 +213,7 @@ static const struct {
 } options[] = {
 	{ "workload", opt_workload }, { "wargs", opt_wargs }, { "sysgate", opt_sysgate },
 	{ "kmem", opt_kmem }, { "cow", opt_cow }, { "hz", opt_hz },
-	{ "spinlock", opt_spinlock }, { "flavour", opt_flavour }, { "pv", opt_pv },
+	{ "spinlock", opt_spinlock }, { "spinthreshold", opt_spinthreshold }, { "flavour", opt_flavour }, { "pv", opt_pv },
 	{ "pvbatch", opt_pvbatch }, { "iopath", opt_iopath }, { "io", opt_iopath },
 	{ "cpus", opt_cpus }, { "cr8wr", opt_cr8wr }, { "virtio_mmio.device", opt_virtio_mmio },
 	{ "pagesize", opt_pagesize }, { "hugemem", opt_hugemem },

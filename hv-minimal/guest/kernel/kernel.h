@@ -55,6 +55,7 @@ struct kconfig {
 	uint32_t pv_batch;         /* pv: page-table updates per hypercall at most, from pvbatch= */
 	uint32_t hz;              /* timer interrupts per second, from hz= */
 	const char *spinlock;     /* lock implementation, from spinlock= */
+	uint32_t spin_threshold;  /* spinthreshold=; 0: the VMM's (CPUID) or the default */
 	const char *flavour;      /* guest flavour, from flavour= (full) */
 	const char *iopath;       /* I/O path, from iopath= or io= (blk.c) */
 	uint64_t blk_mmio;        /* virtio-mmio block device, from virtio_mmio.device=

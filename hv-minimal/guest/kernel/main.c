@@ -12,6 +12,7 @@
 #include "proc.h"
 #include "pv.h"
 #include "smp.h"
+#include "spinlock.h"
 #include "trap.h"
 #include "vm.h"
 
@@ -99,6 +100,7 @@ void kmain(uint64_t boot_gpa)
 	kmem_init();
 	pv_init();
 	pv_init_cpu();
+	spin_init();
 	blk_boot();
 	syscall_init(kcfg.gate);
 	hv_post(POST_PAGING);

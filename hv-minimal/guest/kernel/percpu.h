@@ -53,6 +53,8 @@ struct cpu_stats {
 	uint64_t shootdowns, shootdown_ipis, shootdown_resends, shootdown_max_cycles;
 	uint64_t kmem_calls;
 	uint64_t hypercalls, pte_updates;   /* pv: calls made, entries sent in them */
+	/* spinlocks: slow-path entries, and the HV_HC_SPIN_* calls made (spinlock.c) */
+	uint64_t spin_slow, spin_notifies, spin_waits, spin_kicks;
 	/* pagesize=2m: 2 MiB pages mapped, split into 4 KiB entries, and 2 MiB regions
 	 * that got 4 KiB pages because the pool was empty */
 	uint64_t huge_maps, huge_splits, huge_fallbacks;

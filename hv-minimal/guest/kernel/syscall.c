@@ -8,6 +8,7 @@
 #include "kop.h"
 #include "percpu.h"
 #include "proc.h"
+#include "spinlock.h"
 #include "trap.h"
 
 #define WRITE_MAX (64 * 1024)   /* longest console write in one call */
@@ -65,6 +66,36 @@ static long sys_getpid(struct trapframe *tf)
 static long sys_nb_kernel_op(struct trapframe *tf)
 {
 	return kop_run(myproc(), tf->rdi, tf->rsi);
+}
+
+/* A user lock's slow path and kick (spinlock.h): the lock must sit in the shared area,
+ * where the processes that contend for it all map the same frame. */
+static long sys_spin_wait(struct trapframe *tf)
+{
+	uint64_t pa;
+
+	if (tf->rdi % sizeof(struct guest_spinlock) || tf->rsi > UINT32_MAX)
+		return -GUEST_EINVAL;
+	pa = uvm_hold_shared(myproc()->vs, tf->rdi, sizeof(struct guest_spinlock));
+	if (!pa)
+		return -GUEST_EFAULT;
+	spin_slow_path(P2V(pa), (uint32_t)tf->rsi);
+	frame_put(pa & ~(uint64_t)(PAGE_SIZE - 1));
+	return 0;
+}
+
+static long sys_spin_kick(struct trapframe *tf)
+{
+	uint64_t pa;
+
+	if (tf->rdi % sizeof(struct guest_spinlock))
+		return -GUEST_EINVAL;
+	pa = uvm_hold_shared(myproc()->vs, tf->rdi, sizeof(struct guest_spinlock));
+	if (!pa)
+		return -GUEST_EFAULT;
+	spin_kick_waiter(P2V(pa));
+	frame_put(pa & ~(uint64_t)(PAGE_SIZE - 1));
+	return 0;
 }
 
 /* A record from the program: checked before the VMM sees it (the VMM checks again). */
@@ -233,7 +264,12 @@ static long sys_sysinfo(struct trapframe *tf)
 		si.kmem_calls += st->kmem_calls;
 		si.hypercalls += st->hypercalls;
 		si.pte_updates += st->pte_updates;
+		si.spin_slow += st->spin_slow;
+		si.spin_notifies += st->spin_notifies;
+		si.spin_waits += st->spin_waits;
+		si.spin_kicks += st->spin_kicks;
 	}
+	si.spin_threshold = spin_threshold;
 	si.frames_used = frames_used();
 	strlcpy(si.spinlock, lock_ops->name, sizeof(si.spinlock));
 	return copyout(myproc()->vs, tf->rdi, &si, sizeof(si)) < 0 ? -GUEST_EFAULT : 0;
@@ -260,6 +296,8 @@ static long (*const handlers[SYS_NR])(struct trapframe *) = {
 	[SYS_sysinfo] = sys_sysinfo,
 	[SYS_getcpu] = sys_getcpu,
 	[SYS_populate] = sys_populate,
+	[SYS_spin_wait] = sys_spin_wait,
+	[SYS_spin_kick] = sys_spin_kick,
 	[SYS_blk] = sys_blk,
 };
 

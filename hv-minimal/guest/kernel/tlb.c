@@ -3,6 +3,7 @@
  * changed, so a request carries no addresses and requests from several CPUs merge. */
 #include "apic.h"
 #include "pv.h"
+#include "spinlock.h"
 #include "tlb.h"
 #include "vm.h"
 #include "x86.h"
@@ -33,6 +34,7 @@ void tlb_shootdown_remote(struct vmspace *vs)
 		struct cpu *t = &cpus[__builtin_ctz(m)];
 		want[t->id] = __atomic_add_fetch(&t->tlb_req, 1, __ATOMIC_SEQ_CST);
 		lapic_ipi(t->apic_id, T_IPI);
+		spin_nudge(t->id);   /* a CPU asleep on a lock (pv-halt) answers too */
 		me->st.shootdowns++;
 		me->st.shootdown_ipis++;
 	}
@@ -51,6 +53,7 @@ void tlb_shootdown_remote(struct vmspace *vs)
 		if (now - last >= tlb_resend_cycles) {
 			for (uint32_t m = pending; m; m &= m - 1) {
 				lapic_ipi(cpus[__builtin_ctz(m)].apic_id, T_IPI);
+				spin_nudge((uint32_t)__builtin_ctz(m));
 				me->st.shootdown_ipis++;
 				me->st.shootdown_resends++;
 			}

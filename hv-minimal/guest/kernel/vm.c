@@ -434,6 +434,23 @@ static int in_shared_area(uint64_t va)
 	return va >= GUEST_USER_SHARED_BASE && va < GUEST_USER_SHARED_END;
 }
 
+uint64_t uvm_hold_shared(struct vmspace *vs, uint64_t uva, size_t n)
+{
+	uint64_t pa = 0;
+	pte_t v;
+
+	if (!in_shared_area(uva) || n > PAGE_SIZE - (uva & (PAGE_SIZE - 1)))
+		return 0;
+	int locked = vs_lock(vs);
+	v = uvm_leaf(vs->pml4, uva);
+	if ((v & (PTE_P | PTE_U | PTE_W)) == (PTE_P | PTE_U | PTE_W)) {
+		pa = PTE_ADDR(v) + (uva & (PAGE_SIZE - 1));
+		frame_get(PTE_ADDR(v));
+	}
+	vs_unlock(vs, locked);
+	return pa;
+}
+
 static int in_demand_area(const struct vmspace *vs, uint64_t va)
 {
 	return (va >= GUEST_USER_DEMAND_BASE && va < GUEST_USER_DEMAND_END) ||

@@ -116,6 +116,11 @@ int copyinstr(struct vmspace *vs, char *dst, uint64_t uva, size_t max);
 /* Copies n bytes to user address uva, resolving demand and copy-on-write pages; -1
  * unless every byte is writable user memory. */
 int copyout(struct vmspace *vs, uint64_t uva, const void *src, size_t n);
+/* The physical address of the n bytes at user address uva, which must lie in one
+ * writable 4 KiB page of the shared area, with a reference on its frame (frame_put
+ * drops it), so that an unmap meanwhile cannot free it; 0 when they do not. */
+uint64_t uvm_hold_shared(struct vmspace *vs, uint64_t uva, size_t n);
+
 /* Calls fn on each user-mapped piece of [uva, uva+n) (through the direct map); -1 if
  * part of the range is not mapped user memory (pieces before it were processed). */
 int uvm_each(pte_t *pml4, uint64_t uva, size_t n, void (*fn)(void *ctx, const void *p, size_t n),

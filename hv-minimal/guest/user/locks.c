@@ -1,33 +1,39 @@
 /* locks: one process per CPU contends for one ticket spinlock in a shared page: think
  * (a fixed loop outside the lock), take the lock, hold it (a fixed loop inside),
- * release. With more vCPUs than host CPUs a preempted lock holder stalls every waiter:
- * the lock-holder preemption the spinlock experiments measure. Loops are counted in
+ * release. The lock is the kernel's (ulock.c), waited on as the boot's spinlock= mode
+ * says. With more vCPUs than host CPUs a preempted lock holder stalls every waiter:
+ * the lock-holder preemption the spinlock experiment measures. Loops are counted in
  * iterations, not cycles, so every engine does the same work. One op is one
- * acquisition; wait_cycles_per_op is the mean time spent waiting for the lock.
+ * acquisition. Besides the time per op, per repetition:
+ *   ops_per_s            acquisitions per second (the guest's TSC rate);
+ *   wait_cycles_per_op   time from asking for the lock to getting it;
+ *   spins_per_op         turns of the spin loop while waiting;
+ *   wasted_cycles_per_op spins_per_op times the cycles one turn takes, measured at
+ *                        the start of the run: CPU time burnt spinning (time asleep
+ *                        or yielded in the VMM, or descheduled by the host, is not);
+ *   slow_per_op          slow-path system calls (pv-yield, pv-halt) per acquisition;
+ *   holder_preemptions   holds that took longer than STALL_US: the holder lost its
+ *                        CPU meanwhile (the hold itself is a few hundred cycles);
+ *   waiter_preemptions   hand-overs that took longer than STALL_US from one release
+ *                        to the next acquisition: a ticket lock serves its waiters in
+ *                        order, so the next one's lost CPU stalls the lock although
+ *                        nobody holds it (Ouyang and Lange, VEE 2013).
  * wargs: iters=N (per process),hold=H,think=T,procs=P (default: one per CPU),reps=R */
 #include "guest/work.h"
 #include "ulib.h"
 
+#define STALL_US 200
+
 struct shared {
-	volatile uint32_t next, owner;     /* the ticket lock */
+	struct guest_spinlock lock;
 	volatile uint64_t counter;         /* incremented under the lock */
 	volatile uint64_t sum;             /* checksum material, under the lock */
+	volatile uint64_t released_at;     /* TSC at the last release, under the lock */
 	volatile uint32_t ready, done, go;
-	volatile uint64_t wait_cycles[64];
+	struct {
+		uint64_t wait_cycles, spins, slow, stalls, handoff_stalls;
+	} w[64];
 };
-
-static void lock(struct shared *s)
-{
-	uint32_t t = __atomic_fetch_add(&s->next, 1, __ATOMIC_ACQUIRE);
-
-	while (__atomic_load_n(&s->owner, __ATOMIC_ACQUIRE) != t)
-		__asm__ volatile("pause");
-}
-
-static void unlock(struct shared *s)
-{
-	__atomic_store_n(&s->owner, s->owner + 1, __ATOMIC_RELEASE);
-}
 
 static void spin(uint64_t n)
 {
@@ -35,9 +41,10 @@ static void spin(uint64_t n)
 		__asm__ volatile("" : : : "memory");
 }
 
-static void worker(struct shared *s, unsigned id, uint64_t iters, uint64_t hold, uint64_t think)
+static void worker(struct shared *s, unsigned id, uint64_t iters, uint64_t hold, uint64_t think,
+		   uint64_t stall_cycles)
 {
-	uint64_t waited = 0;
+	uint64_t waited = 0, spins = 0, slow = 0, stalls = 0, handoff_stalls = 0;
 
 	__atomic_add_fetch(&s->ready, 1, __ATOMIC_SEQ_CST);
 	while (!s->go)
@@ -45,14 +52,25 @@ static void worker(struct shared *s, unsigned id, uint64_t iters, uint64_t hold,
 	for (uint64_t i = 0; i < iters; i++) {
 		spin(think);
 		uint64_t t0 = tsc_read();
-		lock(s);
-		waited += tsc_read() - t0;
+		ulock_acquire(&s->lock, &spins, &slow);
+		uint64_t t1 = tsc_read();
+		waited += t1 - t0;
+		if (stall_cycles && s->released_at && t1 > s->released_at &&
+		    t1 - s->released_at > stall_cycles)
+			handoff_stalls++;
 		s->counter++;
 		s->sum = s->sum * 3 + id + 1;  /* order-dependent: only the count is stable */
 		spin(hold);
-		unlock(s);
+		if (stall_cycles && tsc_read() - t1 > stall_cycles)
+			stalls++;
+		s->released_at = tsc_read();
+		ulock_release(&s->lock);
 	}
-	s->wait_cycles[id] = waited;
+	s->w[id].wait_cycles = waited;
+	s->w[id].spins = spins;
+	s->w[id].slow = slow;
+	s->w[id].stalls = stalls;
+	s->w[id].handoff_stalls = handoff_stalls;
 	__atomic_add_fetch(&s->done, 1, __ATOMIC_SEQ_CST);
 }
 
@@ -75,9 +93,14 @@ int main(const char *args)
 	}
 	if (!procs)
 		procs = si.ncpus;
+	ulock_init();
+	uint64_t spin_cost_x1000 = ulock_spin_cost_x1000();
+	uint64_t stall_cycles = si.tsc_khz * STALL_US / 1000;
+
 	printf("locks: %lu processes on %u CPU(s), %lu acquisitions each, hold %lu, think %lu, "
-	       "%lu reps, %s kernel spinlock\n", procs, si.ncpus, iters, hold, think, reps,
-	       si.spinlock);
+	       "%lu reps, %s spinlock, threshold %u, %lu.%03lu cycles per spin\n", procs,
+	       si.ncpus, iters, hold, think, reps, si.spinlock, si.spin_threshold,
+	       spin_cost_x1000 / 1000, spin_cost_x1000 % 1000);
 	for (unsigned r = 0; r < reps; r++) {
 		memset((void *)s, 0, sizeof(*s));   /* maps the shared page before fork */
 		for (unsigned i = 1; i < procs; i++) {
@@ -85,7 +108,7 @@ int main(const char *args)
 			if (pid == 0) {
 				if (setcpu(i % si.ncpus) < 0)
 					exit(2);
-				worker(s, i, iters, hold, think);
+				worker(s, i, iters, hold, think, stall_cycles);
 				exit(0);
 			}
 			if (pid < 0) {
@@ -95,9 +118,10 @@ int main(const char *args)
 		}
 		while (s->ready != procs - 1)
 			yield();
+		work_begin();
 		uint64_t t0 = tsc_read();
 		s->go = 1;
-		worker(s, 0, iters, hold, think);
+		worker(s, 0, iters, hold, think, stall_cycles);
 		while (s->done != procs)
 			yield();
 		uint64_t el = tsc_read() - t0;
@@ -108,16 +132,30 @@ int main(const char *args)
 				return 1;
 			}
 		}
-		uint64_t waited = 0;
-		for (unsigned i = 0; i < procs; i++)
-			waited += s->wait_cycles[i];
-		if (s->counter != procs * iters) {
+		uint64_t waited = 0, spins = 0, slow = 0, stalls = 0, handoffs = 0;
+		uint64_t ops = procs * iters;
+		for (unsigned i = 0; i < procs; i++) {
+			waited += s->w[i].wait_cycles;
+			spins += s->w[i].spins;
+			slow += s->w[i].slow;
+			stalls += s->w[i].stalls;
+			handoffs += s->w[i].handoff_stalls;
+		}
+		if (s->counter != ops) {
 			printf("locks: FAIL: counter %lu, expected %lu: mutual exclusion broken\n",
-			       s->counter, procs * iters);
+			       s->counter, ops);
 			return 1;
 		}
-		report_work("locks", r, el, procs * iters, (uint32_t)s->counter);
-		report_ratio("locks", "wait_cycles_per_op", waited, procs * iters, "cycles", r);
+		report_work("locks", r, el, ops, (uint32_t)s->counter);
+		if (si.tsc_khz)
+			report_ratio("locks", "ops_per_s", ops * si.tsc_khz * 1000, el, "ops/s", r);
+		report_ratio("locks", "wait_cycles_per_op", waited, ops, "cycles", r);
+		report_ratio("locks", "spins_per_op", spins, ops, "spins", r);
+		report_ratio("locks", "wasted_cycles_per_op", spins * spin_cost_x1000, ops * 1000,
+			     "cycles", r);
+		report_ratio("locks", "slow_per_op", slow, ops, "calls", r);
+		report_u64("locks", "holder_preemptions", stalls, "count", r);
+		report_u64("locks", "waiter_preemptions", handoffs, "count", r);
 	}
 	return 0;
 }

@@ -140,6 +140,16 @@ long populate(void *addr, uint64_t len)
 	return sys_call(SYS_populate, (long)addr, (long)len, 0);
 }
 
+long spin_wait_slow(struct guest_spinlock *l, uint32_t ticket)
+{
+	return sys_call(SYS_spin_wait, (long)l, (long)ticket, 0);
+}
+
+long spin_kick(struct guest_spinlock *l)
+{
+	return sys_call(SYS_spin_kick, (long)l, 0, 0);
+}
+
 void *malloc(size_t n)
 {
 	uint64_t cur = (uint64_t)sbrk(0);

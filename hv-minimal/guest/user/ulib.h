@@ -68,6 +68,18 @@ long getcpu(void);
 long sysinfo(struct guest_sysinfo *si);
 /* Maps [addr, addr+len) of a demand area now (page aligned). */
 long populate(void *addr, uint64_t len);
+long spin_wait_slow(struct guest_spinlock *l, uint32_t ticket);
+long spin_kick(struct guest_spinlock *l);
+
+/* The kernel's ticket lock for programs (ulock.c): a struct guest_spinlock in the
+ * shared area, waited on as the boot's spinlock= says (plain, pv-yield, pv-halt), the
+ * slow path by system call after the kernel's spin threshold. ulock_init reads the
+ * mode once; ulock_acquire adds the spins it made to *spins. */
+void ulock_init(void);
+void ulock_acquire(struct guest_spinlock *l, uint64_t *spins, uint64_t *slow);
+void ulock_release(struct guest_spinlock *l);
+/* Cycles one spin of ulock_acquire's loop takes, measured now (for wasted cycles). */
+uint64_t ulock_spin_cost_x1000(void);
 /* Memory from the heap, 64-byte aligned, never freed; NULL when out of room. */
 void *malloc(size_t n);
 

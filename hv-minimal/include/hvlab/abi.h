@@ -114,6 +114,18 @@ enum hv_hcall_nr {
 				  * whose TLBs drop it; no IPI (HV_PV_TLB) */
 	HV_HC_CLOCK_PAGE = 9,    /* arg0 = gpa (32-byte aligned) of a struct hv_pvclock
 				  * the VMM fills (HV_PV_CLOCK) */
+	HV_HC_SPIN_NOTIFY = 10,  /* arg0 = spins so far: this vCPU has spun on a lock past
+				  * the threshold of HV_CPUID_SPIN; the VMM yields its host
+				  * CPU (Hyper-V's HvCallNotifyLongSpinWait) (HV_PV_SPIN) */
+	HV_HC_SPIN_WAIT = 11,    /* arg0 = gpa (4-byte aligned) of a lock word, arg1 = the
+				  * value the caller saw there: block until kicked, unless the
+				  * word has changed, for at most HV_SPIN_WAIT_MAX_US; a kick
+				  * sent before the call ends it at once. Returns 1 when
+				  * kicked, 0 otherwise; the caller checks its lock again
+				  * either way (KVM's pv-spinlock halt) (HV_PV_SPIN) */
+	HV_HC_SPIN_KICK = 12,    /* arg0 = vCPU index: wake it from HV_HC_SPIN_WAIT (KVM's
+				  * KVM_HC_KICK_CPU); a vCPU not waiting keeps the kick
+				  * for its next wait (HV_PV_SPIN) */
 	HV_HC_NR
 };
 
@@ -133,6 +145,19 @@ enum hv_hcall_nr {
 #define HV_PV_CR3   (1u << 1)   /* CR3 loads by hypercall */
 #define HV_PV_TLB   (1u << 2)   /* TLB flushes, local and remote, by hypercall */
 #define HV_PV_CLOCK (1u << 3)   /* a pvclock page */
+#define HV_PV_SPIN  (1u << 4)   /* spin-wait notification, wait and kick */
+
+#define HV_SPIN_WAIT_MAX_US 10000 /* HV_HC_SPIN_WAIT returns after this at the latest */
+
+/* ---- CPUID: hv-minimal's own leaves, at 0x40000100 so that they sit beside an
+ * engine's own hypervisor leaves at 0x40000000 (KVM's under hw), as Linux scans for
+ * hypervisors in 0x100 steps. ---- */
+#define HV_CPUID_BASE   0x40000100u  /* eax: highest leaf; ebx, ecx, edx: HV_CPUID_SIG */
+#define HV_CPUID_SIG    "hv-minimal  "
+#define HV_CPUID_SPIN   0x40000104u  /* ebx: spins before a lock waiter tells the VMM, the
+				      * way Hyper-V's 0x40000004 EBX recommends a count;
+				      * 0xffffffff: never */
+#define HV_SPIN_THRESHOLD_DEFAULT 32768u /* Linux's SPIN_THRESHOLD (1 << 15) */
 
 #define HV_MMU_BATCH_MAX   2048           /* updates per HV_HC_MMU_UPDATE, as Xen's */
 #define HV_TLB_FLUSH_ALL   (~0ull)

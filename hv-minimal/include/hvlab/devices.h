@@ -37,17 +37,38 @@ struct hv_pv {
 	uint64_t updates;            /* page-table entries written for the guest */
 };
 
+/* Spin-wait notification, wait and kick (hcall_spin.c): per vCPU, a pending kick and
+ * the condition its wait sleeps on. */
+struct hv_spin_vcpu {
+	pthread_mutex_t lock;
+	pthread_cond_t wake;         /* CLOCK_MONOTONIC */
+	int kicked;                  /* a kick no wait has taken yet */
+	int waiting;                 /* inside HV_HC_SPIN_WAIT */
+};
+
+struct hv_spin {
+	struct hv_spin_vcpu v[HV_MAX_VCPUS];
+	uint64_t woken_kick;         /* waits ended by a kick (sent before or during) */
+	uint64_t woken_changed;      /* waits that found the lock word changed */
+	uint64_t woken_timeout;      /* waits that ran out (HV_SPIN_WAIT_MAX_US) */
+	uint64_t kicks_idle;         /* kicks to a vCPU not waiting, kept for its next wait */
+};
+
 /* Hypercall doorbell: out32 vCPU index to HV_PORT_HCALL runs that vCPU's page. */
 struct hv_hcall {
 	uint64_t calls[HV_HC_NR];
 	uint64_t refused[HV_HC_NR + 1];  /* by number; [HV_HC_NR]: unknown numbers */
 	uint64_t refusals;               /* all of them */
 	struct hv_pv pv;
+	struct hv_spin spin;
 };
 /* A hypercall number's name for logs and counters ("mmu_update"), "unknown" else. */
 const char *hv_hcall_name(uint64_t nr);
 /* Frees what the paravirtual calls allocated. */
 void hv_pv_free(struct hv_pv *pv);
+/* The spin-wait state's locks and conditions (hcall_spin.c). */
+void hv_spin_init(struct hv_spin *sp);
+void hv_spin_destroy(struct hv_spin *sp);
 
 /* HV_MMIO_UNBACKED page: writes discarded, reads all ones. */
 struct hv_nullmmio {

@@ -103,6 +103,13 @@ struct hv_sregs {
 	uint64_t apic_base;
 };
 
+/* A CPUID leaf the core defines (abi.h's HV_CPUID_*), for every engine to answer. */
+struct hv_cpuid_leaf {
+	uint32_t leaf;
+	uint32_t r[4];           /* eax, ebx, ecx, edx */
+};
+#define HV_CPUID_LEAVES_MAX 8
+
 /* What the core asks an engine for when it creates a VM. */
 struct hv_vm_config {
 	unsigned nr_vcpus;
@@ -115,6 +122,9 @@ struct hv_vm_config {
 	/* bt: a file to write the page-table trace to (ptwalk-sim's format); NULL: none.
 	 * Other engines refuse it. */
 	const char *bt_trace;
+	/* hv-minimal's own CPUID leaves (subleaf 0), which the guest sees as they are. */
+	struct hv_cpuid_leaf cpuid[HV_CPUID_LEAVES_MAX];
+	unsigned ncpuid;
 };
 
 struct hv_engine_ops {
@@ -191,6 +201,10 @@ struct hv_engine_ops {
 	 * the call (HV_HC_TLB_FLUSH under HV_PV_TLB). NULL: nothing to wait for. From vcpu's
 	 * thread, possibly inside the engine's call-out; 0, or -1 with hv_err_msg(). */
 	int (*tlb_flush)(struct hv_engine_vcpu *vcpu, uint64_t mask);
+	/* Optional (may be NULL): the vCPU's thread blocks in the VMM (on = 1) or is back
+	 * (on = 0), inside a call-out or between runs: an engine whose vCPUs wait for each
+	 * other (bt's tlb_flush) treats a parked vCPU as halted. */
+	void (*vcpu_parked)(struct hv_engine_vcpu *vcpu, int on);
 	/* Optional: loads CR3 as a guest `mov %reg, %cr3` would (no other state changes).
 	 * NULL: the core does it through get_sregs/set_sregs. */
 	int (*load_cr3)(struct hv_engine_vcpu *vcpu, uint64_t cr3);

@@ -39,6 +39,7 @@ struct hvm_options {
 	const char *disk;                /* --disk FILE, or NULL: a temporary file */
 	uint64_t disk_size;              /* --disk-size; 0: not given */
 	int disk_direct;                 /* --disk-direct: O_DIRECT */
+	unsigned spin_threshold;         /* --spin-threshold; 0: not given (the default) */
 	int help;                        /* --help/-h was given */
 };
 

@@ -41,6 +41,8 @@ struct hv_vcpu {
 	int running;             /* the thread is in its run loop (under vm->lock) */
 	struct hv_exitstats stats;
 	uint64_t nexits;
+	/* The thread's involuntary and voluntary host context switches, read when it ends. */
+	uint64_t host_preempted, host_blocked;
 	/* Register state saved when the vCPU stopped on a fault, hang or signal. */
 	int have_dump;
 	struct hv_regs dump_regs;
@@ -54,6 +56,7 @@ struct hv_vm_params {
 	const char *bt_gs;       /* struct hv_vm_config's */
 	const char *bt_adaptive; /* the same */
 	const char *bt_trace;    /* the same */
+	uint32_t spin_threshold; /* CPUID HV_CPUID_SPIN's EBX; 0: HV_SPIN_THRESHOLD_DEFAULT */
 };
 
 struct hv_vm {

@@ -24,7 +24,8 @@ static const char *const hc_names[HV_HC_NR] = {
 	[HV_HC_FEATURES] = "features", [HV_HC_MMU_UPDATE] = "mmu_update",
 	[HV_HC_PIN_ROOT] = "pin_root", [HV_HC_UNPIN_ROOT] = "unpin_root",
 	[HV_HC_NEW_BASEPTR] = "new_baseptr", [HV_HC_TLB_FLUSH] = "tlb_flush",
-	[HV_HC_CLOCK_PAGE] = "clock_page",
+	[HV_HC_CLOCK_PAGE] = "clock_page", [HV_HC_SPIN_NOTIFY] = "spin_notify",
+	[HV_HC_SPIN_WAIT] = "spin_wait", [HV_HC_SPIN_KICK] = "spin_kick",
 };
 
 const char *hv_hcall_name(uint64_t nr)
@@ -135,6 +136,7 @@ static int hcall_direct(void *ctx, unsigned vcpu, const uint8_t *data, uint32_t 
 int hv_hcall_register(struct hv_vm *vm)
 {
 	pthread_mutex_init(&vm->dev.hcall.pv.lock, NULL);
+	hv_spin_init(&vm->dev.hcall.spin);
 	if (hv_bus_register(&vm->bus, HV_BUS_PIO, HV_PORT_HCALL, 4, "hypercall", &vm->dev.hcall,
 			    hcall_io))
 		return -1;

@@ -363,7 +363,7 @@ static int64_t hc_clock_page(struct hv_vcpu *vcpu, uint64_t gpa)
 
 uint32_t hv_pv_features(struct hv_vm *vm)
 {
-	uint32_t f = HV_PV_CR3;
+	uint32_t f = HV_PV_CR3 | HV_PV_SPIN;
 
 	if (vm->ops->pv_caps)
 		f |= vm->ops->pv_caps(vm->eng) & (HV_PV_MMU | HV_PV_TLB);
@@ -392,6 +392,10 @@ int64_t hv_pv_call(struct hv_vcpu *vcpu, struct hv_hcall_page *pg)
 		return have & HV_PV_TLB ? hc_tlb_flush(vcpu, pg->args[0], pg->args[1]) : HV_HC_ENOSYS;
 	case HV_HC_CLOCK_PAGE:
 		return hc_clock_page(vcpu, pg->args[0]);
+	case HV_HC_SPIN_NOTIFY:
+	case HV_HC_SPIN_WAIT:
+	case HV_HC_SPIN_KICK:
+		return hv_spin_call(vcpu, pg);
 	default:
 		return HV_HC_ENOSYS;
 	}

@@ -15,4 +15,8 @@ uint32_t hv_pv_features(struct hv_vm *vm);
  * refused), or INT64_MIN with hv_err_msg() set when the host failed. */
 int64_t hv_pv_call(struct hv_vcpu *vcpu, struct hv_hcall_page *pg);
 
+/* The spinlock calls (hcall_spin.c): HV_HC_SPIN_NOTIFY, _WAIT and _KICK, offered
+ * under every engine (HV_PV_SPIN). Returns the call's result or a HV_HC_E* code. */
+int64_t hv_spin_call(struct hv_vcpu *vcpu, const struct hv_hcall_page *pg);
+
 #endif

@@ -35,6 +35,13 @@ enum guest_sysnr {
 	SYS_getcpu = 18,       /* (): the CPU the caller runs on */
 	SYS_populate = 19,     /* (addr, len): map demand-zero pages now (no faults later) */
 	SYS_blk = 20,          /* (cmd, arg, n): the block device, enum guest_blk_cmd */
+	SYS_spin_wait = 21,    /* (lock, ticket): the slow path of the boot's spinlock=
+				* mode for a user lock (struct guest_spinlock, 16-byte
+				* aligned) whose waiter for ticket has spun past the
+				* threshold: pv-yield tells the VMM, pv-halt sleeps until
+				* kicked, plain returns at once */
+	SYS_spin_kick = 22,    /* (lock): after a release with waiters, wakes the one whose
+				* turn it is (pv-halt; nothing otherwise) */
 	SYS_NR
 };
 
@@ -148,6 +155,16 @@ struct guest_start {
 	char args[GUEST_ARGS_MAX]; /* wargs= from the command line, NUL-terminated */
 };
 
+/* The ticket spinlock of the kernel and of user programs (spinlock.h, ulib.h): the
+ * next ticket, the ticket being served, and how many waiters sleep in the VMM
+ * (spinlock=pv-halt), whom a releaser must kick. All zero: unlocked. */
+struct guest_spinlock {
+	volatile uint32_t next;
+	volatile uint32_t owner;
+	volatile uint32_t waiters;
+	uint32_t pad;
+} __attribute__((aligned(16)));
+
 /* SYS_sysinfo: the machine, the boot settings, and kernel counters summed over CPUs. */
 struct guest_sysinfo {
 	uint32_t ncpus;              /* CPUs online */
@@ -170,6 +187,12 @@ struct guest_sysinfo {
 	uint64_t hypercalls;         /* made by the kernel (pv flavour: HV_HC_*) */
 	uint64_t pte_updates;        /* page-table entries sent in HV_HC_MMU_UPDATE */
 	char spinlock[16];           /* the kernel's lock implementation */
+	uint32_t spin_threshold;     /* spins before a waiter takes the mode's slow path */
+	uint32_t pad;
+	uint64_t spin_slow;          /* slow-path entries (kernel and SYS_spin_wait) */
+	uint64_t spin_notifies;      /* HV_HC_SPIN_NOTIFY calls */
+	uint64_t spin_waits;         /* HV_HC_SPIN_WAIT calls */
+	uint64_t spin_kicks;         /* HV_HC_SPIN_KICK calls */
 };
 
 #endif
