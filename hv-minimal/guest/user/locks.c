@@ -18,7 +18,12 @@
  *                        to the next acquisition: a ticket lock serves its waiters in
  *                        order, so the next one's lost CPU stalls the lock although
  *                        nobody holds it (Ouyang and Lange, VEE 2013).
- * wargs: iters=N (per process),hold=H,think=T,procs=P (default: one per CPU),reps=R */
+ * With ms=M each repetition runs for M milliseconds instead of a fixed count, so that
+ * a lock that collapses under overcommit still ends in time; ops is then what got
+ * done, and the checksum (the counter otherwise, the same under every mode) is the
+ * number of processes.
+ * wargs: iters=N (per process),hold=H,think=T,procs=P (default: one per CPU),reps=R,
+ *        ms=M */
 #include "guest/work.h"
 #include "ulib.h"
 
@@ -30,8 +35,9 @@ struct shared {
 	volatile uint64_t sum;             /* checksum material, under the lock */
 	volatile uint64_t released_at;     /* TSC at the last release, under the lock */
 	volatile uint32_t ready, done, go;
+	volatile uint64_t deadline;        /* TSC at which ms= ends the repetition, or 0 */
 	struct {
-		uint64_t wait_cycles, spins, slow, stalls, handoff_stalls;
+		uint64_t ops, wait_cycles, spins, slow, stalls, handoff_stalls;
 	} w[64];
 };
 
@@ -49,7 +55,9 @@ static void worker(struct shared *s, unsigned id, uint64_t iters, uint64_t hold,
 	__atomic_add_fetch(&s->ready, 1, __ATOMIC_SEQ_CST);
 	while (!s->go)
 		__asm__ volatile("pause");
-	for (uint64_t i = 0; i < iters; i++) {
+	uint64_t i;
+
+	for (i = 0; s->deadline ? tsc_read() < s->deadline : i < iters; i++) {
 		spin(think);
 		uint64_t t0 = tsc_read();
 		ulock_acquire(&s->lock, &spins, &slow);
@@ -66,6 +74,7 @@ static void worker(struct shared *s, unsigned id, uint64_t iters, uint64_t hold,
 		s->released_at = tsc_read();
 		ulock_release(&s->lock);
 	}
+	s->w[id].ops = i;
 	s->w[id].wait_cycles = waited;
 	s->w[id].spins = spins;
 	s->w[id].slow = slow;
@@ -77,18 +86,19 @@ static void worker(struct shared *s, unsigned id, uint64_t iters, uint64_t hold,
 int main(const char *args)
 {
 	struct guest_sysinfo si;
-	uint64_t iters = 2000, hold = 200, think = 2000, procs = 0, reps = 3;
+	uint64_t iters = 2000, hold = 200, think = 2000, procs = 0, reps = 3, ms = 0;
 	const struct warg w[] = {
 		{ "iters", &iters }, { "hold", &hold }, { "think", &think }, { "procs", &procs },
-		{ "reps", &reps },
+		{ "reps", &reps }, { "ms", &ms },
 	};
 	const char *bad = args;
 	struct shared *s = (struct shared *)GUEST_USER_SHARED_BASE;
 
 	sysinfo(&si);
-	if (wargs_parse(args, w, 5, &bad) < 0 || !iters || procs > 64 || !reps || reps > 64) {
-		printf("locks: bad argument at '%s' (iters=N,hold=H,think=T,procs=P,reps=R)\n",
-		       bad);
+	if (wargs_parse(args, w, 6, &bad) < 0 || !iters || procs > 64 || !reps || reps > 64 ||
+	    ms > 600000 || (ms && !si.tsc_khz)) {
+		printf("locks: bad argument at '%s' (iters=N,hold=H,think=T,procs=P,reps=R,ms=M; "
+		       "ms at most 600000 and only with a known TSC rate)\n", bad);
 		return 1;
 	}
 	if (!procs)
@@ -97,10 +107,10 @@ int main(const char *args)
 	uint64_t spin_cost_x1000 = ulock_spin_cost_x1000();
 	uint64_t stall_cycles = si.tsc_khz * STALL_US / 1000;
 
-	printf("locks: %lu processes on %u CPU(s), %lu acquisitions each, hold %lu, think %lu, "
+	printf("locks: %lu processes on %u CPU(s), %lu %s each, hold %lu, think %lu, "
 	       "%lu reps, %s spinlock, threshold %u, %lu.%03lu cycles per spin\n", procs,
-	       si.ncpus, iters, hold, think, reps, si.spinlock, si.spin_threshold,
-	       spin_cost_x1000 / 1000, spin_cost_x1000 % 1000);
+	       si.ncpus, ms ? ms : iters, ms ? "ms" : "acquisitions", hold, think, reps,
+	       si.spinlock, si.spin_threshold, spin_cost_x1000 / 1000, spin_cost_x1000 % 1000);
 	for (unsigned r = 0; r < reps; r++) {
 		memset((void *)s, 0, sizeof(*s));   /* maps the shared page before fork */
 		for (unsigned i = 1; i < procs; i++) {
@@ -120,6 +130,7 @@ int main(const char *args)
 			yield();
 		work_begin();
 		uint64_t t0 = tsc_read();
+		s->deadline = ms ? t0 + ms * si.tsc_khz : 0;
 		s->go = 1;
 		worker(s, 0, iters, hold, think, stall_cycles);
 		while (s->done != procs)
@@ -132,21 +143,21 @@ int main(const char *args)
 				return 1;
 			}
 		}
-		uint64_t waited = 0, spins = 0, slow = 0, stalls = 0, handoffs = 0;
-		uint64_t ops = procs * iters;
+		uint64_t waited = 0, spins = 0, slow = 0, stalls = 0, handoffs = 0, ops = 0;
 		for (unsigned i = 0; i < procs; i++) {
+			ops += s->w[i].ops;
 			waited += s->w[i].wait_cycles;
 			spins += s->w[i].spins;
 			slow += s->w[i].slow;
 			stalls += s->w[i].stalls;
 			handoffs += s->w[i].handoff_stalls;
 		}
-		if (s->counter != ops) {
+		if (!ops || s->counter != ops) {
 			printf("locks: FAIL: counter %lu, expected %lu: mutual exclusion broken\n",
 			       s->counter, ops);
 			return 1;
 		}
-		report_work("locks", r, el, ops, (uint32_t)s->counter);
+		report_work("locks", r, el, ops, ms ? (uint32_t)procs : (uint32_t)s->counter);
 		if (si.tsc_khz)
 			report_ratio("locks", "ops_per_s", ops * si.tsc_khz * 1000, el, "ops/s", r);
 		report_ratio("locks", "wait_cycles_per_op", waited, ops, "cycles", r);
