@@ -5,6 +5,7 @@
 #include "hostile.h"
 #include "hv.h"
 #include "kalloc.h"
+#include "percpu.h"
 #include "programs.h"
 #include "proc.h"
 #include "pv.h"
@@ -253,6 +254,58 @@ static int pvfuzz(const char *args)
 	return HV_EXIT_PASS;
 }
 
+/* The spin hypercalls with kicks nobody waits for and bad arguments: each call must
+ * return at once with its code, and the VM go on. A kick to a vCPU that is not waiting
+ * is kept for its next wait, which therefore returns at once. */
+static int wildspin(const char *args)
+{
+	static volatile uint32_t word = 7;
+	int64_t f = hv_hypercall(HV_HC_FEATURES, 0, 0), r;
+	int ok = 1;
+
+	(void)args;
+	if (f < 0 || !(f & HV_PV_SPIN)) {
+		kprintf("wildspin: the VMM offers no spin hypercalls (features %ld)\n", f);
+		return HV_EXIT_PASS;
+	}
+	for (uint32_t i = 0; i < ncpus; i++) {
+		r = hv_hypercall(HV_HC_SPIN_KICK, i, 0);
+		kprintf("wildspin: kick vCPU %u (not waiting) -> %ld\n", i, r);
+		ok &= r == 0;
+	}
+	uint64_t t0 = rdtsc();
+	r = hv_hypercall(HV_HC_SPIN_WAIT, V2P(&word), 7);
+	kprintf("wildspin: wait after a kick to itself -> %ld (1: the kept kick)\n", r);
+	ok &= r == 1;
+	r = hv_hypercall(HV_HC_SPIN_WAIT, V2P(&word), 8);
+	kprintf("wildspin: wait on a word that has moved on -> %ld\n", r);
+	ok &= r == 0;
+	r = hv_hypercall(HV_HC_SPIN_WAIT, V2P(&word), 7);
+	uint64_t waited = rdtsc() - t0;
+	kprintf("wildspin: wait nobody kicks -> %ld after %lu cycles in all\n", r, waited);
+	ok &= r == 0 && (!kcfg.tsc_khz || waited < kcfg.tsc_khz * 1000);
+	const struct { const char *what; uint64_t nr, a0, a1; int64_t want; } bad[] = {
+		{ "kick a vCPU past the last", HV_HC_SPIN_KICK, ncpus, 0, HV_HC_EINVAL },
+		{ "kick vCPU 2^63", HV_HC_SPIN_KICK, 1ull << 63, 0, HV_HC_EINVAL },
+		{ "wait on a misaligned word", HV_HC_SPIN_WAIT, V2P(&word) + 1, 7, HV_HC_EINVAL },
+		{ "wait on a word past memory", HV_HC_SPIN_WAIT, kcfg.mem_bytes, 0, HV_HC_EFAULT },
+		{ "wait on a word at 2^63", HV_HC_SPIN_WAIT, 1ull << 63, 0, HV_HC_EFAULT },
+		{ "wait for a value wider than the word", HV_HC_SPIN_WAIT, V2P(&word), 1ull << 32,
+		  HV_HC_EINVAL },
+	};
+	for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
+		r = hv_hypercall(bad[i].nr, bad[i].a0, bad[i].a1);
+		kprintf("wildspin: %s -> %ld\n", bad[i].what, r);
+		ok &= r == bad[i].want;
+	}
+	r = hv_hypercall(HV_HC_SPIN_NOTIFY, ~0ull, 0);
+	kprintf("wildspin: a long-spin notification -> %ld\n", r);
+	ok &= r == 0;
+	kprintf("wildspin: %s\n", ok ? "every call answered as it should" :
+		"some calls were NOT answered as they should");
+	return ok ? HV_EXIT_PASS : HV_EXIT_FAIL;
+}
+
 static int wildio(const char *args)
 {
 	(void)args;
@@ -303,6 +356,7 @@ const struct ktest ktests[] = {
 	{ "wildpv", "paravirtual hypercalls a hostile kernel could make (refused, the VM goes on)",
 	  wildpv },
 	{ "pvfuzz", "random paravirtual page-table calls (wargs: how many)", pvfuzz },
+	{ "wildspin", "spin hypercalls: kicks to vCPUs not waiting, bad arguments", wildspin },
 	{ "wildio", "port I/O to an unassigned port", wildio },
 	{ "cpl0insn", "one instruction at CPL0 (wargs: rdtscp, int, sse)", cpl0insn },
 	{ "badring", "a malformed virtqueue on the ring paths (wargs: loop, oob, len, head, "
