@@ -280,6 +280,26 @@ static void disk_options(void **state)
 	assert_int_equal(p, HV_BLK_EMUL);
 }
 
+/* --spin-threshold: the count the VMM advertises in CPUID, 1 to 2^32-1. */
+static void spin_threshold(void **state)
+{
+	char *a1[] = { "run", "--workload", "locks", "--spin-threshold", "4294967295" };
+	char *none[] = { "run", "--workload", "locks" };
+	struct hvm_options o;
+
+	(void)state;
+	assert_int_equal(hvm_cli_parse_run(ARGC(a1), a1, &o), 0);
+	assert_int_equal(o.spin_threshold, 4294967295u);
+	assert_int_equal(hvm_cli_parse_run(ARGC(none), none, &o), 0);
+	assert_int_equal(o.spin_threshold, 0);
+	const char *bad[] = { "0", "4294967296", "-1", "1k", "" };
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		char *argv[] = { "run", "--workload", "locks", "--spin-threshold", (char *)bad[i] };
+
+		expect_refused(ARGC(argv), argv, "--spin-threshold");
+	}
+}
+
 /* --bt-gs and its environment default: the three words, anything else refused by name. */
 static void bt_gs(void **state)
 {
@@ -336,6 +356,7 @@ int main(void)
 		cmocka_unit_test(mem_limits),
 		cmocka_unit_test(guest_cmdline),
 		cmocka_unit_test(disk_options),
+		cmocka_unit_test(spin_threshold),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
