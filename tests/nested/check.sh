@@ -39,16 +39,16 @@ fi
 spec() { local w=$1; echo "$w${ARGS[$w]:+:${ARGS[$w]}}${VCPUS[$w]:+@${VCPUS[$w]}}"; }
 nwl=$(echo $WL | wc -w)
 # per npt mode: each workload under each engine (hw and bt with npt=1, hw with npt=0),
-# KVM's counters, and the pv guest's forkwait under hw; then tlbshoot's 50 runs in full
-# mode
-echo "1..$(( 2 * nwl + 1 + nwl + 1 + 2 + $([ "$MODE" = full ] && echo 1 || echo 0) ))"
+# KVM's counters, the pv guest's forkwait and the pv-halt spinlock's locks under hw; then
+# tlbshoot's 50 runs in full mode
+echo "1..$(( 2 * nwl + 1 + nwl + 1 + 2 + 2 + $([ "$MODE" = full ] && echo 1 || echo 0) ))"
 # skip_section N NAME REASON: the N checks of a section that cannot run
 skip_section() { local i; for ((i = 1; i <= $1; i++)); do skip "$2 ($i of $1)" "$3"; done; }
 specs=$(for w in $WL; do spec "$w"; done | tr '\n' ' ')
 
 # The reference checksums: the same workloads under bt on this host.
 declare -A REF
-for w in $WL; do
+for w in $(echo $WL locks | tr ' ' '\n' | sort -u); do
 	"$BUILD/bin/hvm" run --engine bt --workload "$w${ARGS[$w]:+:${ARGS[$w]}}" \
 		--vcpus "${VCPUS[$w]:-1}" --out "$T/ref-$w" >/dev/null 2>&1
 	REF[$w]=$(python3 -c 'import csv, sys
@@ -64,11 +64,12 @@ print(int(float(v[0])) if v else "")' "$1/samples.csv" "$2" 2>/dev/null
 for npt in 1 0; do
 	engines="hw"
 	[ "$npt" = 1 ] && engines="hw bt"
-	nsec=$(( $(echo $engines | wc -w) * nwl + 2 ))
+	nsec=$(( $(echo $engines | wc -w) * nwl + 3 ))
 	out=$T/npt$npt
 	start=$(date +%s)
 	scripts/nested.sh --npt=$npt --out "$out" --timeout 900 --build "$BUILD" \
-		--env "NESTED_WORKLOADS=$specs $(spec forkwait)+pv" --env "NESTED_ENGINES=$engines" \
+		--env "NESTED_WORKLOADS=$specs $(spec forkwait)+pv $(spec locks)+halt" \
+		--env "NESTED_ENGINES=$engines" \
 		--script tests/nested/run-workloads.sh >"$T/nested$npt.log" 2>&1
 	rc=$?
 	echo "# nested npt=$npt: $(($(date +%s) - start)) s (exit $rc)"
@@ -135,6 +136,17 @@ print("/".join(sorted({r["value"] for r in csv.DictReader(open(sys.argv[1])) if 
 		ok "npt=0: the pv guest's forkwait gives checksum $ck and writes its page tables natively (no mmu_update offered under shadow paging)"
 	else
 		bad "pv forkwait under hw, npt=$npt" "mmu_update calls '${upd:-none}'"
+	fi
+	# The pv-halt spinlock on real KVM: the same count, with the spin hypercalls made.
+	d=$out/hw-locks-halt
+	line=$(grep -a "^nested-run hw locks-halt " "$out/nested-console.log" | tr -d '\r')
+	ck=$(python3 -c 'import csv, sys
+print("/".join(sorted({r["value"] for r in csv.DictReader(open(sys.argv[1])) if r["metric"] == "checksum" and r["engine"] != "native"})))' "$d/samples.csv" 2>/dev/null)
+	mode=$(awk -F, '$2 == "locks" && $4 != "native" { print $7; exit }' "$d/samples.csv" 2>/dev/null)
+	if [ "$line" = "nested-run hw locks-halt rc=0" ] && [ "$ck" = "${REF[locks]}" ] && [ "$mode" = pv-halt ]; then
+		ok "locks under hw (nested, npt=$npt) with the pv-halt spinlock: checksum $ck as on the host"
+	else
+		bad "pv-halt locks under hw, npt=$npt" "${line:-no result}, checksum '$ck' (host bt '${REF[locks]}'), mode '$mode'"
 	fi
 	[ "$MODE" = full ] && python3 tests/nested/table.py "$out" | sed 's/^/# /'
 done
