@@ -6,7 +6,7 @@
 # san: yes
 . "$(dirname "$0")/lib.sh"
 
-CASES="triplefault hang hangtimer vmcall wildhcall wildpv pvfuzz wildio usertouch hello records"
+CASES="triplefault hang hangtimer spinhang vmcall wildhcall wildpv pvfuzz wildio usertouch hello records"
 plan $((6 + 2 + 2 * $(echo $CASES | wc -w)))
 
 # Malformed ELF files: refused before any guest runs, naming the file. No KVM needed.
@@ -55,6 +55,7 @@ fi
 HOSTILE='triplefault *          3 triple.fault|shutdown         an empty IDT, then ud2: the guest is stopped
 hang        *          3 hang|timeout|watchdog         the watchdog stops a kernel spinning with interrupts off
 hangtimer   *          3 hang|timeout|watchdog         the same spin with the timer at 5000 Hz (bt lost the stop request in a race with the timer once)
+spinhang    *          3 hang|timeout|watchdog         a kernel asleep in HV_HC_SPIN_WAIT on a lock nobody releases: each wait ends within 10 ms, the watchdog stops it
 vmcall      kvm_pvm    3 hang|timeout|watchdog         vmcall at CPL0 livelocks inside KVM_RUN; the watchdog stops it (PLATFORM.md)
 vmcall      kvm_intel  0 rax.=.0xfffffffffffffc18      KVM returns -KVM_ENOSYS (-1000) to the guest, which goes on and passes
 vmcall      kvm_amd    0 rax.=.0xfffffffffffffc18      KVM returns -KVM_ENOSYS (-1000) to the guest, which goes on and passes
@@ -70,12 +71,13 @@ records     *          3 more.than.5.result.records    past the record budget (-
 for engine in hw bt; do
 	for c in $CASES; do
 		case $c in
-		hang*|vmcall) t=3 ;;
+		hang*|spinhang|vmcall) t=3 ;;
 		*) t=20 ;;
 		esac
 		w=$c extra=()
 		[ "$c" = records ] && w=hello extra=(--max-records 5)
 		[ "$c" = hangtimer ] && w=hang extra=(--cmdline hz=5000)
+		[ "$c" = spinhang ] && w=wildspin:forever
 		[ "$c" = wildpv ] && extra=(--cmdline pv=on)
 		[ "$c" = pvfuzz ] && t=60
 		expect_run "$c guest" "$engine" "$HOSTILE" "$c" --workload "$w" --timeout "$t" \

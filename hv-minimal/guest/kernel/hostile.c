@@ -263,10 +263,16 @@ static int wildspin(const char *args)
 	int64_t f = hv_hypercall(HV_HC_FEATURES, 0, 0), r;
 	int ok = 1;
 
-	(void)args;
 	if (f < 0 || !(f & HV_PV_SPIN)) {
 		kprintf("wildspin: the VMM offers no spin hypercalls (features %ld)\n", f);
 		return HV_EXIT_PASS;
+	}
+	if (!strcmp(args, "forever")) {
+		/* a kernel that sleeps on a lock nobody releases: each wait ends on its own,
+		 * and only the watchdog stops the guest */
+		kprintf("wildspin: waiting on a lock word forever\n");
+		for (;;)
+			hv_hypercall(HV_HC_SPIN_WAIT, V2P(&word), word);
 	}
 	for (uint32_t i = 0; i < ncpus; i++) {
 		r = hv_hypercall(HV_HC_SPIN_KICK, i, 0);
@@ -356,7 +362,8 @@ const struct ktest ktests[] = {
 	{ "wildpv", "paravirtual hypercalls a hostile kernel could make (refused, the VM goes on)",
 	  wildpv },
 	{ "pvfuzz", "random paravirtual page-table calls (wargs: how many)", pvfuzz },
-	{ "wildspin", "spin hypercalls: kicks to vCPUs not waiting, bad arguments", wildspin },
+	{ "wildspin", "spin hypercalls: kicks to vCPUs not waiting, bad arguments (wargs=forever: "
+	  "waits on a lock forever)", wildspin },
 	{ "wildio", "port I/O to an unassigned port", wildio },
 	{ "cpl0insn", "one instruction at CPL0 (wargs: rdtscp, int, sse)", cpl0insn },
 	{ "badring", "a malformed virtqueue on the ring paths (wargs: loop, oob, len, head, "
