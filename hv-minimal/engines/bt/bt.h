@@ -432,6 +432,7 @@ struct bt_vm {
 	} direct[4];
 	unsigned ndirect;
 	struct { uint32_t leaf, sub, r[4]; } cpuid[32];   /* the host's, read once */
+	uint32_t cpuid_max_basic, cpuid_max_ext;          /* leaves 0 and 0x80000000's EAX */
 	struct hv_cpuid_leaf hvcpuid[HV_CPUID_LEAVES_MAX]; /* the core's own leaves */
 	unsigned nhvcpuid;
 	unsigned ncpuid;

@@ -204,6 +204,10 @@ void bt_cpuid_init(struct bt_vm *vm)
 		vm->cpuid[i].leaf = cpuid_leaves[i][0];
 		vm->cpuid[i].sub = cpuid_leaves[i][1];
 		__cpuid_count(cpuid_leaves[i][0], cpuid_leaves[i][1], r[0], r[1], r[2], r[3]);
+		if (cpuid_leaves[i][0] == 0)
+			vm->cpuid_max_basic = r[0];
+		else if (cpuid_leaves[i][0] == 0x80000000)
+			vm->cpuid_max_ext = r[0];
 	}
 	vm->ncpuid = NLEAVES;
 }
@@ -223,12 +227,8 @@ static int host_cpuid(struct bt_vm *vm, uint32_t leaf, uint32_t sub, uint32_t r[
 
 void bt_cpuid(struct bt_vcpu *v, uint32_t leaf, uint32_t sub, uint32_t r[4])
 {
-	uint32_t max_basic = 0, max_ext = 0, t[4];
+	uint32_t max_basic = v->vm->cpuid_max_basic, max_ext = v->vm->cpuid_max_ext;
 
-	if (host_cpuid(v->vm, 0, 0, t))
-		max_basic = t[0];
-	if (host_cpuid(v->vm, 0x80000000, 0, t))
-		max_ext = t[0];
 	memset(r, 0, 4 * sizeof(r[0]));
 	if ((leaf < 0x40000000 && leaf > max_basic) || (leaf >= 0x80000000 && leaf > max_ext))
 		return;
