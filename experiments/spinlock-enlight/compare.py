@@ -576,7 +576,9 @@ def _engine_sentences(s, e):
 
 
 def _forkwait_sentence(s, e):
-    pts = points(s, "forkwait", e)
+    # the highest ratio with a plain run to set the pv modes against
+    pts = [(v, p) for v, p in points(s, "forkwait", e)
+           if key("forkwait", e, v, p, PLAIN) in s]
     if not pts:
         return []
     v, p = max(pts, key=lambda vp: vp[0] / vp[1])
