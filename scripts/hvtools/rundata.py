@@ -70,13 +70,18 @@ def _guest_pagesize(notes, cmdline):
 
 def _cell_label(notes, cmdline):
     """The label of a run's guest rows beside the engine's name, from what its command
-    line named: the page size (_guest_pagesize), and "full" for a guest that asked for
+    line named: the page size (_guest_pagesize), "full" for a guest that asked for
     the full flavour by name (flavour=full or pv=off): a cell of a pv-against-full
     comparison, whose full rows are measured beside its pv rows, in the same stretch of
-    the run, and never pool with the default rows of other experiments. None: none."""
+    the run, and never pool with the default rows of other experiments; and the spinlock
+    mode a guest named (spinlock=plain, pv-yield, pv-halt): a cell of the spinlock
+    experiment, whose overcommitted runs must not pool with the default ones. None:
+    none."""
     words = str(cmdline or "").split()
+    spin = [w[len("spinlock="):] for w in words if w.startswith("spinlock=")]
     parts = [p for p in (_guest_pagesize(notes, cmdline),
-                         "full" if "flavour=full" in words or "pv=off" in words else None)
+                         "full" if "flavour=full" in words or "pv=off" in words else None,
+                         spin[-1] if spin else None)
              if p]
     return " ".join(parts) or None
 
@@ -84,8 +89,8 @@ def _cell_label(notes, cmdline):
 def _label_named(rows, label):
     """A run's guest rows under "ENGINE (LABEL)", label being what its command line
     named (_cell_label): rows of a guest booted with pagesize=2m become "ENGINE (2m)",
-    those of one that asked for pagesize=4k or flavour=full by name "ENGINE (4k)" or
-    "ENGINE (full)". A cell that names its mode belongs to a comparison whose rows stand
+    those of one that asked for pagesize=4k, flavour=full or spinlock=MODE by name
+    "ENGINE (4k)", "ENGINE (full)" or "ENGINE (MODE)". A cell that names its mode belongs to a comparison whose rows stand
     side by side and never pool with the default rows other experiments read under the
     bare engine name. The default keeps the engine's name; the host's native baseline
     has no guest mode and keeps its name."""

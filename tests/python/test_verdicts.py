@@ -323,6 +323,14 @@ class TestOtherTables(RunCase):
         exp = [e for e in self.exps if e.name == "pv-vs-xen"][0]
         self.assertEqual(exp.module("compare").full_of(run, "bt"), "bt (full)")
 
+    def test_rows_of_a_named_spinlock_mode_are_their_own(self):
+        # a guest that named its spinlock mode is a run of the spinlock experiment
+        # (overcommitted vCPUs): its rows never pool with the engine's default ones
+        b = RunBuilder()
+        b.notes["guest_cmdline"] = "workload=forkwait wargs=procs=8 spinlock=pv-halt"
+        b.workload("bt", "forkwait", 2.0)
+        self.assertEqual(self.run_of(b).engines(), ["bt (pv-halt)"])
+
     def test_exit_cost_is_a_round_trip(self):
         r = self.row(self.run_of(RunBuilder()), "exit cost", "exit round trip / native syscall")
         # 2,409 (VM entry) + 1,931 (page-fault exit) = 4,340 cycles over 242
