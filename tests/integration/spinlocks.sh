@@ -14,7 +14,7 @@ MODES="plain pv-yield pv-halt"
 ENGINES="bt hw"
 # per engine: locks and forkwait per mode (6), equal checksums (2), slow paths (1),
 # wildspin (1); then the threshold (2) and the refusals (2)
-plan $(( $(echo $ENGINES | wc -w) * 10 + 4 ))
+plan $(( $(echo $ENGINES | wc -w) * 10 + 5 ))
 
 col() { awk -F, -v m="$2" '$12 == m { print $13 }' "$1" 2>/dev/null; }
 note() { grep -o "\"$2\": *[0-9.e+]*" "$1" 2>/dev/null | head -n1 | sed 's/.*: *//'; }
@@ -97,6 +97,17 @@ if [ "$RC" -eq 0 ] && grep -q "threshold 555," "$OUT"; then
 	ok "spinthreshold=555 on the boot line overrides the VMM's 777"
 else
 	bad "spinthreshold=" "exit $RC: $(grep -m1 'locks:' "$OUT")"
+fi
+
+# The time-bounded SMP forkwait: as many forks as fit in the time, checksum = processes.
+run_hvm fw-ms 60 run --engine $e --vcpus 2 --workload forkwait:ms=300,procs=2,reps=2 \
+	--out "$TMPDIR_IT/fw-ms"
+ops=$(col "$TMPDIR_IT/fw-ms/samples.csv" ops | sort -u | head -n1)
+if [ "$RC" -eq 0 ] && [ "$(col "$TMPDIR_IT/fw-ms/samples.csv" checksum | sort -u)" = 2 ] &&
+   [ "${ops%.*}" -gt 0 ] 2>/dev/null; then
+	ok "forkwait ms=300,procs=2 forks for the time given ($ops forks and more), checksum 2"
+else
+	bad "forkwait ms=" "exit $RC, ops '$ops': $(grep -m2 -E 'FAIL|error|bad' "$OUT")"
 fi
 
 # Refusals name what is wrong.
