@@ -37,9 +37,9 @@ def read_table(path=os.path.join(TOP, 'labs', 'labs.txt')):
     return labs
 
 
-def build(make, build_dir, jobs):
+def build(make, build_dir, jobs, args=()):
     """Builds everything; returns (ok, the log's tail)."""
-    p = subprocess.run([make, f'-j{jobs}', f'BUILD={build_dir}', 'all'], cwd=TOP,
+    p = subprocess.run([make, f'-j{jobs}', f'BUILD={build_dir}', *args, 'all'], cwd=TOP,
                        capture_output=True, text=True)
     log = (p.stdout + p.stderr).splitlines()
     return p.returncode == 0, [l for l in log if 'error' in l or 'warning' in l][:8] or log[-8:]
@@ -71,6 +71,7 @@ def main():
     ap.add_argument('--no-build', action='store_true', help='grade what is built')
     ap.add_argument('--make', default=os.environ.get('MAKE', 'make'))
     ap.add_argument('--jobs', default='2')
+    ap.add_argument('--make-arg', action='append', default=[], help='passed to make (CC=clang, SAN=1)')
     ap.add_argument('--quiet', action='store_true', help='print the total line only')
     a = ap.parse_args()
     labs = read_table()
@@ -86,7 +87,7 @@ def main():
         tests = [t for t in tests if t[0] in want]
     say = (lambda *x: None) if a.quiet else print
     t0 = time.monotonic()
-    built, why = (True, []) if a.no_build else build(a.make, a.build, a.jobs)
+    built, why = (True, []) if a.no_build else build(a.make, a.build, a.jobs, a.make_arg)
     say(f'== lab {a.lab}: {lab["name"]} (handout: {lab["handout"]})')
     results = []
     if not built:

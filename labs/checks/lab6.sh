@@ -18,7 +18,7 @@ io() { # NAME PATH
 ring() { # CASE PATH REASON
 	bt "ring-$1" 60 --workload "badring:$1" --cmdline "io=$2" --timeout 30
 	if [ "$RC" -eq 3 ] && grep -q "malformed virtqueue, device marked broken: .*$3" "$OUT"; then
-		ok "ring-$1: refused ($(grep -o 'broken: .*' "$OUT" | head -n1 | cut -c9-80))"
+		ok "ring-$1: refused: $(grep -o 'broken: .*' "$OUT" | head -n1 | cut -c9-)"
 	else
 		bad "ring-$1" "exit $RC, want 3 and '$3': $(why)"
 	fi

@@ -8,7 +8,7 @@
 # only what the cut changed is compiled again.
 . "$(dirname "$0")/lib.sh"
 
-LABS="1 2 3 4 5 6"
+LABS=$(awk '$1 == "lab" { print $2 }' labs/labs.txt)
 BROKEN=$(ls labs/broken/*.sed 2>/dev/null)
 n_words() { echo $#; }
 # 1 marker check; per lab: full tree, skeleton files, gcc build, clang, zero, other lab;
@@ -61,7 +61,7 @@ fi
 other() {
 	case $1 in
 	1|2|3) OTHER=6 ONLY=(--only test-virtq) ;;
-	*) OTHER=$(( $1 % 6 + 1 )) ONLY=() ;;
+	*) OTHER=$(( $1 % $(n_words $LABS) + 1 )) ONLY=() ;;
 	esac
 }
 
