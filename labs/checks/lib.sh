@@ -8,7 +8,7 @@ metric() { awk -F, -v m="$2" '$12 == m { print $13; exit }' "$1/samples.csv" 2>/
 # note DIR NAME: a number from the run's notes (summary.json).
 note() { grep -o "\"$2\": *[0-9.e+]*" "$1/summary.json" 2>/dev/null | head -n1 | sed 's/.*: *//'; }
 # why: the lines of hvm's output that say what went wrong, on one line.
-why() { grep -E 'lab [0-9]: not implemented|error|stopp|panic|FAIL|WRONG|NOT REFUSED|Abort' "$OUT" 2>/dev/null | head -n 2 | tr '\n' ' '; }
+why() { grep -aE 'lab [0-9]: not implemented|error|stopp|panic|FAIL|WRONG|NOT REFUSED|Abort' "$OUT" 2>/dev/null | head -n 2 | tr '\n' ' ' | tr -cd '[:print:]'; }
 # bt RUNNAME TIMEOUT ARGS...: hvm run under the translator, its run directory $D.
 bt() { local n=$1 t=$2; shift 2; D=$TMPDIR_IT/$n; run_hvm "$n" "$t" run --engine bt --out "$D" "$@"; }
 # unit NAME: a cmocka suite of the build, passing every case.
