@@ -1,6 +1,6 @@
 # hvlab top-level build. One non-recursive make: each part adds its targets from its
 # own fragment (lib/lib.mk, microbench/microbench.mk, hv-minimal/hv-minimal.mk,
-# tests/tests.mk, experiments/shadow-vs-ept/sim/sim.mk). Output goes under $(BUILD);
+# tests/tests.mk, experiments/shadow-vs-ept/sim/sim.mk, labs/labs.mk). Output goes under $(BUILD);
 # variants build side by side:
 #   make                       gcc, -O2
 #   make CC=clang BUILD=build/clang
@@ -58,6 +58,7 @@ include hv-minimal/hv-minimal.mk
 include tests/tests.mk
 include experiments/shadow-vs-ept/sim/sim.mk
 -include scripts/scripts.mk
+include labs/labs.mk
 
 all: $(ALL_TARGETS)
 

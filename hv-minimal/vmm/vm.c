@@ -177,6 +177,7 @@ void hv_vm_stop(struct hv_vm *vm, enum hv_stop_kind kind, uint32_t status, int v
 /* Port I/O: every element of a rep ins/outs goes to the device in turn. */
 static void vcpu_handle_io(struct hv_vcpu *c, const struct hv_exit *e)
 {
+	/* LAB 1 BEGIN: port-io */
 	struct hv_vm *vm = c->vm;
 	const char *dir = e->u.io.dir == HV_IO_OUT ? "write" : "read";
 	const struct hv_bus_dev *d = hv_bus_find(&vm->bus, HV_BUS_PIO, e->u.io.port,
@@ -201,10 +202,12 @@ static void vcpu_handle_io(struct hv_vcpu *c, const struct hv_exit *e)
 			return;
 		}
 	}
+	/* LAB 1 END: port-io */
 }
 
 static void vcpu_handle_mmio(struct hv_vcpu *c, const struct hv_exit *e)
 {
+	/* LAB 1 BEGIN: mmio */
 	struct hv_vm *vm = c->vm;
 	const char *dir = e->u.mmio.is_write ? "write" : "read";
 	const struct hv_bus_dev *d = hv_bus_find(&vm->bus, HV_BUS_MMIO, e->u.mmio.addr,
@@ -224,6 +227,7 @@ static void vcpu_handle_mmio(struct hv_vcpu *c, const struct hv_exit *e)
 		hv_vm_stop(vm, HV_STOP_GUEST_FAULT, 0, (int)c->index,
 			   "%u-byte MMIO %s at %#" PRIx64 " (%s): %s", e->u.mmio.len, dir,
 			   e->u.mmio.addr, d->name, hv_err_msg());
+	/* LAB 1 END: mmio */
 }
 
 static void vcpu_handle_internal(struct hv_vcpu *c, const struct hv_exit *e)

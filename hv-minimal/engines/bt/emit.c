@@ -55,6 +55,7 @@ static unsigned scale_bits(unsigned scale)
 void em_rm(struct bt_emit *e, unsigned flags, const uint8_t *op, unsigned nop, int reg,
 	   const struct bt_mem *m)
 {
+	/* LAB 3 BEGIN: em-rm */
 	int rex = ((reg >> 3) & 1) << 2;
 	unsigned r = (unsigned)reg & 7;
 	struct bt_mem in_ctx;
@@ -100,6 +101,7 @@ void em_rm(struct bt_emit *e, unsigned flags, const uint8_t *op, unsigned nop, i
 		em_byte(e, (uint8_t)(int8_t)m->disp);
 	else if (mod == 2)
 		em_u32(e, (uint32_t)m->disp);
+	/* LAB 3 END: em-rm */
 }
 
 void em_rr(struct bt_emit *e, unsigned flags, const uint8_t *op, unsigned nop, int reg, int rm)

@@ -319,6 +319,7 @@ static int large_fill_ok(struct bt_vcpu *v, const struct bt_memslot *s, uint64_t
 
 int bt_shadow_fill(struct bt_vcpu *v, uint64_t off, int write)
 {
+	/* LAB 2 BEGIN: shadow-fill */
 	struct bt_window *win = bt_cur_window(v);
 	uint64_t va = (uint64_t)bt_sext32(off), page = off & ~(BT_PAGE - 1);
 	const struct bt_memslot *s;
@@ -398,6 +399,7 @@ int bt_shadow_fill(struct bt_vcpu *v, uint64_t off, int write)
 	v->stats.shadow_fills++;
 	publish_live(v);
 	return 0;
+	/* LAB 2 END: shadow-fill */
 }
 
 /* Drops window page off, or its 2 MiB region when a large page filled it. */
@@ -512,6 +514,7 @@ void bt_shadow_invlpg(struct bt_vcpu *v, uint64_t va)
 
 void bt_pt_written(struct bt_vcpu *v, uint64_t gpa, uint64_t old, uint64_t new)
 {
+	/* LAB 2 BEGIN: pt-write */
 	const struct bt_pinfo *pi = bt_pinfo(v->vm, gpa);
 	uint64_t span = 0, va = 0;
 
@@ -533,6 +536,7 @@ void bt_pt_written(struct bt_vcpu *v, uint64_t gpa, uint64_t old, uint64_t new)
 	/* the pairs of the table's address space (every pair for a shared table), on
 	 * every vCPU: a cached pair is one CR3 load from use */
 	bt_inval_all_vcpus(v, pi->root, va, span);
+	/* LAB 2 END: pt-write */
 }
 
 /* A page table written by an instruction the engine does not emulate (typically

@@ -436,6 +436,7 @@ static int verify_rewrite(struct tctx *t, const ZydisDecodedInstruction *orig,
 static void emit_rewritten(struct tctx *t, const ZydisDecodedInstruction *in,
 			   const uint8_t *raw, const struct bt_mem *m)
 {
+	/* LAB 3 BEGIN: rewrite */
 	struct bt_emit *e = &t->e;
 	uint8_t *start = e->p;
 	unsigned lp = 0, opc, opc_end, tail, flags = 0;
@@ -492,6 +493,7 @@ static void emit_rewritten(struct tctx *t, const ZydisDecodedInstruction *in,
 		e->p = start;
 		t->unsupported = 1;
 	}
+	/* LAB 3 END: rewrite */
 }
 
 /* An instruction with one explicit memory operand, copied with it rewritten. */
@@ -896,6 +898,7 @@ static int translate_sensitive(struct tctx *t, const ZydisDecodedInstruction *in
 	case ZYDIS_MNEMONIC_WRMSR: co = BT_CO_WRMSR; end = 1; break;
 	case ZYDIS_MNEMONIC_IN:
 	case ZYDIS_MNEMONIC_OUT:
+		/* LAB 3 BEGIN: io-callout */
 		co = in->mnemonic == ZYDIS_MNEMONIC_IN ? BT_CO_IN : BT_CO_OUT;
 		/* the AL/AX/EAX operand gives the size; the port is imm8 or DX */
 		for (unsigned i = 0; i < in->operand_count_visible; i++) {
@@ -907,6 +910,7 @@ static int translate_sensitive(struct tctx *t, const ZydisDecodedInstruction *in
 				imm = (uint32_t)op[i].imm.value.u;
 			}
 		}
+		/* LAB 3 END: io-callout */
 		break;
 	case ZYDIS_MNEMONIC_INSB: case ZYDIS_MNEMONIC_INSW: case ZYDIS_MNEMONIC_INSD:
 	case ZYDIS_MNEMONIC_OUTSB: case ZYDIS_MNEMONIC_OUTSW: case ZYDIS_MNEMONIC_OUTSD:

@@ -88,6 +88,7 @@ static void pv_must(int64_t r, const char *what, uint64_t arg)
 
 void pv_flush(void)
 {
+	/* LAB 4 BEGIN: flush */
 	struct pv_queue *q = &queues[mycpu()->id];
 	uint64_t done = 0;
 
@@ -100,10 +101,12 @@ void pv_flush(void)
 		      "(ptr %#lx val %#lx) with %ld", q->n, q->root, done,
 		      done < q->n ? q->u[done].ptr : 0, done < q->n ? q->u[done].val : 0, r);
 	q->n = 0;
+	/* LAB 4 END: flush */
 }
 
 static void pv_pte_set(uint64_t root, pte_t *e, pte_t v)
 {
+	/* LAB 4 BEGIN: pte-set */
 	struct pv_queue *q = &queues[mycpu()->id];
 
 	if (!(pv_features & HV_PV_MMU)) {
@@ -118,6 +121,7 @@ static void pv_pte_set(uint64_t root, pte_t *e, pte_t v)
 	q->n++;
 	if (!q->lazy || q->n >= kcfg.pv_batch)
 		pv_flush();
+	/* LAB 4 END: pte-set */
 }
 
 static void pv_vs_created(struct vmspace *vs)

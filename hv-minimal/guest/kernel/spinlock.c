@@ -47,6 +47,7 @@ static void yield_slow(struct guest_spinlock *l, uint32_t t)
 
 static void halt_slow(struct guest_spinlock *l, uint32_t t)
 {
+	/* LAB 5 BEGIN: halt-slow */
 	struct cpu *c = mycpu();
 	uint32_t seen;
 
@@ -61,10 +62,12 @@ static void halt_slow(struct guest_spinlock *l, uint32_t t)
 	}
 	__atomic_sub_fetch(&l->waiters, 1, __ATOMIC_SEQ_CST);
 	__atomic_store_n(&waiting[c->id].lock, NULL, __ATOMIC_RELEASE);
+	/* LAB 5 END: halt-slow */
 }
 
 static void halt_kick(struct guest_spinlock *l)
 {
+	/* LAB 5 BEGIN: halt-kick */
 	uint32_t served = __atomic_load_n(&l->owner, __ATOMIC_ACQUIRE), me = mycpu()->id;
 
 	for (uint32_t i = 0; i < ncpus; i++) {
@@ -75,6 +78,7 @@ static void halt_kick(struct guest_spinlock *l)
 		hv_hypercall(HV_HC_SPIN_KICK, i, 0);
 		return;
 	}
+	/* LAB 5 END: halt-kick */
 }
 
 static const struct lock_ops plain_ops = { "plain", plain_slow, plain_kick };

@@ -542,6 +542,7 @@ static int blk_mmio(void *dev, struct hv_vcpu *vcpu, uint64_t offset, uint8_t *d
 static int blk_emul_io(void *dev, struct hv_vcpu *vcpu, uint64_t offset, uint8_t *data,
 		       uint32_t len, int is_write)
 {
+	/* LAB 1 BEGIN: emul-regs */
 	struct hv_blk *b = dev;
 	uint32_t v = 0;
 
@@ -585,6 +586,7 @@ static int blk_emul_io(void *dev, struct hv_vcpu *vcpu, uint64_t offset, uint8_t
 		break;
 	}
 	return 0;
+	/* LAB 1 END: emul-regs */
 }
 
 /* ---- doorbell port and stats port ---- */

@@ -163,6 +163,7 @@ static int write_entry(struct hv_vcpu *vcpu, uint64_t gpa, uint64_t val)
 static int update_one(struct hv_vcpu *vcpu, struct hv_pv *pv, uint64_t root,
 		      const struct hv_mmu_update *u)
 {
+	/* LAB 4 BEGIN: update-one */
 	struct hv_vm *vm = vcpu->vm;
 	uint64_t tf = u->ptr / PG, root1 = root / PG + 1, val = u->val;
 	unsigned idx = (unsigned)(u->ptr % PG / 8), lvl;
@@ -215,10 +216,12 @@ static int update_one(struct hv_vcpu *vcpu, struct hv_pv *pv, uint64_t root,
 	if (lvl == 1 && (val & E_P) && (val & E_W) && !device)
 		pv->wmaps[nf]++;
 	return 0;
+	/* LAB 4 END: update-one */
 }
 
 static int64_t hc_mmu_update(struct hv_vcpu *vcpu, struct hv_pv *pv, struct hv_hcall_page *pg)
 {
+	/* LAB 4 BEGIN: mmu-update */
 	struct hv_vm *vm = vcpu->vm;
 	uint64_t gpa = pg->args[0], count = pg->args[1], root = pg->args[2];
 	const struct hv_mmu_update *reqs;
@@ -255,6 +258,7 @@ static int64_t hc_mmu_update(struct hv_vcpu *vcpu, struct hv_pv *pv, struct hv_h
 	pthread_mutex_unlock(&pv->lock);
 	pg->args[3] = done;
 	return ret;
+	/* LAB 4 END: mmu-update */
 }
 
 static int64_t hc_pin(struct hv_vcpu *vcpu, struct hv_pv *pv, uint64_t root, int pin)

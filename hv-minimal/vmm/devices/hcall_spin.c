@@ -49,6 +49,7 @@ static int64_t hc_spin_notify(void)
 
 static int64_t hc_spin_wait(struct hv_vcpu *vcpu, uint64_t gpa, uint64_t seen)
 {
+	/* LAB 5 BEGIN: spin-wait */
 	struct hv_vm *vm = vcpu->vm;
 	struct hv_spin *sp = &vm->dev.hcall.spin;
 	struct hv_spin_vcpu *me = &sp->v[vcpu->index];
@@ -92,10 +93,12 @@ static int64_t hc_spin_wait(struct hv_vcpu *vcpu, uint64_t gpa, uint64_t seen)
 	if (vm->ops->vcpu_parked)
 		vm->ops->vcpu_parked(vcpu->eng, 0);
 	return ret;
+	/* LAB 5 END: spin-wait */
 }
 
 static int64_t hc_spin_kick(struct hv_vcpu *vcpu, uint64_t target)
 {
+	/* LAB 5 BEGIN: spin-kick */
 	struct hv_spin *sp = &vcpu->vm->dev.hcall.spin;
 	struct hv_spin_vcpu *t;
 
@@ -109,6 +112,7 @@ static int64_t hc_spin_kick(struct hv_vcpu *vcpu, uint64_t target)
 	pthread_cond_signal(&t->wake);
 	pthread_mutex_unlock(&t->lock);
 	return 0;
+	/* LAB 5 END: spin-kick */
 }
 
 int64_t hv_spin_call(struct hv_vcpu *vcpu, const struct hv_hcall_page *pg)

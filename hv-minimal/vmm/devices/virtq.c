@@ -78,6 +78,7 @@ void hv_vq_set_used_flags(const struct hv_memview *m, const struct hv_vq *vq, ui
 int hv_vq_pop(const struct hv_memview *m, struct hv_vq *vq, struct hv_vq_chain *c,
 	      uint32_t max_len)
 {
+	/* LAB 6 BEGIN: pop */
 	uint16_t ai, head, idx;
 	uint64_t seen[(HV_BLK_QUEUE_MAX + 63) / 64] = { 0 };
 	int saw_write = 0;
@@ -135,10 +136,12 @@ int hv_vq_pop(const struct hv_memview *m, struct hv_vq *vq, struct hv_vq_chain *
 	}
 	vq->last_avail++;
 	return 1;
+	/* LAB 6 END: pop */
 }
 
 void hv_vq_push(const struct hv_memview *m, struct hv_vq *vq, uint16_t head, uint32_t len)
 {
+	/* LAB 6 BEGIN: push */
 	struct virtq_used_elem e = { .id = head, .len = len };
 	uint8_t *slot = m->host + vq->used + 4 + 8ull * (vq->used_idx % vq->num);
 
@@ -146,4 +149,5 @@ void hv_vq_push(const struct hv_memview *m, struct hv_vq *vq, uint16_t head, uin
 	vq->used_idx++;
 	/* The element is visible before the index that publishes it. */
 	__atomic_store_n((uint16_t *)(m->host + vq->used + 2), vq->used_idx, __ATOMIC_RELEASE);
+	/* LAB 6 END: push */
 }
