@@ -213,20 +213,21 @@ def _per_rep(s, k, metric):
     return "--" if m is None else f"{m:.3g}"
 
 
-def _preemption_rows(s):
-    rows = []
+def _locks_configs(s):
+    """(label, key) of every locks configuration measured: engine, ratio, mode."""
     for e in engines_of(s):
         for v, p in points(s, "locks", e):
             for m in MODES:
                 k = key("locks", e, v, p, m)
-                if k not in s:
-                    continue
-                rows.append([f"{e}, {v / p:g}x, {m}"] +
-                            [_per_rep(s, k, x) for x in
-                             ("holder_preemptions", "waiter_preemptions", "slow_per_op",
-                              "hypercalls_per_op")] +
-                            [si(med(s, k, "wait_cycles_per_op"))])
-    return rows
+                if k in s:
+                    yield f"{e}, {v / p:g}x, {m}", k
+
+
+def _preemption_rows(s):
+    return [[label] + [_per_rep(s, k, x) for x in
+                       ("holder_preemptions", "waiter_preemptions", "slow_per_op",
+                        "hypercalls_per_op")] + [si(med(s, k, "wait_cycles_per_op"))]
+            for label, k in _locks_configs(s)]
 
 
 COUNTERS = ("hcall_spin_notify", "hcall_spin_wait", "hcall_spin_kick",
@@ -244,17 +245,9 @@ def _counter(s, k, c):
 
 
 def _counter_rows(s):
-    rows = []
-    for e in engines_of(s):
-        for v, p in points(s, "locks", e):
-            for m in MODES:
-                k = key("locks", e, v, p, m)
-                if k not in s:
-                    continue
-                rows.append([f"{e}, {v / p:g}x, {m}"] +
-                            ["/".join(si(_counter(s, k, x)) for x in c) if isinstance(c, tuple)
-                             else si(_counter(s, k, c)) for c in COUNTERS])
-    return rows
+    return [[label] + ["/".join(si(_counter(s, k, x)) for x in c) if isinstance(c, tuple)
+                       else si(_counter(s, k, c)) for c in COUNTERS]
+            for label, k in _locks_configs(s)]
 
 
 def sweep_thresholds(s, engine=SWEEP_ENGINE, vcpus=SWEEP_VCPUS):

@@ -24,5 +24,18 @@ unit() {
 		bad "$1" "exit $RC: $(grep -E '^\[  FAILED  \]|^\[  ERROR   \]|lab [0-9]' "$OUT" | head -n 3 | tr '\n' ' ')"
 	fi
 }
+# emul_io WHAT: the emul-io check of labs 1 and 3: 48 requests through the emul block
+# device's registers (port I/O exits under lab 1, 4-byte in/out call-outs under lab 3),
+# read back intact; WHAT says which part the lab exercises.
+emul_io() {
+	bt emul 60 --workload io:count=48,qd=4,mix=50,reps=1,seed=7 --cmdline io=emul
+	local req err
+	req=$(metric "$D" device_requests) err=$(metric "$D" errors)
+	if [ "$RC" -eq 0 ] && [ "${req%.*}" = 48 ] && [ "${err%.*}" = 0 ]; then
+		ok "emul-io: 48 requests through $1, read back intact"
+	else
+		bad emul-io "exit $RC, device requests '$req', errors '$err': $(why)"
+	fi
+}
 # unknown_check NAME: the check is not this lab's.
 unknown_check() { echo "not ok - $1: no such check (labs/labs.txt lists them)"; exit 2; }
