@@ -77,6 +77,7 @@ struct cpu {
 	 * under sched_lock). */
 	struct proc *rq_head, *rq_tail;
 	uint32_t rq_len;
+	uint64_t slice_start;     /* TSC when the running process was switched to */
 
 	/* TLB shootdown mailbox (tlb.c): requesters increment tlb_req; this CPU flushes
 	 * and publishes the request count it has served in tlb_done. */

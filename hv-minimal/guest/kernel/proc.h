@@ -64,6 +64,8 @@ __attribute__((noreturn)) void proc_exit(int status);
 /* sched.c */
 /* Lets the other runnable processes of this CPU run first (no-op when none). */
 void yield(void);
+/* A timer tick from user mode: yields if the running process has had its time. */
+void sched_tick(void);
 /* Switches this CPU away from the current process, whose state the caller set (and
  * which it queued, if runnable); with sched_lock held, returned to with it held. */
 void sched(void);

@@ -45,6 +45,7 @@ static void context_switch(struct cpu *c, struct proc *cur, struct proc *next)
 	c->st.ctxswitches++;
 	if (next) {
 		next->state = P_RUNNING;
+		c->slice_start = rdtsc();
 		vs_switch(c, next->vs);
 		percpu_set_kstack((uint64_t)(next->kstack + KSTACK_SIZE));
 		to = next->ctx;
@@ -79,6 +80,21 @@ void yield(void)
 	rq_push(c, p);
 	sched();
 	spin_unlock(&sched_lock);
+}
+
+/* A tick preempts a process only once it has run for half a tick period since it was
+ * switched to. A tick that fell due while this CPU spun for sched_lock with interrupts
+ * off is taken the moment the process it switched to enters user mode: yielding then
+ * would give that process no time at all. When every wait for the lock outlasts a tick
+ * (a plain ticket lock under vCPU overcommit: each hand-over waits for the host to run
+ * the next waiter), every CPU would only go round its run queue, each return to user
+ * mode straight back into sched_lock, and no process would run again (a livelock, not
+ * a deadlock: the lock keeps moving). */
+void sched_tick(void)
+{
+	if (kcfg.hz && rdtsc() - mycpu()->slice_start < kcfg.tsc_khz * 500 / kcfg.hz)
+		return;
+	yield();
 }
 
 void sched_wake(struct proc *p)

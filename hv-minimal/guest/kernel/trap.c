@@ -184,9 +184,13 @@ static __attribute__((noinline)) void user_trap(struct trapframe *tf)
 		break;
 	default:
 		if (tf->vector >= T_IRQ0) {
-			/* Preemption: round robin among this CPU's runnable processes. */
+			/* Preemption: round robin among this CPU's runnable processes, a
+			 * tick's once the process has run for a while (sched_tick). */
 			irq(tf);
-			yield();
+			if (tf->vector == T_TIMER)
+				sched_tick();
+			else
+				yield();
 			return;
 		}
 		break;
