@@ -70,32 +70,31 @@ static long sys_nb_kernel_op(struct trapframe *tf)
 
 /* A user lock's slow path and kick (spinlock.h): the lock must sit in the shared area,
  * where the processes that contend for it all map the same frame. */
-static long sys_spin_wait(struct trapframe *tf)
+static long spin_user_lock(struct trapframe *tf, int kick)
 {
 	uint64_t pa;
 
-	if (tf->rdi % sizeof(struct guest_spinlock) || tf->rsi > UINT32_MAX)
+	if (tf->rdi % sizeof(struct guest_spinlock) || (!kick && tf->rsi > UINT32_MAX))
 		return -GUEST_EINVAL;
 	pa = uvm_hold_shared(myproc()->vs, tf->rdi, sizeof(struct guest_spinlock));
 	if (!pa)
 		return -GUEST_EFAULT;
-	spin_slow_path(P2V(pa), (uint32_t)tf->rsi);
+	if (kick)
+		spin_kick_waiter(P2V(pa));
+	else
+		spin_slow_path(P2V(pa), (uint32_t)tf->rsi);
 	frame_put(pa & ~(uint64_t)(PAGE_SIZE - 1));
 	return 0;
 }
 
+static long sys_spin_wait(struct trapframe *tf)
+{
+	return spin_user_lock(tf, 0);
+}
+
 static long sys_spin_kick(struct trapframe *tf)
 {
-	uint64_t pa;
-
-	if (tf->rdi % sizeof(struct guest_spinlock))
-		return -GUEST_EINVAL;
-	pa = uvm_hold_shared(myproc()->vs, tf->rdi, sizeof(struct guest_spinlock));
-	if (!pa)
-		return -GUEST_EFAULT;
-	spin_kick_waiter(P2V(pa));
-	frame_put(pa & ~(uint64_t)(PAGE_SIZE - 1));
-	return 0;
+	return spin_user_lock(tf, 1);
 }
 
 /* A record from the program: checked before the VMM sees it (the VMM checks again). */

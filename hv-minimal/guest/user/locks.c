@@ -69,9 +69,10 @@ static void worker(struct shared *s, unsigned id, uint64_t iters, uint64_t hold,
 		s->counter++;
 		s->sum = s->sum * 3 + id + 1;  /* order-dependent: only the count is stable */
 		spin(hold);
-		if (stall_cycles && tsc_read() - t1 > stall_cycles)
+		uint64_t t2 = tsc_read();   /* one read for the stall check and the hand-over */
+		if (stall_cycles && t2 - t1 > stall_cycles)
 			stalls++;
-		s->released_at = tsc_read();
+		s->released_at = t2;
 		ulock_release(&s->lock);
 	}
 	s->w[id].ops = i;
