@@ -884,6 +884,75 @@ static void window_cache_invlpg_in_cached_space(void **state)
 	done(&x);
 }
 
+/* A leaf table the guest keeps writing goes out of sync (unsync.c): its stores stop
+ * trapping, and each change reaches the windows at the guest's next TLB flush, whether
+ * an invlpg, a CR3 reload, or the load of its address space after another vCPU's or
+ * address space's write; a cleared entry then faults. */
+#define PTE0 "0xffffffff80c03090"        /* space 0's PTE of 0x12000, kernel alias */
+SNIPPET(unsync,
+	LOAD_CR3(0) "mov 0x12000, %r8\n"           /* a walk: the table is watched */
+	"mov " PTE0 ", %rdx\n"
+	"mov $40, %ecx\n"
+	"1: mov %rdx, " PTE0 "\n"                  /* the same value, as ptemod stores */
+	"dec %ecx\n"
+	"jnz 1b\n"
+	"mov %rdx, %rsi\n"
+	"and $0xfff, %esi\n"
+	"or $0xc14000, %rsi\n"                     /* 0x12000 -> space 1's data page */
+	"mov %rsi, " PTE0 "\n"
+	"invlpg 0x12000\n"
+	"mov 0x12000, %r9\n"
+	"mov %rdx, " PTE0 "\n"                     /* back, and a CR3 reload */
+	"mov %cr3, %rax\n"
+	"mov %rax, %cr3\n"
+	"mov 0x12000, %r10\n"
+	LOAD_CR3(1) "mov 0x12000, %r11\n"
+	"mov %rsi, " PTE0 "\n"                     /* space 0's table, from space 1 */
+	LOAD_CR3(0) "mov 0x12000, %r12\n"
+	"movq $0, " PTE0 "\n"
+	"invlpg 0x12000\n"
+	"mov $1, %r13\n"
+	"mov 0x12000, %r14\n" DONE);
+
+struct unsync_counters {
+	uint64_t unsyncs, resyncs, pt_traps;
+};
+
+static void unsync_count(void *arg, const char *name, uint64_t value)
+{
+	struct unsync_counters *c = arg;
+
+	if (!strcmp(name, "bt_unsync_tables"))
+		c->unsyncs = value;
+	else if (!strcmp(name, "bt_resyncs"))
+		c->resyncs = value;
+	else if (!strcmp(name, "bt_pt_write_traps"))
+		c->pt_traps = value;
+}
+
+static void unsync_leaf_table(void **state)
+{
+	struct run x;
+	struct unsync_counters c = { 0 };
+
+	(void)state;
+	run_spaces(&x, snip_unsync_b, snip_unsync_e, 2);
+	assert_int_equal(x.port, FLAT_PORT_TRAP);
+	assert_int_equal(x.r.r8, 1);
+	assert_int_equal(x.r.r9, 2);                 /* after invlpg */
+	assert_int_equal(x.r.r10, 1);                /* after the CR3 reload */
+	assert_int_equal(x.r.r11, 2);
+	assert_int_equal(x.r.r12, 2);                /* changed while space 1 ran */
+	assert_int_equal(x.r.r13, 1);
+	assert_int_equal(x.r.r15, 14);               /* the cleared entry faults */
+	assert_int_equal(x.s.cr2, 0x12000);
+	x.g.ops->stats(x.g.vcpu, unsync_count, &c);
+	assert_true(c.unsyncs >= 1);
+	assert_true(c.resyncs >= 4);
+	assert_true(c.pt_traps < 10);                /* the loop's stores stopped trapping */
+	done(&x);
+}
+
 /* More address spaces than the cache holds: the least recently used pair is taken
  * (and emptied) for a new one; an evicted space comes back right. */
 SNIPPET(wc_evict,
@@ -951,6 +1020,7 @@ int main(void)
 		cmocka_unit_test(window_cache_pt_write_in_cached_space),
 		cmocka_unit_test(window_cache_invlpg_in_cached_space),
 		cmocka_unit_test(window_cache_evicts_lru),
+		cmocka_unit_test(unsync_leaf_table),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

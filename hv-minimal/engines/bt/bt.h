@@ -34,6 +34,16 @@ struct bt_rmap_slot;
 enum bt_gs_write { BT_GS_WRGSBASE = 1, BT_GS_ARCH_PRCTL, BT_GS_SHARED };
 
 #define BT_PAGE       4096ull
+/* guest page-table entry bits */
+#define PTE_P   (1ull << 0)
+#define PTE_W   (1ull << 1)
+#define PTE_U   (1ull << 2)
+#define PTE_A   (1ull << 5)
+#define PTE_D   (1ull << 6)
+#define PTE_PS  (1ull << 7)
+#define PTE_G   (1ull << 8)
+#define PTE_NX  (1ull << 63)
+#define PTE_ADDR 0x000ffffffffff000ull
 #define BT_WIN_SIZE   (1ull << 32)
 #define BT_WIN_GUARD  (64ull << 10)
 #define BT_MAX_SLOTS  8
@@ -346,6 +356,10 @@ struct bt_stats {
 	uint64_t wcache_hits, wcache_misses, wcache_evictions;
 	uint64_t xinvals;                /* page-table invalidations from other vCPUs */
 	uint64_t gs_writes;              /* GS base writes (window changes seen at entry) */
+	uint64_t unsyncs;                /* leaf tables let out of sync (unsync.c) */
+	uint64_t unsync_evictions;       /* and watched again to make room */
+	uint64_t resyncs;                /* out-of-sync tables found changed at a flush */
+	uint64_t resync_entries;         /* entries those had changed */
 };
 
 /* ---- the virtual CPU ---- */
@@ -397,10 +411,12 @@ struct bt_lapic {
 /* What the engine knows of one guest-physical page (protect.c). */
 #define BT_PG_CODE 1u            /* translated code comes from it */
 #define BT_PG_PT   2u            /* a page table of a walk */
+#define BT_PG_UNSYNC 4u          /* PT: out of sync, written freely (unsync.c) */
 struct bt_pinfo {
 	uint8_t flags;
 	uint8_t level;           /* PT: 4 (PML4) .. 1 (PT) */
 	uint8_t multi;           /* PT: seen at more than one place (level, address) */
+	uint8_t uslot;           /* UNSYNC: its slot in bt_vm.unsync */
 	uint64_t va_base;        /* PT: first guest address its entries map */
 	uint64_t root;           /* PT: the CR3 of its walks, or BT_ROOT_SHARED */
 };
@@ -439,7 +455,21 @@ struct bt_vm {
 	uint64_t map_budget;             /* window pages all vCPUs together may keep mapped */
 	int icount;                      /* counting mode asked for (atomic; icount.c) */
 	int adaptive;                    /* adaptive translation (emulate.c): --bt-adaptive */
+	/* Leaf page tables out of sync (unsync.c): written without a trap, compared with
+	 * their snapshot at the guest's TLB flushes. */
+	pthread_mutex_t unsync_lock;
+	struct bt_unsync *unsync;        /* BT_UNSYNC_MAX slots, allocated on first use */
+	unsigned nunsync;                /* slots in use (atomic: read without the lock) */
+	uint64_t unsync_clock;
 };
+
+/* Whether guest writes to the page must trap: translated code, or a page table the
+ * engine keeps in sync. */
+static inline int bt_pg_watched(const struct bt_pinfo *pi)
+{
+	return pi && ((pi->flags & BT_PG_CODE) ||
+		      (pi->flags & (BT_PG_PT | BT_PG_UNSYNC)) == BT_PG_PT);
+}
 
 struct bt_vcpu {
 	struct bt_vm *vm;
@@ -616,6 +646,30 @@ void bt_xreq_destroy(struct bt_vcpu *v);
 void bt_xreq_serve(struct bt_vcpu *v);
 /* A page-table entry at gpa changed from old: drops what the windows mapped from it. */
 void bt_pt_written(struct bt_vcpu *v, uint64_t gpa, uint64_t old, uint64_t new);
+/* n entries from entry first of the table at gpa changed, some of them present before:
+ * drops what the windows mapped from them. */
+void bt_pt_entries_changed(struct bt_vcpu *v, uint64_t gpa, unsigned first, unsigned n);
+
+/* Out-of-sync leaf tables (unsync.c). */
+#define BT_UNSYNC_MAX 32
+struct bt_unsync {
+	uint64_t gpa;                    /* the table's page; 0: a free slot */
+	uint64_t used;                   /* LRU stamp */
+	uint64_t snap[512];              /* its entries when last compared */
+};
+void bt_unsync_init(struct bt_vm *vm);
+void bt_unsync_destroy(struct bt_vm *vm);
+/* A trapped write to the page table at gpa: a user-half leaf table stops trapping. */
+void bt_unsync_table(struct bt_vcpu *v, uint64_t gpa);
+/* The guest flushes its TLB: at a CR3 load (va BT_INVAL_ALL: every out-of-sync table of
+ * root) or an invlpg of va (the table that maps va). Changes since the snapshots are
+ * dropped from every vCPU's windows. */
+void bt_unsync_flush(struct bt_vcpu *v, uint64_t root, uint64_t va);
+/* The engine wrote the entry itself (an emulated store, the VMM's write): the snapshot
+ * follows, where it held old. */
+void bt_unsync_seen(struct bt_vm *vm, uint64_t gpa, uint64_t old, uint64_t new);
+/* The table is watched again, or no longer a table: its slot goes (lock not held). */
+void bt_unsync_drop(struct bt_vm *vm, struct bt_pinfo *pi, uint64_t gpa);
 
 /* The page-table trace (trace.c), recorded when vm->trace is set: opened at VM creation
  * (0, or -1 with hv_err_msg()), closed at its end; the events of ptwalk-sim's format. */

@@ -380,6 +380,7 @@ int bt_cr_write(struct bt_vcpu *v, unsigned cr, uint64_t val)
 		/* the windows of that address space, kept coherent with its page tables by
 		 * their write protection (README.md, "Memory") */
 		bt_wcache_load(v, c->cr3);
+		bt_unsync_flush(v, c->cr3, BT_INVAL_ALL);
 		bt_htab_flush_user(v);
 		return 0;
 	case 4:
@@ -834,6 +835,8 @@ static int callout_decoded(struct bt_vcpu *v, const struct bt_exit_info *info)
 		if (c->cpl)
 			return gp0(v);
 		val = bt_effective_address(v, &d, &d.op[0]);
+		if ((int64_t)val >= 0)
+			bt_unsync_flush(v, v->wkey[v->wcur], val);
 		bt_shadow_invlpg(v, val);
 		if ((int64_t)val >= 0)
 			bt_htab_flush_user(v);

@@ -430,13 +430,18 @@ static int emulate(struct bt_vcpu *v, const struct bt_exit_info *info, struct hv
 	nv->write = a.op != OP_LOAD;
 	nv->off = (uint32_t)ea & ~(BT_PAGE - 1);
 	nv->unmapped = !bt_window_has(bt_cur_window(v), nv->off);
-	nv->trapped = nv->unmapped || (nv->write && pi && (pi->flags & (BT_PG_PT | BT_PG_CODE)));
+	nv->trapped = nv->unmapped || (nv->write && bt_pg_watched(pi));
 	if (pi && old != new) {
-		if (pi->flags & BT_PG_PT)
+		if (pi->flags & BT_PG_PT) {
 			bt_pt_written(v, w.gpa & ~7ull, old, new);
+			bt_unsync_seen(v->vm, w.gpa & ~7ull, old, new);
+		}
 		if (pi->flags & BT_PG_CODE)
 			bt_code_invalidate(v, w.gpa, 0);
 	}
+	/* a leaf table written again and again stops trapping (unsync.c) */
+	if (nv->write && bt_pg_watched(pi) && (pi->flags & BT_PG_PT))
+		bt_unsync_table(v, w.gpa);
 	v->cpu.rip += d.in.length;
 	return 0;
 }
@@ -462,7 +467,7 @@ int bt_mmio_emulate(struct bt_vcpu *v, struct hv_exit *exit)
 	/* Not emulated. In the shared layout, a page only the kernel may touch in the user
 	 * half is not mapped: this vCPU gives the layout up, and the instruction runs again,
 	 * translated anew. */
-	if (v->shared && bt_gpa_slot(v->vm, gpa) && !(pi && (pi->flags & (BT_PG_CODE | BT_PG_PT)))) {
+	if (v->shared && bt_gpa_slot(v->vm, gpa) && !bt_pg_watched(pi)) {
 		bt_unshare(v);
 		return 0;
 	}

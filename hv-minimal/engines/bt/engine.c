@@ -69,6 +69,7 @@ static int bt_vm_create(const struct hv_vm_config *cfg, struct hv_engine_vm **ou
 	vm->shared = vm->gs_write == BT_GS_SHARED;
 	vm->nr_vcpus = cfg->nr_vcpus;
 	vm->adaptive = !cfg->bt_adaptive || strcmp(cfg->bt_adaptive, "off") != 0;
+	bt_unsync_init(vm);
 	vm->map_budget = map_budget();
 	if (cfg->bt_trace && bt_trace_open(vm, cfg->bt_trace)) {
 		free(vm);
@@ -91,6 +92,7 @@ static void bt_vm_destroy(struct hv_engine_vm *hvm)
 	if (!vm)
 		return;
 	bt_trace_close(vm);
+	bt_unsync_destroy(vm);
 	free(vm->pinfo);
 	free(vm);
 }
@@ -415,8 +417,10 @@ static int bt_pte_write(struct hv_engine_vcpu *hv, uint64_t gpa, uint64_t val)
 				  (unsigned long long)gpa);
 	uint64_t old = __atomic_exchange_n(e, val, __ATOMIC_SEQ_CST);
 	/* only a table some walk went through has windows derived from it */
-	if (pi && (pi->flags & BT_PG_PT))
+	if (pi && (pi->flags & BT_PG_PT)) {
 		bt_pt_written(v, gpa, old, val);
+		bt_unsync_seen(v->vm, gpa, old, val);
+	}
 	return 0;
 }
 

@@ -8,16 +8,6 @@
 #include "hvlab/err.h"
 #include "hvlab/log.h"
 
-#define PTE_P   (1ull << 0)
-#define PTE_W   (1ull << 1)
-#define PTE_U   (1ull << 2)
-#define PTE_A   (1ull << 5)
-#define PTE_D   (1ull << 6)
-#define PTE_PS  (1ull << 7)
-#define PTE_G   (1ull << 8)
-#define PTE_NX  (1ull << 63)
-#define PTE_ADDR 0x000ffffffffff000ull
-
 #define CR0_PG  (1ull << 31)
 #define CR0_WP  (1ull << 16)
 #define CR4_SMEP (1ull << 20)
@@ -55,6 +45,16 @@ static int walk_fault(struct bt_walk *w, unsigned access, int present, uint32_t 
 	return 1;
 }
 
+/* An out-of-sync table (unsync.c) is watched again: write-protected on every vCPU. */
+static void watch_again(struct bt_vcpu *v, struct bt_pinfo *pi, uint64_t table)
+{
+	if (!(pi->flags & BT_PG_UNSYNC))
+		return;
+	bt_unsync_drop(v->vm, pi, table);
+	bt_protect_page(v, table);
+	bt_xreq_protect(v, table);
+}
+
 /* A page-table page met on a walk at level (4: PML4 .. 1: PT) for va: from now on its
  * writes trap (protect.c). */
 static void note_table(struct bt_vcpu *v, uint64_t table, int level, uint64_t va)
@@ -90,8 +90,10 @@ static void note_table(struct bt_vcpu *v, uint64_t table, int level, uint64_t va
 		pi->va_base = base;
 		pi->multi = 0;
 		pi->root = root;
+		watch_again(v, pi, table);      /* another table now */
 	} else {
 		pi->multi = 1;
+		watch_again(v, pi, table);      /* its writes are seen as they happen */
 	}
 }
 
@@ -337,7 +339,7 @@ int bt_shadow_fill(struct bt_vcpu *v, uint64_t off, int write)
 	}
 	s = bt_gpa_slot(v->vm, w.gpa);
 	pi = bt_pinfo(v->vm, w.gpa);
-	protected = pi && (pi->flags & (BT_PG_CODE | BT_PG_PT));
+	protected = bt_pg_watched(pi);
 	/* The shared layout's one window serves both CPLs: user-mode code addresses the
 	 * kernel half where nothing is mapped (its page is reached by emulation, if its
 	 * walk allows), and the user half holds only pages user mode may touch, with
@@ -528,15 +530,27 @@ void bt_pt_written(struct bt_vcpu *v, uint64_t gpa, uint64_t old, uint64_t new)
 	}
 	if (!(old & PTE_P))
 		return;                 /* nothing was mapped from it */
+	bt_pt_entries_changed(v, gpa & ~(BT_PAGE - 1), (unsigned)(gpa & (BT_PAGE - 1)) / 8, 1);
+	/* LAB 2 END: pt-write */
+}
+
+void bt_pt_entries_changed(struct bt_vcpu *v, uint64_t gpa, unsigned first, unsigned n)
+{
+	const struct bt_pinfo *pi = bt_pinfo(v->vm, gpa);
+	uint64_t span, va;
+
 	if (!pi || pi->multi) {
 		/* at several places: whatever it mapped in its address space */
 		bt_inval_all_vcpus(v, pi ? pi->root : BT_ROOT_SHARED, 0, BT_INVAL_ALL);
 		return;
 	}
+	span = 1ull << (12 + 9 * (pi->level - 1));
+	va = pi->va_base + first * span;
+	if (pi->level == 4)
+		va = (uint64_t)((int64_t)(va << 16) >> 16);
 	/* the pairs of the table's address space (every pair for a shared table), on
 	 * every vCPU: a cached pair is one CR3 load from use */
-	bt_inval_all_vcpus(v, pi->root, va, span);
-	/* LAB 2 END: pt-write */
+	bt_inval_all_vcpus(v, pi->root, va, n * span);
 }
 
 /* A page table written by an instruction the engine does not emulate (typically
@@ -548,6 +562,7 @@ void bt_pt_unshadow(struct bt_vcpu *v, uint64_t gpa)
 
 	if (!pi)
 		return;
+	bt_unsync_drop(v->vm, pi, gpa);
 	pi->flags &= (uint8_t)~BT_PG_PT;
 	if (pi->multi || pi->level >= 3)
 		bt_inval_all_vcpus(v, pi->root, 0, BT_INVAL_ALL);

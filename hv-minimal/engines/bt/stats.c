@@ -65,6 +65,10 @@ void bt_stats(struct hv_engine_vcpu *hv, void (*emit)(void *arg, const char *nam
 	emit(arg, "bt_shared_fallbacks", s->shared_fallbacks);
 	emit(arg, "bt_smc_invalidations", s->smc_invalidations);
 	emit(arg, "bt_pt_unshadowed", s->pt_unshadowed);
+	emit(arg, "bt_unsync_tables", s->unsyncs);
+	emit(arg, "bt_unsync_evictions", s->unsync_evictions);
+	emit(arg, "bt_resyncs", s->resyncs);
+	emit(arg, "bt_resync_entries", s->resync_entries);
 	emit(arg, "bt_fpu_loads", s->fpu_loads);
 	emit(arg, "bt_map_budget_flushes", s->budget_flushes);
 	emit(arg, "bt_window_maps", w.fills);
