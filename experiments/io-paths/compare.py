@@ -151,8 +151,9 @@ def measured(run, exp):
             f"io qd{qd}", f"4 KiB requests, half writes, queue depth {qd}: medians over "
             "every repetition of every cell",
             ["path (engine)"] + [METRICS[m][0] for m in METRICS] + ["IO/s range"], rows,
-            ["exits/IO counts the exits that reached the VMM (hvm's run loop), all vCPUs; "
-             "exits KVM completes itself (ioeventfd writes, an irqfd's interrupt) are not "
+            ["exits/IO counts the exits that reached the VMM's device code (hvm's run loop; "
+             "under bt, the same handlers called from the translator's call-out), all "
+             "vCPUs; exits KVM completes itself (ioeventfd writes, an irqfd's interrupt) are not "
              "among them. host CPU is the VMM process (guest vCPU threads included) plus "
              "the split driver process. Latency is a batch's submit-to-last-completion "
              "time, so at queue depth 32 it is the batch's."]))

@@ -32,7 +32,8 @@ def figures(run, exp):
                 "median over every repetition of every cell; one series per engine."),
         _figure(run, exp, "io-paths-exits", "I/O paths: exits to the VMM per I/O",
                 "exits per I/O (log scale)", "vmm_exits_per_io",
-                "Exits that reached the VMM's run loop per I/O (median). poll takes none: "
+                "Exits that reached the VMM's device code per I/O (median; under bt served "
+                "from the translator's call-out). poll takes none: "
                 "its bar is absent on the log scale. Exits KVM completes itself (ioeventfd, "
                 "irqfd) are not counted."),
     ]

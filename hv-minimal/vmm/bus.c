@@ -2,13 +2,14 @@
  * cleverer and obviously right. */
 #include <inttypes.h>
 #include <stddef.h>
+#include <string.h>
 
 #include "hvlab/bus.h"
 #include "hvlab/err.h"
 
 void hv_bus_init(struct hv_bus *bus)
 {
-	bus->ndevs = 0;
+	memset(bus, 0, sizeof(*bus));
 }
 
 const char *hv_bus_space_name(enum hv_bus_space space)
@@ -57,18 +58,30 @@ int hv_bus_register(struct hv_bus *bus, enum hv_bus_space space, uint64_t base,
 	return 0;
 }
 
+/* Whole access inside d's range, computed without overflow. */
+static int dev_holds(const struct hv_bus_dev *d, enum hv_bus_space space, uint64_t addr,
+		     uint32_t len)
+{
+	return d->space == space && addr >= d->base && addr - d->base < d->len &&
+	       len <= d->len - (addr - d->base);
+}
+
 const struct hv_bus_dev *hv_bus_find(const struct hv_bus *bus, enum hv_bus_space space,
 				     uint64_t addr, uint32_t len)
 {
-	if (len == 0)
-		return NULL;
-	for (unsigned i = 0; i < bus->ndevs; i++) {
-		const struct hv_bus_dev *d = &bus->devs[i];
+	unsigned h;
 
-		/* Whole access inside [base, base + len), computed without overflow. */
-		if (d->space == space && addr >= d->base && addr - d->base < d->len &&
-		    len <= d->len - (addr - d->base))
-			return d;
+	if (len == 0 || (unsigned)space >= HV_BUS_NSPACES)
+		return NULL;
+	h = __atomic_load_n(&bus->hint[space], __ATOMIC_RELAXED);
+	if (h < bus->ndevs && dev_holds(&bus->devs[h], space, addr, len))
+		return &bus->devs[h];
+	for (unsigned i = 0; i < bus->ndevs; i++) {
+		if (dev_holds(&bus->devs[i], space, addr, len)) {
+			/* the bus is the VM's, never const storage: the hint may change */
+			__atomic_store_n((unsigned *)&bus->hint[space], i, __ATOMIC_RELAXED);
+			return &bus->devs[i];
+		}
 	}
 	return NULL;
 }

@@ -56,10 +56,16 @@ const struct hv_xs_entry *hv_exitstats_find(const struct hv_exitstats *xs,
 
 static struct hv_xs_entry *entry_get(struct hv_exitstats *xs, const struct hv_xs_key *k)
 {
-	struct hv_xs_entry *e = (struct hv_xs_entry *)hv_exitstats_find(xs, k);
+	struct hv_xs_entry *e;
 
-	if (e)
+	/* exits come in runs of one kind: the last one's entry first */
+	if (xs->last < xs->n && key_eq(&xs->e[xs->last].key, k))
+		return &xs->e[xs->last];
+	e = (struct hv_xs_entry *)hv_exitstats_find(xs, k);
+	if (e) {
+		xs->last = (unsigned)(e - xs->e);
 		return e;
+	}
 	if (xs->n >= HV_XS_MAX_KEYS)
 		return NULL;
 	e = &xs->e[xs->n];
@@ -77,11 +83,11 @@ static void entry_sample(struct hv_exitstats *xs, struct hv_xs_entry *e, uint64_
 {
 	uint64_t slot;
 
-	/* e->count already includes this exit. */
+	/* e->timed already includes this exit. */
 	if (e->nres < HV_XS_RESERVOIR) {
 		slot = e->nres++;
 	} else {
-		slot = xs_rand(xs) % e->count;
+		slot = xs_rand(xs) % e->timed;
 		if (slot >= HV_XS_RESERVOIR)
 			return;
 	}
@@ -100,9 +106,22 @@ void hv_exitstats_add(struct hv_exitstats *xs, const struct hv_exit *exit, uint6
 		return;
 	}
 	e->count++;
+	e->timed++;
 	e->run_sum += run_cycles;
 	e->handle_sum += handle_cycles;
 	entry_sample(xs, e, run_cycles, handle_cycles);
+}
+
+void hv_exitstats_count(struct hv_exitstats *xs, const struct hv_exit *exit)
+{
+	struct hv_xs_key k = key_of(exit);
+	struct hv_xs_entry *e = entry_get(xs, &k);
+
+	if (!e) {
+		xs->dropped++;
+		return;
+	}
+	e->count++;
 }
 
 void hv_exitstats_merge(struct hv_exitstats *dst, const struct hv_exitstats *src)
@@ -120,9 +139,11 @@ void hv_exitstats_merge(struct hv_exitstats *dst, const struct hv_exitstats *src
 		 * each vCPU's share of the reservoir close to its share of the exits. */
 		for (uint32_t j = 0; j < s->nres; j++) {
 			d->count++;
+			d->timed++;
 			entry_sample(dst, d, s->res[j][0], s->res[j][1]);
 		}
 		d->count += s->count - s->nres;
+		d->timed += s->timed - s->nres;
 		d->run_sum += s->run_sum;
 		d->handle_sum += s->handle_sum;
 	}

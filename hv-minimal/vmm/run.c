@@ -488,7 +488,7 @@ static void report_run(struct run_state *s, const struct hvm_invocation *inv)
 {
 	struct hv_vm *vm = s->vm;
 	struct hv_exitstats all;
-	uint64_t nexits = 0;
+	uint64_t nexits = 0, ndirect = 0;
 
 	hv_console_flush(&vm->console);
 	if (!host_hz_known(s))
@@ -499,6 +499,7 @@ static void report_run(struct run_state *s, const struct hvm_invocation *inv)
 
 		hv_exitstats_merge(&all, &vm->vcpu[i].stats);
 		nexits += vm->vcpu[i].nexits;
+		ndirect += vm->vcpu[i].nexits_direct;
 		snprintf(key, sizeof(key), "exits_vcpu%u", i);
 		note_num(s, key, (double)vm->vcpu[i].nexits);
 	}
@@ -507,6 +508,7 @@ static void report_run(struct run_state *s, const struct hvm_invocation *inv)
 		hv_warn("writing the exit statistics: %s", hv_err_msg());
 	hv_exitstats_free(&all);
 	note_num(s, "exits_total", (double)nexits);
+	note_num(s, "exits_direct", (double)ndirect);
 	report_engine_counters(s);
 	report_hcalls(s);
 	report_host_sched(s);

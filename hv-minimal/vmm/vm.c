@@ -76,6 +76,8 @@ static void vm_cpuid_leaves(struct hv_vm_config *cfg, uint32_t spin_threshold)
 	spin->r[1] = spin_threshold ? spin_threshold : HV_SPIN_THRESHOLD_DEFAULT;
 }
 
+static int vcpu_direct(void *ctx, unsigned idx, struct hv_exit *e);
+
 int hv_vm_create(struct hv_vm *vm, const struct hv_vm_params *p)
 {
 	struct hv_vm_config cfg = { .nr_vcpus = p->nr_vcpus, .mem_bytes = p->mem_bytes,
@@ -110,6 +112,8 @@ int hv_vm_create(struct hv_vm *vm, const struct hv_vm_params *p)
 			return -1;
 		vm->nr_vcpus = i + 1;
 	}
+	if (vm->ops->direct_exit_set)
+		vm->ops->direct_exit_set(vm->eng, vcpu_direct, vm);
 	return 0;
 }
 
@@ -305,6 +309,42 @@ static void vcpu_save_dump(struct hv_vcpu *c)
 		return;
 	}
 	c->have_dump = 1;
+}
+
+/* A port or MMIO exit the engine offers before it leaves its run call
+ * (direct_exit_set): a device's access is handled as the run loop would handle it, and
+ * counted as an exit of its kind, with no run time and the handler's time measured one
+ * in 64 (two TSC reads cost as much as a short handler). An access
+ * that no device claims goes the usual way, for the run loop to refuse. */
+static int vcpu_direct(void *ctx, unsigned idx, struct hv_exit *e)
+{
+	struct hv_vm *vm = ctx;
+	const struct hv_bus_dev *d = NULL;
+	struct hv_vcpu *c;
+	uint64_t t0;
+
+	if (idx >= vm->nr_vcpus || hv_vm_is_stopped(vm))
+		return 2;
+	c = &vm->vcpu[idx];
+	if (e->kind == HV_VMEXIT_IO && e->u.io.count == 1)
+		d = hv_bus_find(&vm->bus, HV_BUS_PIO, e->u.io.port, e->u.io.size);
+	else if (e->kind == HV_VMEXIT_MMIO)
+		d = hv_bus_find(&vm->bus, HV_BUS_MMIO, e->u.mmio.addr, e->u.mmio.len);
+	if (!d)
+		return 2;
+	c->nexits++;
+	c->engine_changed = 0;
+	if (c->nexits_direct++ % 64) {
+		vcpu_handle_exit(c, e);
+		hv_exitstats_count(&c->stats, e);
+	} else {
+		t0 = hv_tsc_now();
+		vcpu_handle_exit(c, e);
+		hv_exitstats_add(&c->stats, e, 0, hv_tsc_now() - t0);
+	}
+	/* a stop (the handler's, or another thread's) is seen at the engine's next look
+	 * at its exit request */
+	return hv_vm_is_stopped(vm) || c->engine_changed ? 1 : 0;
 }
 
 /* Exit i is accounted when run i+1 starts, so that the two intervals cover the whole

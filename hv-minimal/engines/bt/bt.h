@@ -439,14 +439,10 @@ struct bt_vm {
 	struct bt_vcpu *vcpus[16];
 	struct { uint16_t port; uint32_t len; int fd; } ioev[8];
 	unsigned nioev;
-	/* ports served by the core's handler from the call-out (pio_direct_add) */
-	struct {
-		uint16_t port;
-		uint32_t len;
-		int (*fn)(void *ctx, unsigned vcpu, const uint8_t *data, uint32_t len);
-		void *ctx;
-	} direct[4];
-	unsigned ndirect;
+	/* the core's device handlers, offered port I/O and MMIO exits from the call-out
+	 * (direct_exit_set) */
+	int (*direct_fn)(void *ctx, unsigned vcpu, struct hv_exit *exit);
+	void *direct_ctx;
 	struct { uint32_t leaf, sub, r[4]; } cpuid[32];   /* the host's, read once */
 	uint32_t cpuid_max_basic, cpuid_max_ext;          /* leaves 0 and 0x80000000's EAX */
 	struct hv_cpuid_leaf hvcpuid[HV_CPUID_LEAVES_MAX]; /* the core's own leaves */
@@ -681,6 +677,10 @@ void bt_trace_pte(struct bt_vcpu *v, uint64_t root, uint64_t va, int level, uint
 		  uint64_t new);
 /* f (a guest page fault) or i (invlpg) at va. */
 void bt_trace_simple(struct bt_vcpu *v, char event, uint64_t va);
+/* A port I/O or MMIO exit offered to the core's handlers inside the call-out
+ * (direct_exit_set): 0 served (an IN or MMIO read completed), 1 served and the vCPU's
+ * state may have changed, 2 not served (take the exit), -1 error. */
+int bt_direct_exit(struct bt_vcpu *v, struct hv_exit *exit);
 /* A guest `mov` to control register cr: 0, 1 (a value the engine refuses: #GP), or 2
  * (no such register: #UD). */
 int bt_cr_write(struct bt_vcpu *v, unsigned cr, uint64_t val);

@@ -434,21 +434,6 @@ static int callout_io(struct bt_vcpu *v, const struct bt_exit_info *info, struct
 
 		memcpy(v->iobuf, &val, size);
 	}
-	if (info->op == BT_CO_OUT) {
-		const struct bt_vm *vm = v->vm;
-
-		for (unsigned i = 0; i < vm->ndirect; i++) {
-			if (vm->direct[i].port != port || vm->direct[i].len != size)
-				continue;
-			v->cpu.rip = info->rip + info->len;
-			if (vm->direct[i].fn(vm->direct[i].ctx, v->index, v->iobuf, size))
-				return -1;
-			v->stats.direct_calls++;
-			/* the call may have loaded CR3 or changed tables: the run goes on from
-			 * a fresh block lookup (and GS view), not inline */
-			return 1;
-		}
-	}
 	if (bt_platform_pio(v, port, size, info->op == BT_CO_OUT, v->iobuf)) {
 		/* served by the engine: no exit */
 		if (info->op == BT_CO_IN) {
@@ -460,23 +445,38 @@ static int callout_io(struct bt_vcpu *v, const struct bt_exit_info *info, struct
 		v->cpu.rip = info->rip + info->len;
 		return 0;
 	}
-	memset(exit, 0, sizeof(*exit));
+	/* the I/O part only: the whole exit is large, and this is the hot path */
 	exit->kind = HV_VMEXIT_IO;
 	exit->raw_reason = info->op;
-	exit->u.io.port = port;
-	exit->u.io.size = size;
-	exit->u.io.count = 1;
-	exit->u.io.data = v->iobuf;
+	exit->u.io = (typeof(exit->u.io)){
+		.port = port, .size = size, .count = 1, .data = v->iobuf,
+		.dir = info->op == BT_CO_OUT ? HV_IO_OUT : HV_IO_IN,
+	};
 	v->cpu.rip = info->rip + info->len;
-	if (info->op == BT_CO_OUT) {
-		exit->u.io.dir = HV_IO_OUT;
-		return 2;
-	}
-	exit->u.io.dir = HV_IO_IN;
+	if (info->op == BT_CO_OUT)
+		return bt_direct_exit(v, exit);
 	v->io.active = 1;
 	v->io.size = size;
 	v->io.string = 0;
-	return 2;
+	return bt_direct_exit(v, exit);
+}
+
+int bt_direct_exit(struct bt_vcpu *v, struct hv_exit *exit)
+{
+	int r;
+
+	if (!v->vm->direct_fn)
+		return 2;
+	r = v->vm->direct_fn(v->vm->direct_ctx, v->index, exit);
+	if (r < 0 || r == 2)
+		return r;
+	v->stats.direct_calls++;
+	/* an IN's or MMIO read's value is in the exit's data (v->iobuf) */
+	if (bt_io_complete(v) || bt_mmio_complete(v))
+		return -1;
+	/* served with the vCPU's state maybe changed (a hypercall may load CR3 or change
+	 * tables): the run goes on from a fresh block lookup and GS view, not inline */
+	return r;
 }
 
 /* ins/outs: as many elements as fit the buffer per exit; a rep that is not finished

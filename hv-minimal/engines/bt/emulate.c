@@ -404,12 +404,12 @@ static int emulate(struct bt_vcpu *v, const struct bt_exit_info *info, struct hv
 			v->cpu.rip += d.in.length;
 			return 0;
 		}
-		memset(exit, 0, sizeof(*exit));
 		exit->kind = HV_VMEXIT_MMIO;
-		exit->u.mmio.addr = w.gpa;
-		exit->u.mmio.len = a.size;
-		exit->u.mmio.is_write = a.op == OP_STORE;
-		exit->u.mmio.data = v->iobuf;
+		exit->raw_reason = 0;
+		exit->u.mmio = (typeof(exit->u.mmio)){
+			.addr = w.gpa, .len = a.size, .is_write = a.op == OP_STORE,
+			.data = v->iobuf,
+		};
 		memcpy(v->iobuf, &a.src, 8);
 		if (a.op == OP_STORE) {
 			v->cpu.rip += d.in.length;
@@ -420,7 +420,10 @@ static int emulate(struct bt_vcpu *v, const struct bt_exit_info *info, struct hv
 			v->mmio.sext = (uint8_t)a.sext;
 			v->mmio.next_rip = v->cpu.rip + d.in.length;
 		}
-		return 2;
+		/* served by the core's handler in the call-out: emulated (device memory
+		 * traps again next time, nv says so) */
+		r = bt_direct_exit(v, exit);
+		return r == 1 ? 0 : r;
 	}
 	ram_access(v, &a, p, &old, &new);
 	if (a.op == OP_LOAD)

@@ -362,21 +362,14 @@ static int bt_ioeventfd_add(struct hv_engine_vm *hvm, uint16_t port, uint32_t le
 	return 0;
 }
 
-static int bt_pio_direct_add(struct hv_engine_vm *hvm, uint16_t port, uint32_t len,
-			     int (*fn)(void *ctx, unsigned vcpu, const uint8_t *data, uint32_t len),
-			     void *ctx)
+static void bt_direct_exit_set(struct hv_engine_vm *hvm,
+			       int (*fn)(void *ctx, unsigned vcpu, struct hv_exit *exit),
+			       void *ctx)
 {
 	struct bt_vm *vm = (struct bt_vm *)hvm;
 
-	if (vm->ndirect >= sizeof(vm->direct) / sizeof(vm->direct[0]))
-		return hv_err_set("port %#x: at most %zu direct ports", port,
-				  sizeof(vm->direct) / sizeof(vm->direct[0]));
-	vm->direct[vm->ndirect].port = port;
-	vm->direct[vm->ndirect].len = len;
-	vm->direct[vm->ndirect].fn = fn;
-	vm->direct[vm->ndirect].ctx = ctx;
-	vm->ndirect++;
-	return 0;
+	vm->direct_fn = fn;
+	vm->direct_ctx = ctx;
 }
 
 static uint64_t bt_tsc_khz(struct hv_engine_vm *hvm)
@@ -498,7 +491,7 @@ const struct hv_engine_ops hv_bt_engine_ops = {
 	.set_sregs = bt_set_sregs,
 	.inject_irq = bt_inject_irq,
 	.ioeventfd_add = bt_ioeventfd_add,
-	.pio_direct_add = bt_pio_direct_add,
+	.direct_exit_set = bt_direct_exit_set,
 	.tsc_khz = bt_tsc_khz,
 	.memvirt = bt_memvirt,
 	.segbase = bt_segbase,

@@ -29,6 +29,9 @@ struct hv_bus_dev {
 struct hv_bus {
 	struct hv_bus_dev devs[HV_BUS_MAX_DEVS];
 	unsigned ndevs;
+	/* per space, the device the last lookup found: accesses come in runs to one
+	 * device (a hint only, read and written by every vCPU thread, atomically) */
+	unsigned hint[HV_BUS_NSPACES];
 };
 
 void hv_bus_init(struct hv_bus *bus);

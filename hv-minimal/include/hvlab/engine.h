@@ -161,14 +161,18 @@ struct hv_engine_ops {
 	/* Optional (may be NULL): a port write of len bytes to port signals eventfd fd
 	 * without an exit to the core. */
 	int (*ioeventfd_add)(struct hv_engine_vm *vm, uint16_t port, uint32_t len, int fd);
-	/* Optional (may be NULL): an out of len bytes to port is served by fn inside the
-	 * engine, on the vCPU's thread, with no exit to the core (bt: the hypercall
-	 * doorbell as a direct call-out). fn(ctx, vcpu index, data, len) returns 0, or -1
-	 * with hv_err_msg() set, which stops the guest as an internal exit; it may call
-	 * this engine's pte_write and load_cr3 for that vCPU. */
-	int (*pio_direct_add)(struct hv_engine_vm *vm, uint16_t port, uint32_t len,
-			      int (*fn)(void *ctx, unsigned vcpu, const uint8_t *data, uint32_t len),
-			      void *ctx);
+	/* Optional (may be NULL): the engine offers each port I/O and MMIO exit to fn
+	 * first, on the vCPU's thread inside vcpu_run, and returns it only when fn does
+	 * not serve it (bt: the core's device handlers run inside the translator's
+	 * call-out, as TCG calls its devices, with no trip through the run loop).
+	 * fn(ctx, vcpu index, exit) returns 0 (served: the guest goes on, an IN or MMIO
+	 * read completed from the exit's data), 1 (served, and the handler may have changed
+	 * the vCPU's CPU state or page tables through this engine's ops: pte_write,
+	 * load_cr3), 2 (not served: vcpu_run returns the exit), or -1 with hv_err_msg()
+	 * set (an internal exit). Call before the vCPUs run. */
+	void (*direct_exit_set)(struct hv_engine_vm *vm,
+				int (*fn)(void *ctx, unsigned vcpu, struct hv_exit *exit),
+				void *ctx);
 	/* Optional (may be NULL): a write to eventfd fd delivers a fixed interrupt with
 	 * this vector to vCPU vcpu without the VMM (KVM's irqfd). Call before the vCPUs
 	 * run; at most one per VM. */

@@ -22,7 +22,8 @@ struct hv_xs_key {
 struct hv_xs_entry {
 	struct hv_xs_key key;
 	uint64_t count;
-	uint64_t run_sum, handle_sum;        /* cycles */
+	uint64_t timed;                      /* of them, timed: the reservoir's population */
+	uint64_t run_sum, handle_sum;        /* cycles, of the timed exits */
 	uint32_t nres;                       /* samples held (<= HV_XS_RESERVOIR) */
 	uint64_t (*res)[2];                  /* {run, handle} cycles */
 };
@@ -30,6 +31,7 @@ struct hv_xs_entry {
 struct hv_exitstats {
 	struct hv_xs_entry e[HV_XS_MAX_KEYS];
 	unsigned n;
+	unsigned last;           /* the entry the last exit went to */
 	uint64_t dropped;        /* exits whose key did not fit: counted only here */
 	uint64_t rng;
 };
@@ -40,6 +42,9 @@ struct hv_mode;
 void hv_exitstats_init(struct hv_exitstats *xs, uint64_t seed);
 void hv_exitstats_add(struct hv_exitstats *xs, const struct hv_exit *exit, uint64_t run_cycles,
 		      uint64_t handle_cycles);
+/* An exit counted without its time (the core times one direct exit in 64: two TSC
+ * reads cost as much as serving it). */
+void hv_exitstats_count(struct hv_exitstats *xs, const struct hv_exit *exit);
 /* Adds src's counts and samples into dst. */
 void hv_exitstats_merge(struct hv_exitstats *dst, const struct hv_exitstats *src);
 /* "io-out:0x80", "mmio-write:0xfe000000", "hlt". */

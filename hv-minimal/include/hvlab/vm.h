@@ -41,6 +41,10 @@ struct hv_vcpu {
 	int running;             /* the thread is in its run loop (under vm->lock) */
 	struct hv_exitstats stats;
 	uint64_t nexits;
+	uint64_t nexits_direct;  /* of them, served inside the engine's run (direct_exit_set) */
+	/* A device handler changed the vCPU's state through the engine (pte_write,
+	 * load_cr3, tlb_flush): an exit served inside the engine's run says so. */
+	int engine_changed;
 	/* The thread's involuntary and voluntary host context switches, read when it ends. */
 	uint64_t host_preempted, host_blocked;
 	/* Register state saved when the vCPU stopped on a fault, hang or signal. */

@@ -122,26 +122,10 @@ static int hcall_io(void *dev, struct hv_vcpu *vcpu, uint64_t offset, uint8_t *d
 	return 0;
 }
 
-/* The doorbell as a direct call-out of an engine that offers one (bt): the same
- * handler, reached without an exit to the run loop. */
-static int hcall_direct(void *ctx, unsigned vcpu, const uint8_t *data, uint32_t len)
-{
-	struct hv_vm *vm = ctx;
-	uint8_t buf[4];
-
-	memcpy(buf, data, len < sizeof(buf) ? len : sizeof(buf));
-	return hcall_io(&vm->dev.hcall, &vm->vcpu[vcpu], 0, buf, len, 1);
-}
-
 int hv_hcall_register(struct hv_vm *vm)
 {
 	pthread_mutex_init(&vm->dev.hcall.pv.lock, NULL);
 	hv_spin_init(&vm->dev.hcall.spin);
-	if (hv_bus_register(&vm->bus, HV_BUS_PIO, HV_PORT_HCALL, 4, "hypercall", &vm->dev.hcall,
-			    hcall_io))
-		return -1;
-	if (vm->ops->pio_direct_add &&
-	    vm->ops->pio_direct_add(vm->eng, HV_PORT_HCALL, 4, hcall_direct, vm))
-		return -1;
-	return 0;
+	return hv_bus_register(&vm->bus, HV_BUS_PIO, HV_PORT_HCALL, 4, "hypercall",
+			       &vm->dev.hcall, hcall_io);
 }

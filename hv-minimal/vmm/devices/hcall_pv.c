@@ -153,6 +153,7 @@ static int write_entry(struct hv_vcpu *vcpu, uint64_t gpa, uint64_t val)
 {
 	struct hv_vm *vm = vcpu->vm;
 
+	vcpu->engine_changed = 1;
 	if (vm->ops->pte_write)
 		return vm->ops->pte_write(vcpu->eng, gpa, val);
 	return hv_gpa_write(&vm->mem, gpa, &val, sizeof(val));
@@ -311,6 +312,7 @@ static int64_t hc_new_baseptr(struct hv_vcpu *vcpu, struct hv_pv *pv, uint64_t r
 	pthread_mutex_unlock(&pv->lock);
 	if (bad)
 		return HV_HC_EPERM;
+	vcpu->engine_changed = 1;
 	if (vm->ops->load_cr3) {
 		if (vm->ops->load_cr3(vcpu->eng, root))
 			return INT64_MIN;
@@ -338,6 +340,7 @@ static int64_t hc_tlb_flush(struct hv_vcpu *vcpu, uint64_t va, uint64_t mask)
 	/* HV_PV_TLB is offered only where the engine's translations follow every table
 	 * write: what is left is waiting until the other vCPUs have applied them (no IPI,
 	 * no interrupt to the guest) */
+	vcpu->engine_changed = 1;
 	if (vm->ops->tlb_flush && vm->ops->tlb_flush(vcpu->eng, mask))
 		return INT64_MIN;
 	return 0;
