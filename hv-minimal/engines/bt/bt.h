@@ -131,6 +131,14 @@ struct bt_window {
 	uint64_t *mapped;        /* a bit per page that may be mapped: unmapping the others
 				  * costs no system call (one costs ~15,000 cycles in a VM) */
 	uint64_t *summary;       /* a bit per word of mapped that may be non-zero */
+	/* Per page, the 4 KiB file mapping its host range holds, accessible or parked
+	 * (PROT_NONE): memfd, offset and the half's generation (window.c, frame_key); 0
+	 * or another generation: anonymous PROT_NONE, or unknown. A page dropped alone is
+	 * parked by mprotect, and a later fill of the same frame, or a write permission
+	 * added, is an mprotect too: a third of an mmap's cost. */
+	uint64_t *frame;
+	uint32_t gen[2];         /* per half: a whole half emptied makes its keys stale */
+	uint64_t reprotects;     /* fills and drops done by mprotect */
 	uint64_t unmaps_skipped;
 	int upper_nonglobal;     /* the kernel half holds non-global pages (CR3 drops them) */
 	/* 2 MiB regions of the window filled from guest large pages: invlpg in one of them

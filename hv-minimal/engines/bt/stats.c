@@ -49,6 +49,7 @@ void bt_stats(struct hv_engine_vcpu *hv, void (*emit)(void *arg, const char *nam
 		w.flushes += v->wins[i].flushes;
 		w.unmaps_skipped += v->wins[i].unmaps_skipped;
 		w.unmap_cycles += v->wins[i].unmap_cycles;
+		w.reprotects += v->wins[i].reprotects;
 	}
 	emit(arg, "bt_blocks_translated", s->blocks);
 	emit(arg, "bt_guest_insns_translated", s->guest_insns);
@@ -76,6 +77,7 @@ void bt_stats(struct hv_engine_vcpu *hv, void (*emit)(void *arg, const char *nam
 	emit(arg, "bt_window_unmaps", w.flushes);
 	emit(arg, "bt_window_unmap_cycles", w.unmap_cycles);
 	emit(arg, "bt_window_unmaps_skipped", w.unmaps_skipped);
+	emit(arg, "bt_window_reprotects", w.reprotects);
 	emit(arg, "bt_window_flushes", s->window_flushes);
 	emit(arg, "bt_window_cache_hits", s->wcache_hits);
 	emit(arg, "bt_window_cache_misses", s->wcache_misses);

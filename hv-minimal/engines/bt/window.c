@@ -2,7 +2,14 @@
  * virtual pages are mapped on demand (MAP_FIXED | MAP_SHARED onto the guest-physical
  * memfd). Translated code reaches it through GS with 32-bit addresses, so no guest
  * address can leave it; an empty page is PROT_NONE and a touch of it is a SIGSEGV
- * that the engine turns into a shadow fill or a guest #PF. */
+ * that the engine turns into a shadow fill or a guest #PF.
+ *
+ * A page dropped alone (invlpg, a changed entry, write permission taken away) is not
+ * replaced by anonymous memory but parked: its file mapping stays, PROT_NONE, and the
+ * window remembers which frame it holds (w->frame). Filling it again with the same frame,
+ * as a process that unmaps and maps a page again or a read-only page that becomes
+ * writable does, is then an mprotect as well. On a kind B host an mprotect costs
+ * ~3,200-4,000 cycles against ~9,000-12,000 for an mmap (a C loop of each, 2,000 times). */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +21,45 @@
 
 #define RESERVE_FLAGS (MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE)
 #define NPAGES (BT_WIN_SIZE / BT_PAGE)
+#define HALF (BT_WIN_SIZE / 2)
+
+static int half_of(uint64_t off)
+{
+	return off >= HALF;
+}
+
+/* What w->frame holds for a 4 KiB mapping of memfd fd at foff in page off: the half's
+ * generation, the fd and the page number, or 0 where they do not fit (no fast path). */
+static uint64_t frame_key(const struct bt_window *w, uint64_t off, int fd, off_t foff)
+{
+	uint64_t pg = (uint64_t)foff / BT_PAGE + 1;
+
+	if (fd < 0 || fd > 255 || foff < 0 || pg >= (1ull << 40))
+		return 0;
+	return (uint64_t)w->gen[half_of(off)] << 48 | (uint64_t)fd << 40 | pg;
+}
+
+/* The file mappings of [off, off + len) are gone: their keys go. */
+static void frame_forget(struct bt_window *w, uint64_t off, uint64_t len)
+{
+	for (int h = 0; h < 2; h++) {
+		uint64_t lo = h ? HALF : 0, a = off > lo ? off : lo;
+		uint64_t b = off + len < lo + HALF ? off + len : lo + HALF;
+
+		if (a >= b)
+			continue;
+		if (b - a < HALF) {
+			memset(w->frame + a / BT_PAGE, 0, (b - a) / BT_PAGE * sizeof(w->frame[0]));
+			continue;
+		}
+		/* a whole half: its keys go stale at once (the generation fits 16 bits; at
+		 * its end the keys are cleared, so that no old key can match again) */
+		if (++w->gen[h] == 1u << 16) {
+			memset(w->frame + lo / BT_PAGE, 0, HALF / BT_PAGE * sizeof(w->frame[0]));
+			w->gen[h] = 1;
+		}
+	}
+}
 
 /* Whether any page of [first, first + n) may be mapped; clears their bits. A summary
  * bit per bitmap word skips the empty parts of a large range (a 2 GiB half is 8,192
@@ -72,9 +118,12 @@ int bt_window_init(struct bt_window *w, int shared)
 				    len >> 30);
 	w->mapped = calloc(NPAGES / 64, sizeof(uint64_t));
 	w->summary = calloc(NPAGES / 64 / 64, sizeof(uint64_t));
-	if (!w->mapped || !w->summary) {
+	w->frame = calloc(NPAGES, sizeof(uint64_t));   /* touched only where pages are */
+	w->gen[0] = w->gen[1] = 1;
+	if (!w->mapped || !w->summary || !w->frame) {
 		free(w->mapped);
 		free(w->summary);
+		free(w->frame);
 		munmap(p, len);
 		return hv_err_set("out of memory for a window's page bitmap");
 	}
@@ -91,7 +140,8 @@ void bt_window_destroy(struct bt_window *w)
 		munmap(w->reserve, w->reserve_len);
 	free(w->mapped);
 	free(w->summary);
-	w->mapped = w->summary = NULL;
+	free(w->frame);
+	w->mapped = w->summary = w->frame = NULL;
 	w->reserve = w->base = NULL;
 }
 
@@ -108,13 +158,18 @@ static void count_map(struct bt_window *w, uint64_t off, uint64_t t0)
 int bt_window_map(struct bt_window *w, uint64_t off, int fd, off_t foff, int writable)
 {
 	int prot = PROT_READ | (writable ? PROT_WRITE : 0);
-	uint64_t t0 = __rdtsc();
+	uint64_t t0 = __rdtsc(), key;
 
 	if (off >= BT_WIN_SIZE || (off & (BT_PAGE - 1)))
 		return hv_err_set("window offset %#llx is not a page inside the window",
 				  (unsigned long long)off);
-	if (mmap(win_host(w, off), BT_PAGE, prot, MAP_SHARED | MAP_FIXED, fd, foff) ==
-	    MAP_FAILED) {
+	key = frame_key(w, off, fd, foff);
+	if (key && w->frame[off / BT_PAGE] == key &&
+	    mprotect(win_host(w, off), BT_PAGE, prot) == 0) {
+		/* the frame is there already, parked or with other rights */
+		w->reprotects++;
+	} else if (mmap(win_host(w, off), BT_PAGE, prot, MAP_SHARED | MAP_FIXED, fd, foff) ==
+		   MAP_FAILED) {
 		int e = errno;
 
 		hv_err_errno("mapping guest-physical offset %#llx at window offset %#llx "
@@ -122,6 +177,8 @@ int bt_window_map(struct bt_window *w, uint64_t off, int fd, off_t foff, int wri
 			     (unsigned long long)foff, (unsigned long long)off);
 		errno = e;
 		return -1;
+	} else {
+		w->frame[off / BT_PAGE] = key;
 	}
 	w->mapped[off / BT_PAGE / 64] |= 1ull << (off / BT_PAGE % 64);
 	w->summary[off / BT_PAGE / 64 / 64] |= 1ull << (off / BT_PAGE / 64 % 64);
@@ -147,6 +204,8 @@ int bt_window_map_large(struct bt_window *w, uint64_t off, int fd, off_t foff, i
 		errno = e;
 		return -1;
 	}
+	/* one mapping of 2 MiB: no page of it is a 4 KiB mapping to reprotect */
+	memset(w->frame + off / BT_PAGE, 0, pages * sizeof(w->frame[0]));
 	/* 512 pages are 8 whole words of the bitmap, and one summary word covers them */
 	for (uint64_t i = 0; i < pages / 64; i++)
 		w->mapped[off / BT_PAGE / 64 + i] = ~0ull;
@@ -172,6 +231,16 @@ int bt_window_unmap(struct bt_window *w, uint64_t off, uint64_t len)
 		return 0;               /* none of it mapped */
 	}
 	t0 = __rdtsc();
+	if (len == BT_PAGE && !(off & (BT_PAGE - 1)) && w->frame[off / BT_PAGE] &&
+	    w->frame[off / BT_PAGE] >> 48 == w->gen[half_of(off)] &&
+	    mprotect(win_host(w, off), BT_PAGE, PROT_NONE) == 0) {
+		/* parked: its frame stays known */
+		w->reprotects++;
+		w->flushes++;
+		w->unmap_cycles += __rdtsc() - t0;
+		return 0;
+	}
+	frame_forget(w, off, len);
 	for (uint64_t a = off, end = off + len; a < end;) {
 		/* the shared layout's two halves lie apart: one call each */
 		uint64_t b = w->shared && a < BT_WIN_SIZE / 2 && end > BT_WIN_SIZE / 2 ?
