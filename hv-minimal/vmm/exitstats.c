@@ -95,17 +95,27 @@ static void entry_sample(struct hv_exitstats *xs, struct hv_xs_entry *e, uint64_
 	e->res[slot][1] = handle;
 }
 
-void hv_exitstats_add(struct hv_exitstats *xs, const struct hv_exit *exit, uint64_t run_cycles,
-		      uint64_t handle_cycles)
+/* The exit counted in its entry, which is returned (NULL: counted only as dropped). */
+static struct hv_xs_entry *count_exit(struct hv_exitstats *xs, const struct hv_exit *exit)
 {
 	struct hv_xs_key k = key_of(exit);
 	struct hv_xs_entry *e = entry_get(xs, &k);
 
 	if (!e) {
 		xs->dropped++;
-		return;
+		return NULL;
 	}
 	e->count++;
+	return e;
+}
+
+void hv_exitstats_add(struct hv_exitstats *xs, const struct hv_exit *exit, uint64_t run_cycles,
+		      uint64_t handle_cycles)
+{
+	struct hv_xs_entry *e = count_exit(xs, exit);
+
+	if (!e)
+		return;
 	e->timed++;
 	e->run_sum += run_cycles;
 	e->handle_sum += handle_cycles;
@@ -114,14 +124,7 @@ void hv_exitstats_add(struct hv_exitstats *xs, const struct hv_exit *exit, uint6
 
 void hv_exitstats_count(struct hv_exitstats *xs, const struct hv_exit *exit)
 {
-	struct hv_xs_key k = key_of(exit);
-	struct hv_xs_entry *e = entry_get(xs, &k);
-
-	if (!e) {
-		xs->dropped++;
-		return;
-	}
-	e->count++;
+	count_exit(xs, exit);
 }
 
 void hv_exitstats_merge(struct hv_exitstats *dst, const struct hv_exitstats *src)

@@ -551,7 +551,7 @@ static void invlpg_drops_mapping(void **state)
 }
 
 struct counters {
-	uint64_t pt_traps, emulate, hot, smc;
+	uint64_t pt_traps, emulate, hot, smc, unsyncs, resyncs;
 };
 
 static void count(void *arg, const char *name, uint64_t value)
@@ -566,6 +566,10 @@ static void count(void *arg, const char *name, uint64_t value)
 		c->hot = value;
 	else if (!strcmp(name, "bt_smc_invalidations"))
 		c->smc = value;
+	else if (!strcmp(name, "bt_unsync_tables"))
+		c->unsyncs = value;
+	else if (!strcmp(name, "bt_resyncs"))
+		c->resyncs = value;
 }
 
 /* Page-table writes trap, are emulated (the mapping changes at once), and an
@@ -914,26 +918,10 @@ SNIPPET(unsync,
 	"mov $1, %r13\n"
 	"mov 0x12000, %r14\n" DONE);
 
-struct unsync_counters {
-	uint64_t unsyncs, resyncs, pt_traps;
-};
-
-static void unsync_count(void *arg, const char *name, uint64_t value)
-{
-	struct unsync_counters *c = arg;
-
-	if (!strcmp(name, "bt_unsync_tables"))
-		c->unsyncs = value;
-	else if (!strcmp(name, "bt_resyncs"))
-		c->resyncs = value;
-	else if (!strcmp(name, "bt_pt_write_traps"))
-		c->pt_traps = value;
-}
-
 static void unsync_leaf_table(void **state)
 {
 	struct run x;
-	struct unsync_counters c = { 0 };
+	struct counters c = { 0 };
 
 	(void)state;
 	run_spaces(&x, snip_unsync_b, snip_unsync_e, 2);
@@ -946,7 +934,7 @@ static void unsync_leaf_table(void **state)
 	assert_int_equal(x.r.r13, 1);
 	assert_int_equal(x.r.r15, 14);               /* the cleared entry faults */
 	assert_int_equal(x.s.cr2, 0x12000);
-	x.g.ops->stats(x.g.vcpu, unsync_count, &c);
+	x.g.ops->stats(x.g.vcpu, count, &c);
 	assert_true(c.unsyncs >= 1);
 	assert_true(c.resyncs >= 4);
 	assert_true(c.pt_traps < 10);                /* the loop's stores stopped trapping */
