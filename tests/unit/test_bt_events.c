@@ -597,7 +597,7 @@ static void page_table_writes(void **state)
 	run_code(&x, snip_ptwrite_b, snip_ptwrite_e, NULL, NULL, 1);
 	assert_int_equal(x.port, FLAT_PORT_DONE);
 	assert_int_equal(x.r.r8, 5);
-	assert_int_equal(x.r.r9, 9);                 /* the new mapping, at once */
+	assert_int_equal(x.r.r9, 9);   /* at once: a table at two places stays in sync */
 	assert_non_null(x.g.ops->stats);
 	x.g.ops->stats(x.g.vcpu, count, &c);
 	assert_true(c.pt_traps >= 1);
