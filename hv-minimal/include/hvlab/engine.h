@@ -168,7 +168,8 @@ struct hv_engine_ops {
 	 * fn(ctx, vcpu index, exit) returns 0 (served: the guest goes on, an IN or MMIO
 	 * read completed from the exit's data), 1 (served, and the handler may have changed
 	 * the vCPU's CPU state or page tables through this engine's ops: pte_write,
-	 * load_cr3), 2 (not served: vcpu_run returns the exit), or -1 with hv_err_msg()
+	 * load_cr3, or the VM is stopping: the engine looks at its state and exit
+	 * request again), 2 (not served: vcpu_run returns the exit), or -1 with hv_err_msg()
 	 * set (an internal exit). Call before the vCPUs run. */
 	void (*direct_exit_set)(struct hv_engine_vm *vm,
 				int (*fn)(void *ctx, unsigned vcpu, struct hv_exit *exit),
