@@ -147,6 +147,9 @@ struct bt_window {
 };
 
 int bt_window_init(struct bt_window *w, int shared);
+/* No page's frame is known any more (its host address is about to change: the layout
+ * goes from shared to split), so nothing is parked or reprotected from before. */
+void bt_window_forget_frames(struct bt_window *w);
 void bt_window_destroy(struct bt_window *w);
 /* Whether the page at window offset off may be mapped (its bit). */
 static inline int bt_window_has(const struct bt_window *w, uint64_t off)

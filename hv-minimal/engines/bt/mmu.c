@@ -588,6 +588,10 @@ void bt_unshare(struct bt_vcpu *v)
 		hv_warn("bt: vCPU %u: the guest kernel reached a supervisor page in the user "
 			"half (or memory across pages) with an instruction the engine does not "
 			"emulate; it goes on with a GS base per CPL", v->index);
+	/* the kernel half moves within the reservation: a parked page's frame, known at its
+	 * old host address, must not be reprotected at the new one */
+	for (unsigned i = 0; i < 2 * BT_WCACHE; i++)
+		bt_window_forget_frames(&v->wins[i]);
 	bt_shadow_flush(v, 1);
 	for (unsigned i = 0; i < 2 * BT_WCACHE; i++)
 		v->wins[i].shared = 0;

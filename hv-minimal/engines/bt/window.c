@@ -217,6 +217,11 @@ int bt_window_map_large(struct bt_window *w, uint64_t off, int fd, off_t foff, i
 	return 0;
 }
 
+void bt_window_forget_frames(struct bt_window *w)
+{
+	frame_forget(w, 0, BT_WIN_SIZE);
+}
+
 /* Whether page i holds a 4 KiB file mapping the window knows (its key is current). */
 static int frame_known(const struct bt_window *w, uint64_t i)
 {
