@@ -230,9 +230,9 @@ static int frame_known(const struct bt_window *w, uint64_t i)
 
 #define PARK_MAX 16
 
-/* A range in which at most PARK_MAX pages are mapped, each a 4 KiB mapping the window
- * knows: they are parked one by one (an mprotect each, ~4,000-6,000 cycles) instead of
- * the range replaced by one mmap, whose cost grows with the range (~64,000 cycles for a
+/* A page, or a range in which at most PARK_MAX pages are mapped, each a 4 KiB mapping
+ * the window knows: they are parked one by one (an mprotect each, ~4,000-6,000 cycles;
+ * their frames stay known) instead of the range replaced by one mmap, whose cost grows with the range (~64,000 cycles for a
  * 2 GiB half that a short-lived process used, forkwait's each fork). Returns 1 when it
  * parked them; 0 leaves everything to the caller. */
 static int park_few(struct bt_window *w, uint64_t off, uint64_t len)
@@ -276,8 +276,7 @@ int bt_window_unmap(struct bt_window *w, uint64_t off, uint64_t len)
 	if (!w->live || (off + len <= (1ull << 31) && !w->ulive))
 		return 0;               /* empty already: no system call */
 	t0 = __rdtsc();
-	if (len > BT_PAGE && !(off & (BT_PAGE - 1)) && !(len & (BT_PAGE - 1)) &&
-	    park_few(w, off, len)) {
+	if (!(off & (BT_PAGE - 1)) && !(len & (BT_PAGE - 1)) && park_few(w, off, len)) {
 		w->flushes++;
 		w->unmap_cycles += __rdtsc() - t0;
 		return 0;
@@ -285,15 +284,6 @@ int bt_window_unmap(struct bt_window *w, uint64_t off, uint64_t len)
 	if (!take_mapped(w, off / BT_PAGE, (len + BT_PAGE - 1) / BT_PAGE)) {
 		w->unmaps_skipped++;
 		return 0;               /* none of it mapped */
-	}
-	if (len == BT_PAGE && !(off & (BT_PAGE - 1)) && w->frame[off / BT_PAGE] &&
-	    w->frame[off / BT_PAGE] >> 48 == w->gen[half_of(off)] &&
-	    mprotect(win_host(w, off), BT_PAGE, PROT_NONE) == 0) {
-		/* parked: its frame stays known */
-		w->reprotects++;
-		w->flushes++;
-		w->unmap_cycles += __rdtsc() - t0;
-		return 0;
 	}
 	frame_forget(w, off, len);
 	for (uint64_t a = off, end = off + len; a < end;) {
