@@ -1,8 +1,10 @@
-/* The boot protocol of abi.h: the kernel image, boot page tables, boot GDT, boot info
- * and command line in guest memory, and the bootstrap vCPU's long-mode state. */
+/* The boot protocols: abi.h's for hvlab's own kernel (the ELF image, boot info and
+ * command line) and Linux's 64-bit one for a bzImage (zero page, command line, initrd).
+ * Both start the bootstrap vCPU in long mode on the same boot page tables and GDT. */
 #include <inttypes.h>
 #include <string.h>
 
+#include "hvlab/bzimage.h"
 #include "hvlab/err.h"
 #include "hvlab/vm.h"
 
@@ -111,7 +113,9 @@ static struct hv_segment flat_segment(uint16_t selector, int code)
 	};
 }
 
-static int boot_vcpu_state(struct hv_vm *vm)
+/* Long mode at entry with interrupts off; rsi and rdi carry the boot argument (Linux
+ * reads rsi, hvlab's kernel rdi). */
+static int boot_vcpu_state(struct hv_vm *vm, uint64_t entry, uint64_t arg, uint64_t rsp)
 {
 	struct hv_engine_vcpu *c = vm->vcpu[0].eng;
 	struct hv_sregs s;
@@ -134,9 +138,9 @@ static int boot_vcpu_state(struct hv_vm *vm)
 	if (vm->ops->set_sregs(c, &s))
 		return -1;
 	memset(&r, 0, sizeof(r));
-	r.rip = vm->image.entry;
-	r.rdi = HV_BOOT_INFO_GPA;
-	r.rsp = HV_KERNBASE + HV_BOOT_STACK_TOP;
+	r.rip = entry;
+	r.rdi = r.rsi = arg;
+	r.rsp = rsp;
 	r.rflags = 0x2;
 	return vm->ops->set_regs(c, &r);
 }
@@ -160,7 +164,44 @@ int hv_vm_boot(struct hv_vm *vm, const char *name, const void *elf, size_t elf_l
 	/* Booted once, into the fresh memfd of hv_guestmem: it still reads as zeros. */
 	if (hv_elf_load(&vm->image, elf, elf_len, vm->mem.host, vm->mem.size, 1) ||
 	    boot_page_tables(vm) || boot_gdt(vm) || boot_info(vm, cmdline) ||
-	    boot_vcpu_state(vm))
+	    boot_vcpu_state(vm, vm->image.entry, HV_BOOT_INFO_GPA,
+			    HV_KERNBASE + HV_BOOT_STACK_TOP))
+		return -1;
+	return 0;
+}
+
+int hv_vm_boot_linux(struct hv_vm *vm, const char *name, const void *image, size_t len,
+		     const char *initrd_name, const void *initrd, size_t initrd_len,
+		     const char *cmdline)
+{
+	struct hv_bzimage bz;
+	uint64_t initrd_gpa = 0;
+	uint8_t zp[4096];
+	size_t clen = strlen(cmdline);
+
+	if (hv_bzimage_parse(name, image, len, vm->mem.size, &bz))
+		return -1;
+	if (clen >= HV_LINUX_CMDLINE_MAX || clen > bz.cmdline_size)
+		return hv_err_set("the command line is %zu bytes; %s takes at most %u (cmdline_size)",
+				  clen, name, bz.cmdline_size < HV_LINUX_CMDLINE_MAX - 1 ?
+				  bz.cmdline_size : HV_LINUX_CMDLINE_MAX - 1);
+	if (initrd) {
+		if (hv_initrd_check(initrd_name, initrd, initrd_len) ||
+		    hv_initrd_place(&bz, vm->mem.size, initrd_len, &initrd_gpa))
+			return -1;
+		if (hv_gpa_write(&vm->mem, initrd_gpa, initrd, initrd_len))
+			return -1;
+	}
+	vm->linux_kernel = bz;
+	vm->is_linux = 1;
+	if (hv_gpa_write(&vm->mem, bz.load_gpa, (const uint8_t *)image + bz.setup_bytes,
+			 bz.kernel_bytes) ||
+	    hv_bzimage_zero_page(&bz, image, vm->mem.size, HV_LINUX_CMDLINE_GPA, initrd_gpa,
+				 initrd ? initrd_len : 0, zp) ||
+	    hv_gpa_write(&vm->mem, HV_LINUX_ZERO_PAGE_GPA, zp, sizeof(zp)) ||
+	    hv_gpa_write(&vm->mem, HV_LINUX_CMDLINE_GPA, cmdline, clen + 1) ||
+	    boot_page_tables(vm) || boot_gdt(vm) ||
+	    boot_vcpu_state(vm, bz.entry64, HV_LINUX_ZERO_PAGE_GPA, HV_BOOT_STACK_TOP))
 		return -1;
 	return 0;
 }

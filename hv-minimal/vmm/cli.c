@@ -14,7 +14,7 @@
 enum opt_id {
 	OPT_ENGINE, OPT_WORKLOAD, OPT_VCPUS, OPT_MEM, OPT_TIMEOUT, OPT_OUT, OPT_KERNEL,
 	OPT_CMDLINE, OPT_REPS, OPT_PIN, OPT_BT_GS, OPT_BT_ADAPTIVE, OPT_BT_TRACE, OPT_MAX_RECORDS, OPT_DISK, OPT_DISK_SIZE,
-	OPT_DISK_DIRECT, OPT_SPIN_THRESHOLD, OPT_HELP, OPT_NR
+	OPT_DISK_DIRECT, OPT_SPIN_THRESHOLD, OPT_INITRD, OPT_HELP, OPT_NR
 };
 
 struct opt_desc {
@@ -30,8 +30,8 @@ static const struct opt_desc opts[OPT_NR] = {
 	[OPT_MEM] = { "--mem", 1, "SIZE", "guest memory, 16M-2G in 2 MiB steps, e.g. 64M, 1G (default 256M)" },
 	[OPT_TIMEOUT] = { "--timeout", 1, "S", "watchdog: stop the guest after S seconds (default 60)" },
 	[OPT_OUT] = { "--out", 1, "DIR", "run directory (default results/runs/<experiment>-<date>-<pid>)" },
-	[OPT_KERNEL] = { "--kernel", 1, "FILE", "guest kernel ELF (default: the built image, ../guest/kernel.elf next to bin/)" },
-	[OPT_CMDLINE] = { "--cmdline", 1, "STR", "extra guest command-line words, appended" },
+	[OPT_KERNEL] = { "--kernel", 1, "FILE", "guest kernel: hvlab's ELF image (default: the built one, ../guest/kernel.elf next to bin/) or a Linux bzImage, told apart by its header" },
+	[OPT_CMDLINE] = { "--cmdline", 1, "STR", "extra guest command-line words, appended (a Linux guest's too)" },
 	[OPT_REPS] = { "--reps", 1, "N", "repetitions of the native baseline, 1-1000 (default: as many as the guest made, at least 3; the guest's own count is a workload argument, e.g. nanobench:reps=9)" },
 	[OPT_PIN] = { "--pin", 1, "CPULIST", "pin every vCPU thread to these host CPUs, e.g. 0, 0-1, 0,2 (default: not pinned)" },
 	[OPT_BT_GS] = { "--bt-gs", 1, "HOW", "bt: how the translator sets GS: wrgsbase (user-mode FSGSBASE) or arch_prctl at each CPL change, or shared (one GS base for both CPLs); auto: wrgsbase where the host has it, else shared (default auto, or HVLAB_BT_GS)" },
@@ -42,13 +42,15 @@ static const struct opt_desc opts[OPT_NR] = {
 	[OPT_DISK_SIZE] = { "--disk-size", 1, "SIZE", "the disk's size, e.g. 64M; a regular file is extended sparsely to it (default: the file's size, 64M for a new one)" },
 	[OPT_DISK_DIRECT] = { "--disk-direct", 0, NULL, "open the disk file with O_DIRECT (no host page cache)" },
 	[OPT_SPIN_THRESHOLD] = { "--spin-threshold", 1, "N", "spins a guest lock waiter makes before it tells the VMM (spinlock=pv-yield, pv-halt), advertised in CPUID leaf 0x40000104 EBX as Hyper-V's 0x40000004 EBX; 1-4294967295 (default 32768, Linux's SPIN_THRESHOLD; the guest's spinthreshold= overrides it)" },
+	[OPT_INITRD] = { "--initrd", 1, "FILE", "a Linux guest's initrd (newc cpio, or compressed); only with a bzImage --kernel" },
 	[OPT_HELP] = { "--help", 0, NULL, "this text" },
 };
 
 void hvm_cli_usage_run(FILE *f)
 {
 	fprintf(f, "usage: hvm run --workload NAME[:ARGS] [--engine hw|bt] [--vcpus N] [--mem SIZE]\n"
-		   "               [--timeout S] [--out DIR] [--kernel FILE] [--cmdline STR] [--reps N]\n"
+		   "               [--timeout S] [--out DIR] [--kernel FILE] [--initrd FILE]\n"
+		   "               [--cmdline STR] [--reps N]\n"
 		   "               [--pin CPULIST] [--bt-gs auto|wrgsbase|arch_prctl|shared]\n"
 		   "               [--bt-adaptive on|off] [--bt-trace FILE] [--max-records N]\n"
 		   "               [--disk FILE] [--disk-size SIZE] [--disk-direct]\n"
@@ -321,6 +323,9 @@ static int apply_opt(enum opt_id id, const char *v, struct hvm_options *o)
 		return 0;
 	case OPT_SPIN_THRESHOLD:
 		return parse_uint(name, v, 1, UINT32_MAX, &o->spin_threshold);
+	case OPT_INITRD:
+		o->initrd = v;
+		return 0;
 	case OPT_HELP:
 		o->help = 1;
 		return 0;
@@ -418,6 +423,23 @@ int hvm_build_cmdline_host(const struct hvm_options *o, const char *gate, const 
 	if (n < 0 || (size_t)n >= len || (size_t)n >= HV_CMDLINE_MAX)
 		return hv_err_set("the guest command line would be %d characters; at most %d fit",
 				  n, HV_CMDLINE_MAX - 1);
+	return 0;
+}
+
+int hvm_build_linux_cmdline(const struct hvm_options *o, char *buf, size_t len)
+{
+	int n = snprintf(buf, len, "%s hvlab.workload=%s%s%s%s%s", HVM_LINUX_CMDLINE_BASE,
+			 o->workload, o->wargs[0] ? " hvlab.args=" : "", o->wargs,
+			 o->cmdline ? " " : "", o->cmdline ? o->cmdline : "");
+
+	if (n < 0 || (size_t)n >= len)
+		return hv_err_set("the Linux command line would be %d characters; at most %zu fit",
+				  n, len - 1);
+	for (const char *p = o->wargs; *p; p++)
+		if (*p == ' ')
+			return hv_err_set("--workload %s:%s: a Linux guest's arguments cannot hold "
+					  "spaces (they are one kernel command-line word)", o->workload,
+					  o->wargs);
 	return 0;
 }
 

@@ -36,6 +36,9 @@ struct run_state {
 	char kernel_path[PATH_MAX];
 	uint8_t *kernel;
 	size_t kernel_len;
+	int linux_guest;                 /* the kernel is a bzImage */
+	uint8_t *initrd;                 /* its --initrd, or NULL */
+	size_t initrd_len;
 	struct hv_vm *vm;
 	int vm_created;
 	struct hv_run *run;
@@ -67,23 +70,24 @@ static int default_kernel(char *buf, size_t len)
 	return 0;
 }
 
-static int read_kernel(const char *path, uint8_t **buf, size_t *len)
+/* The guest kernel or initrd (what), whole, into memory. */
+static int read_guest_file(const char *path, const char *what, uint8_t **buf, size_t *len)
 {
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	struct stat st;
 	size_t got = 0;
 
 	if (fd < 0)
-		return hv_err_errno("cannot open the guest kernel %s (build it with make, or give "
-				    "--kernel FILE)", path);
+		return hv_err_errno("cannot open the %s %s (build it with make, or give "
+				    "another file)", what, path);
 	if (fstat(fd, &st) || !S_ISREG(st.st_mode)) {
 		close(fd);
 		return hv_err_set("%s is not a regular file", path);
 	}
 	if ((uint64_t)st.st_size > KERNEL_MAX_BYTES) {
 		close(fd);
-		return hv_err_set("%s: %lld bytes is larger than any guest kernel (%u MiB at most)",
-				  path, (long long)st.st_size, KERNEL_MAX_BYTES >> 20);
+		return hv_err_set("%s: %lld bytes is larger than any %s (%u MiB at most)",
+				  path, (long long)st.st_size, what, KERNEL_MAX_BYTES >> 20);
 	}
 	*len = (size_t)st.st_size;
 	*buf = malloc(*len ? *len : 1);
@@ -183,12 +187,27 @@ static int run_setup(struct run_state *s, const struct hvm_invocation *inv)
 		goto usage;
 	else if (realpath(s->kernel_path, real))    /* drop the bin/.. */
 		memcpy(s->kernel_path, real, sizeof(real));
-	if (read_kernel(s->kernel_path, &s->kernel, &s->kernel_len))
+	if (read_guest_file(s->kernel_path, "guest kernel", &s->kernel, &s->kernel_len))
 		goto usage;
-	/* Refuse a malformed image before anything is created (hv_vm_boot checks again). */
-	if (hv_elf_parse(s->kernel_path, s->kernel, s->kernel_len, o->mem_bytes,
-			 HV_BOOT_RESERVED_END, &image))
+	/* Refuse a malformed image before anything is created (the boot checks again). */
+	s->linux_guest = hv_bzimage_detect(s->kernel, s->kernel_len);
+	if (s->linux_guest) {
+		struct hv_bzimage bz;
+
+		if (hv_bzimage_parse(s->kernel_path, s->kernel, s->kernel_len, o->mem_bytes, &bz))
+			goto usage;
+		if (o->initrd &&
+		    (read_guest_file(o->initrd, "initrd", &s->initrd, &s->initrd_len) ||
+		     hv_initrd_check(o->initrd, s->initrd, s->initrd_len)))
+			goto usage;
+	} else if (o->initrd) {
+		hv_err_set("--initrd %s: the kernel %s is not a Linux bzImage (an initrd goes with "
+			   "one)", o->initrd, s->kernel_path);
 		goto usage;
+	} else if (hv_elf_parse(s->kernel_path, s->kernel, s->kernel_len, o->mem_bytes,
+				HV_BOOT_RESERVED_END, &image)) {
+		goto usage;
+	}
 
 	if (s->ops->probe &&
 	    s->ops->probe(&(struct hv_vm_config){ .nr_vcpus = o->vcpus, .mem_bytes = o->mem_bytes,
@@ -217,7 +236,8 @@ static int run_setup(struct run_state *s, const struct hvm_invocation *inv)
 	snprintf(s->gate, sizeof(s->gate), "%s",
 		 s->ops->guest_syscall_ok(s->vm->eng) ? "syscall" : "ud2");
 	s->under_tcg = hv_host_under_tcg();
-	if (hvm_build_cmdline_host(o, s->gate, host_words(s), s->cmdline, sizeof(s->cmdline))) {
+	if (s->linux_guest ? hvm_build_linux_cmdline(o, s->cmdline, sizeof(s->cmdline)) :
+	    hvm_build_cmdline_host(o, s->gate, host_words(s), s->cmdline, sizeof(s->cmdline))) {
 		hv_err("%s", hv_err_msg());
 		return HVM_EXIT_USAGE;
 	}
@@ -268,6 +288,9 @@ static int run_setup(struct run_state *s, const struct hvm_invocation *inv)
 	note(s, "sysgate", s->gate);
 	note(s, "guest_cmdline", s->cmdline);
 	note(s, "kernel", s->kernel_path);
+	note(s, "guest_os", s->linux_guest ? "linux" : "hvlab");
+	if (s->linux_guest)
+		note(s, "initrd", o->initrd ? o->initrd : "none");
 	note_num(s, "guest_mem_bytes", (double)o->mem_bytes);
 	note_num(s, "guest_tsc_khz", (double)s->ops->tsc_khz(s->vm->eng));
 	note_num(s, "timeout_s", o->timeout_s);
@@ -305,7 +328,10 @@ static int run_setup(struct run_state *s, const struct hvm_invocation *inv)
 	note(s, "disk_direct", o->disk_direct ? "on" : "off");
 	note(s, "blk_irq_route", hv_blk_irq_route(s->vm));
 	note(s, "blk_notify", hv_blk_notify_route(s->vm));
-	if (hv_vm_boot(s->vm, s->kernel_path, s->kernel, s->kernel_len, s->cmdline)) {
+	if (s->linux_guest ?
+	    hv_vm_boot_linux(s->vm, s->kernel_path, s->kernel, s->kernel_len, o->initrd,
+			     s->initrd, s->initrd_len, s->cmdline) :
+	    hv_vm_boot(s->vm, s->kernel_path, s->kernel, s->kernel_len, s->cmdline)) {
 		hv_err("cannot boot: %s", hv_err_msg());
 		note(s, "stop_kind", "refused");
 		note(s, "stop_reason", hv_err_msg());
@@ -535,6 +561,7 @@ static void run_teardown(struct run_state *s)
 		hv_vm_destroy(s->vm);
 	free(s->vm);
 	free(s->kernel);
+	free(s->initrd);
 }
 
 int hvm_cmd_run(int argc, char **argv, const struct hvm_invocation *inv)

@@ -28,6 +28,7 @@ struct hvm_options {
 	const char *out_dir;             /* NULL: under the results root */
 	const char *kernel;              /* NULL: the built guest image */
 	const char *cmdline;             /* NULL: none */
+	const char *initrd;              /* --initrd: a Linux guest's initrd, or NULL */
 	const char *pin;                 /* --pin CPULIST: host CPUs for the vCPU threads, or NULL */
 	unsigned pin_ncpus;              /* how many CPUs that list names */
 	const char *bt_gs;               /* --bt-gs: auto, wrgsbase, arch_prctl; NULL: not given */
@@ -68,6 +69,12 @@ int hvm_build_cmdline(const struct hvm_options *o, const char *gate, char *buf, 
 const char *hvm_host_words(const char *memvirt);
 int hvm_build_cmdline_host(const struct hvm_options *o, const char *gate, const char *host,
 			   char *buf, size_t len);
+
+/* A Linux guest's command line: the console and panic words every runner (hvm, the
+ * QEMU peer) gives, then "hvlab.workload=NAME[ hvlab.args=ARGS]" for the initramfs's
+ * init, then --cmdline's words. 0, or -1 with hv_err_msg(). */
+#define HVM_LINUX_CMDLINE_BASE "console=ttyS0 panic=-1 rdinit=/init"
+int hvm_build_linux_cmdline(const struct hvm_options *o, char *buf, size_t len);
 
 void hvm_cli_usage_run(FILE *f);
 

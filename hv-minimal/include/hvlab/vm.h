@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #include "hvlab/abi.h"
+#include "hvlab/bzimage.h"
 #include "hvlab/bus.h"
 #include "hvlab/console.h"
 #include "hvlab/devices.h"
@@ -85,7 +86,9 @@ struct hv_vm {
 
 	uint64_t tsc_start;      /* host TSC at hvm's main() */
 	uint64_t tsc_first_exit; /* host TSC at the guest's first exit, 0 before */
-	struct hv_elf_image image;
+	struct hv_elf_image image;   /* hvlab's own kernel */
+	int is_linux;                /* booted a bzImage instead (hv_vm_boot_linux) */
+	struct hv_bzimage linux_kernel;
 };
 
 /* Creates the engine VM, guest memory and every vCPU. Returns 0 or -1 with
@@ -97,6 +100,13 @@ void hv_vm_destroy(struct hv_vm *vm);
  * GDT, boot info and command line, and sets vCPU 0's registers. name labels errors. */
 int hv_vm_boot(struct hv_vm *vm, const char *name, const void *elf, size_t elf_len,
 	       const char *cmdline);
+
+/* Linux's 64-bit boot protocol (bzimage.h): the checked bzImage's kernel at its
+ * pref_address, the initrd (NULL: none) as high as allowed, the zero page with its e820
+ * map, the command line, and vCPU 0 at the 64-bit entry with rsi at the zero page. */
+int hv_vm_boot_linux(struct hv_vm *vm, const char *name, const void *image, size_t len,
+		     const char *initrd_name, const void *initrd, size_t initrd_len,
+		     const char *cmdline);
 
 /* Runs every vCPU on its own thread (bound to vm->pin when set) under a watchdog of
  * timeout_s seconds, until the VM stops. vCPU 0 starts at the boot state; the others
