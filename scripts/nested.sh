@@ -19,6 +19,8 @@
 #   --timeout S      whole boot, in seconds (default 600)
 #   --build DIR      the build to take hvm and the guest from (default $BUILD or build)
 #   --env NAME=VALUE an environment variable for the command (repeatable)
+#   --file PATH      a host file the command needs, copied in at the same absolute path
+#                    (repeatable; e.g. a Linux guest's bzImage and initrd for hvm)
 #
 # What it needs is fetched from Debian's archive with apt-get download and unpacked
 # without installing, into <build>/nested/cache: the kernel (linux-image-amd64) and
@@ -30,7 +32,7 @@ BUILD=${BUILD:-build}
 # One TCG thread for all CPUs by default: with one thread per CPU (multi), the outer
 # kernel was seen to hang in a soft lockup under load here.
 TCG_THREAD=${NESTED_TCG_THREAD:-single}
-NPT=1 OUT="" CPU=max SMP=2 MEM=4G TIMEOUT=600 SCRIPT="" ENVS=()
+NPT=1 OUT="" CPU=max SMP=2 MEM=4G TIMEOUT=600 SCRIPT="" ENVS=() FILES=()
 QEMU=${QEMU:-qemu-system-x86_64}
 
 die() { echo "nested: $*" >&2; exit 125; }
@@ -50,6 +52,8 @@ while [ $# -gt 0 ]; do
 	--script) SCRIPT=${2:?--script needs a file}; shift ;;
 	--env) [[ ${2:-} =~ ^[A-Za-z_][A-Za-z0-9_]*= ]] || die "--env takes NAME=VALUE, not '${2:-}'"
 		ENVS+=("$2"); shift ;;
+	--file) [ -f "${2:-}" ] || die "--file '${2:-}': not a regular file"
+		FILES+=("$(realpath "$2")"); shift ;;
 	-h|--help) usage; exit 0 ;;
 	--) shift; break ;;
 	*) die "unknown option '$1' (see scripts/nested.sh --help)" ;;
@@ -111,6 +115,7 @@ copy_with_libs() { # copy_with_libs FILE: the file and every shared library it l
 }
 for b in "$BUILD"/bin/*; do copy_with_libs "$b"; done
 mkdir -p "$R$BUILD/guest" && cp "$BUILD/guest/kernel.elf" "$R$BUILD/guest/"
+for f in "${FILES[@]}"; do mkdir -p "$R$(dirname "$f")" && cp "$f" "$R$f" || die "cannot copy --file $f"; done
 {
 	for e in "${ENVS[@]}"; do printf 'export %q\n' "$e"; done
 	if [ -n "$SCRIPT" ]; then cat "$SCRIPT"; else printf '%q ' "$@"; echo; fi

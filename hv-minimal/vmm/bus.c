@@ -83,5 +83,14 @@ const struct hv_bus_dev *hv_bus_find(const struct hv_bus *bus, enum hv_bus_space
 			return &bus->devs[i];
 		}
 	}
-	return NULL;
+	return bus->fallback[space].handler ? &bus->fallback[space] : NULL;
+}
+
+void hv_bus_set_fallback(struct hv_bus *bus, enum hv_bus_space space, const char *name,
+			 void *dev, hv_bus_handler handler)
+{
+	bus->fallback[space] = (struct hv_bus_dev){
+		.space = space, .base = 0, .len = space == HV_BUS_PIO ? HV_BUS_PIO_END : UINT64_MAX,
+		.name = name, .dev = dev, .handler = handler,
+	};
 }

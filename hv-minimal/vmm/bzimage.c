@@ -185,12 +185,14 @@ static int cpio_walk(const char *name, const uint8_t *p, size_t len)
 	while (off < len) {
 		uint32_t f[13];
 
+		if (len - off < 6 || memcmp(p + off, "07070", 5) ||
+		    (p[off + 5] != '1' && p[off + 5] != '2'))
+			return hv_err_set("%s: c_magic at offset %zu is not 070701 or 070702 (newc "
+					  "cpio)%s", name, off, off ? "" : ", nor is the file compressed "
+					  "as the kernel unpacks (gzip, xz, zstd, bzip2, lzma, lz4)");
 		if (len - off < CPIO_HDR)
 			return hv_err_set("%s: a cpio header at offset %zu is cut short by the file's "
 					  "end", name, off);
-		if (memcmp(p + off, "07070", 5) || (p[off + 5] != '1' && p[off + 5] != '2'))
-			return hv_err_set("%s: c_magic at offset %zu is not 070701 or 070702 (newc "
-					  "cpio)", name, off);
 		for (int i = 0; i < 13; i++)
 			if (hexfield(p + off + 6 + 8 * i, &f[i]))
 				return hv_err_set("%s: %s of the cpio header at offset %zu is not 8 hex "

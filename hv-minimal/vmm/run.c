@@ -228,7 +228,8 @@ static int run_setup(struct run_state *s, const struct hvm_invocation *inv)
 							 .bt_gs = o->bt_gs,
 							 .bt_adaptive = o->bt_adaptive,
 							 .bt_trace = o->bt_trace,
-							 .spin_threshold = o->spin_threshold })) {
+							 .spin_threshold = o->spin_threshold,
+							 .pc_platform = s->linux_guest })) {
 		hv_err("creating the VM (engine %s): %s", s->ops->name, hv_err_msg());
 		return HVM_EXIT_HOST;
 	}
@@ -314,7 +315,7 @@ static int run_setup(struct run_state *s, const struct hvm_invocation *inv)
 		}
 	}
 
-	if (hv_devices_init(s->vm)) {
+	if (hv_devices_init(s->vm) || (s->linux_guest && hv_pc_register(s->vm))) {
 		hv_err("setting up the devices: %s", hv_err_msg());
 		return HVM_EXIT_HOST;
 	}
@@ -342,6 +343,21 @@ static int run_setup(struct run_state *s, const struct hvm_invocation *inv)
 usage:
 	hv_err("%s", hv_err_msg());
 	return HVM_EXIT_USAGE;
+}
+
+/* What a Linux guest found on the floating bus (pc.c). */
+static void report_pc(struct run_state *s)
+{
+	const struct hv_pc *pc = &s->vm->dev.pc;
+	char ports[8 * 8 + 1] = "";
+	size_t used = 0;
+
+	note_num(s, "pc_unclaimed_port_accesses", (double)pc->unclaimed_pio);
+	note_num(s, "pc_unclaimed_mmio_accesses", (double)pc->unclaimed_mmio);
+	for (unsigned i = 0; i < pc->nfirst && used < sizeof(ports) - 8; i++)
+		used += (size_t)snprintf(ports + used, sizeof(ports) - used, "%s%#x", i ? "," : "",
+					 pc->first_ports[i]);
+	note(s, "pc_unclaimed_ports_first", pc->nfirst ? ports : "none");
 }
 
 static void write_dumps(struct run_state *s)
@@ -539,6 +555,8 @@ static void report_run(struct run_state *s, const struct hvm_invocation *inv)
 	report_hcalls(s);
 	report_host_sched(s);
 	note_num(s, "ioeventfd_signals", (double)hv_ioev_signals(vm));
+	if (s->linux_guest)
+		report_pc(s);
 	report_startup(s, inv);
 
 	hv_stop_finish(&vm->rec, &s->o, s->host_hz, vm->stop_kind, vm->stop_why, vm->guest_status);

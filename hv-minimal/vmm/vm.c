@@ -82,7 +82,7 @@ int hv_vm_create(struct hv_vm *vm, const struct hv_vm_params *p)
 {
 	struct hv_vm_config cfg = { .nr_vcpus = p->nr_vcpus, .mem_bytes = p->mem_bytes,
 				     .bt_gs = p->bt_gs, .bt_adaptive = p->bt_adaptive,
-				     .bt_trace = p->bt_trace };
+				     .bt_trace = p->bt_trace, .pc_platform = p->pc_platform };
 
 	vm_cpuid_leaves(&cfg, p->spin_threshold);
 

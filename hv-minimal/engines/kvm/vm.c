@@ -131,6 +131,14 @@ static int kvm_vm_setup(struct hv_engine_vm *vm, const struct hv_vm_config *cfg)
 	 * which therefore never reach the VMM's bus. */
 	if (ioctl(vm->vm_fd, KVM_CREATE_IRQCHIP, 0) < 0)
 		return hv_err_errno("KVM_CREATE_IRQCHIP");
+	/* A PC guest's PIT (channel 0 on ISA line 0, the speaker gate at port 0x61), in
+	 * the kernel beside the PIC it interrupts. */
+	if (cfg->pc_platform) {
+		struct kvm_pit_config pit = { .flags = KVM_PIT_SPEAKER_DUMMY };
+
+		if (ioctl(vm->vm_fd, KVM_CREATE_PIT2, &pit) < 0)
+			return hv_err_errno("KVM_CREATE_PIT2 (the PIT a Linux guest expects)");
+	}
 	if (kvm_fetch_cpuid(vm, cfg))
 		return -1;
 	if (ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_GET_TSC_KHZ) > 0) {
@@ -190,6 +198,18 @@ static int kvm_ioeventfd_add(struct hv_engine_vm *vm, uint16_t port, uint32_t le
 		return hv_err_set("this host's KVM has no ioeventfd support");
 	if (ioctl(vm->vm_fd, KVM_IOEVENTFD, &io) < 0)
 		return hv_err_errno("KVM_IOEVENTFD on port %#x (%u bytes)", port, len);
+	return 0;
+}
+
+/* An ISA line's level at the in-kernel PIC and IOAPIC (their pins 0-15 are the GSIs). */
+static int kvm_irq_line(struct hv_engine_vm *vm, unsigned irq, int level)
+{
+	struct kvm_irq_level l = { .irq = irq, .level = level ? 1 : 0 };
+
+	if (irq > 15)
+		return hv_err_set("ISA interrupt line %u does not exist", irq);
+	if (ioctl(vm->vm_fd, KVM_IRQ_LINE, &l) < 0)
+		return hv_err_errno("KVM_IRQ_LINE %u level %d", irq, l.level);
 	return 0;
 }
 
@@ -266,6 +286,7 @@ const struct hv_engine_ops hv_kvm_engine_ops = {
 	.get_sregs = kvm_get_sregs,
 	.set_sregs = kvm_set_sregs,
 	.inject_irq = kvm_vcpu_inject_irq,
+	.irq_line = kvm_irq_line,
 	.ioeventfd_add = kvm_ioeventfd_add,
 	.irqfd_add = kvm_irqfd_add,
 	.tsc_khz = kvm_tsc_khz,

@@ -32,6 +32,9 @@ struct hv_bus {
 	/* per space, the device the last lookup found: accesses come in runs to one
 	 * device (a hint only, read and written by every vCPU thread, atomically) */
 	unsigned hint[HV_BUS_NSPACES];
+	/* per space, what answers an access no device claims (a PC's floating bus for a
+	 * Linux guest); unset (no handler): the access is the guest's fault */
+	struct hv_bus_dev fallback[HV_BUS_NSPACES];
 };
 
 void hv_bus_init(struct hv_bus *bus);
@@ -40,7 +43,11 @@ void hv_bus_init(struct hv_bus *bus);
  * (both are named), or the bus is full. */
 int hv_bus_register(struct hv_bus *bus, enum hv_bus_space space, uint64_t base,
 		    uint64_t len, const char *name, void *dev, hv_bus_handler handler);
-/* The device whose range holds all of [addr, addr + len), or NULL. */
+/* Makes dev answer every access in space that no registered device claims. */
+void hv_bus_set_fallback(struct hv_bus *bus, enum hv_bus_space space, const char *name,
+			 void *dev, hv_bus_handler handler);
+/* The device whose range holds all of [addr, addr + len), else the space's fallback,
+ * else NULL. */
 const struct hv_bus_dev *hv_bus_find(const struct hv_bus *bus, enum hv_bus_space space,
 				     uint64_t addr, uint32_t len);
 const char *hv_bus_space_name(enum hv_bus_space space);

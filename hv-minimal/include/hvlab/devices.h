@@ -11,10 +11,26 @@ struct hv_vm;
 struct hv_vcpu;
 struct hv_console;
 
-/* 16550 subset at HV_PORT_COM1..+7. */
+/* 16550 subset at HV_PORT_COM1..+7: the transmitter interrupt on ISA line 4 where the
+ * engine has interrupt lines. */
 struct hv_serial {
 	struct hv_console *con;
+	struct hv_vm *vm;
+	pthread_mutex_t lock;        /* vCPUs write at once */
 	uint8_t ier, lcr, mcr, scr, dll, dlm;
+	uint8_t fifo;                /* IIR's FIFO bits, from FCR */
+	int thre_pending;            /* "transmitter empty" not yet read from IIR */
+	int line;                    /* the level last set on the interrupt line */
+};
+
+/* What a PC guest (Linux) finds beside hvlab's devices: a CMOS clock, and every port or
+ * address no device claims reading all ones (an empty ISA bus, no PCI) instead of
+ * stopping the guest. */
+struct hv_pc {
+	uint8_t cmos_index;
+	uint64_t unclaimed_pio, unclaimed_mmio;
+	uint16_t first_ports[8];     /* the first distinct unclaimed ports, for the notes */
+	unsigned nfirst;
 };
 
 /* POST port 0x80: the last code written is read back. */
@@ -92,6 +108,7 @@ struct hv_devices {
 	struct hv_hcall hcall;
 	struct hv_nullmmio nullmmio;
 	struct hv_ioev ioev;
+	struct hv_pc pc;
 };
 
 /* Registers every device of vm on its bus. Returns 0 or -1 with hv_err_msg() set. */
@@ -105,6 +122,8 @@ int hv_hcall_register(struct hv_vm *vm);
 int hv_result_register(struct hv_vm *vm);
 int hv_nullmmio_register(struct hv_vm *vm);
 int hv_ioev_register(struct hv_vm *vm);
+/* The PC platform a Linux guest expects (pc.c); only for one. */
+int hv_pc_register(struct hv_vm *vm);
 /* Port HV_PORT_IOEVENTFD writes signalled in the kernel since the last call. */
 uint64_t hv_ioev_signals(struct hv_vm *vm);
 

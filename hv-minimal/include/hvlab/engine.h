@@ -122,6 +122,9 @@ struct hv_vm_config {
 	/* bt: a file to write the page-table trace to (ptwalk-sim's format); NULL: none.
 	 * Other engines refuse it. */
 	const char *bt_trace;
+	/* 1: the guest is a PC operating system (Linux): the engine provides what it
+	 * expects of a PC beside the interrupt controllers, a PIT (KVM: KVM_CREATE_PIT2). */
+	int pc_platform;
 	/* hv-minimal's own CPUID leaves (subleaf 0), which the guest sees as they are. */
 	struct hv_cpuid_leaf cpuid[HV_CPUID_LEAVES_MAX];
 	unsigned ncpuid;
@@ -158,6 +161,11 @@ struct hv_engine_ops {
 	int (*set_sregs)(struct hv_engine_vcpu *vcpu, const struct hv_sregs *sregs);
 	/* Delivers an external interrupt with this vector to the vCPU. */
 	int (*inject_irq)(struct hv_engine_vcpu *vcpu, uint8_t vector);
+	/* Optional (may be NULL): sets the level of ISA interrupt line irq (0-15; the PC's
+	 * legacy devices: COM1 is 4) at the VM's interrupt controllers, as a device's
+	 * interrupt pin does (KVM: KVM_IRQ_LINE). NULL: the engine has no such lines and
+	 * the device is polled. From any thread. */
+	int (*irq_line)(struct hv_engine_vm *vm, unsigned irq, int level);
 	/* Optional (may be NULL): a port write of len bytes to port signals eventfd fd
 	 * without an exit to the core. */
 	int (*ioeventfd_add)(struct hv_engine_vm *vm, uint16_t port, uint32_t len, int fd);

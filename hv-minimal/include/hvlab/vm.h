@@ -62,6 +62,7 @@ struct hv_vm_params {
 	const char *bt_adaptive; /* the same */
 	const char *bt_trace;    /* the same */
 	uint32_t spin_threshold; /* CPUID HV_CPUID_SPIN's EBX; 0: HV_SPIN_THRESHOLD_DEFAULT */
+	int pc_platform;         /* a Linux guest: struct hv_vm_config's, and hv_pc_register */
 };
 
 struct hv_vm {

@@ -20,5 +20,6 @@ void hv_devices_close(struct hv_vm *vm)
 		close(vm->dev.ioev.fd);
 	vm->dev.ioev.fd = -1;
 	hv_pv_free(&vm->dev.hcall.pv);
+	pthread_mutex_destroy(&vm->dev.serial.lock);
 	hv_spin_destroy(&vm->dev.hcall.spin);
 }
