@@ -6,6 +6,7 @@
 
 #include "hvlab/bzimage.h"
 #include "hvlab/err.h"
+#include "hvlab/mptable.h"
 #include "hvlab/vm.h"
 
 #define PTE_P   0x1ull
@@ -194,6 +195,10 @@ int hv_vm_boot_linux(struct hv_vm *vm, const char *name, const void *image, size
 	}
 	vm->linux_kernel = bz;
 	vm->is_linux = 1;
+	/* The interrupt controllers the table describes are those of an engine with ISA
+	 * lines (KVM's in-kernel irqchip); without them Linux stays with its local APIC. */
+	if (vm->ops->irq_line && hv_mptable_write(vm))
+		return -1;
 	if (hv_gpa_write(&vm->mem, bz.load_gpa, (const uint8_t *)image + bz.setup_bytes,
 			 bz.kernel_bytes) ||
 	    hv_bzimage_zero_page(&bz, image, vm->mem.size, HV_LINUX_CMDLINE_GPA, initrd_gpa,

@@ -12,6 +12,7 @@
 
 #include "hvlab/bzimage.h"
 #include "hvlab/err.h"
+#include "hvlab/mptable.h"
 
 #define MEM      (256ull << 20)
 #define SETUP    2            /* setup sectors: the kernel proper starts at 3 * 512 */
@@ -194,6 +195,47 @@ static void test_initrd_place(void **state)
 	assert_non_null(strstr(hv_err_msg(), "--mem"));
 }
 
+static uint8_t sum(const uint8_t *p, size_t n)
+{
+	uint8_t s = 0;
+
+	while (n--)
+		s = (uint8_t)(s + *p++);
+	return s;
+}
+
+/* Both checksums hold, the pointer finds the table, and there is one enabled CPU per
+ * vCPU with only the first the bootstrap one. */
+static void test_mptable(void **state)
+{
+	uint8_t b[1024];
+	size_t n = hv_mptable_build(4, 0xf0000, b, sizeof(b));
+	uint32_t ptr;
+	uint16_t len, count;
+
+	(void)state;
+	assert_true(n > 16 + 44);
+	assert_memory_equal(b, "_MP_", 4);
+	assert_int_equal(sum(b, 16), 0);
+	memcpy(&ptr, b + 4, 4);
+	assert_int_equal(ptr, 0xf0010);
+	assert_memory_equal(b + 16, "PCMP", 4);
+	memcpy(&len, b + 16 + 4, 2);
+	memcpy(&count, b + 16 + 34, 2);
+	assert_int_equal(16 + len, n);
+	assert_int_equal(sum(b + 16, len), 0);
+	assert_int_equal(count, 4 + 1 + 1 + 15 + 2);
+	for (int i = 0; i < 4; i++) {
+		const uint8_t *e = b + 16 + 44 + 20 * i;
+
+		assert_int_equal(e[0], 0);
+		assert_int_equal(e[1], i);
+		assert_int_equal(e[3], i == 0 ? 3 : 1);
+	}
+	assert_int_equal(hv_mptable_build(4, 0xf0000, b, 100), 0);
+	assert_int_equal(hv_mptable_build(0, 0xf0000, b, sizeof(b)), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -202,6 +244,7 @@ int main(void)
 		cmocka_unit_test(test_zero_page),
 		cmocka_unit_test(test_initrd),
 		cmocka_unit_test(test_initrd_place),
+		cmocka_unit_test(test_mptable),
 	};
 
 	return cmocka_run_group_tests_name("bzimage", tests, NULL, NULL);
