@@ -12,7 +12,7 @@
 #include "kvm_engine.h"
 
 /* The guest sees the host's supported CPUID, with each vCPU's own APIC ID so that
- * leaf 1 and leaf 0xb agree with the LAPIC KVM created for it. */
+ * leaf 1 and leaf 0xb agree with the LAPIC KVM created for it, and the hypervisor bit. */
 static int kvm_vcpu_set_cpuid(struct hv_engine_vcpu *c)
 {
 	const struct kvm_cpuid2 *src = c->vm->cpuid;
@@ -26,8 +26,13 @@ static int kvm_vcpu_set_cpuid(struct hv_engine_vcpu *c)
 	for (uint32_t i = 0; i < cp->nent; i++) {
 		struct kvm_cpuid_entry2 *e = &cp->entries[i];
 
-		if (e->function == 1)
+		if (e->function == 1) {
 			e->ebx = (e->ebx & 0x00ffffffu) | (c->index << 24);
+			/* "running under a hypervisor", as QEMU says too: KVM's supported
+			 * CPUID leaves it to the VMM, and Linux looks for KVM's leaves (its
+			 * clock) only with it set */
+			e->ecx |= 1u << 31;
+		}
 		else if (e->function == 0xb || e->function == 0x1f)
 			e->edx = c->index;
 	}
