@@ -72,7 +72,7 @@ $(BIN)/native-forkwait: $(BUILD)/obj/microbench/native_forkwait_main.o $(LIBHVM)
 # run format through hvm's own recorder (tools/README.md).
 HVPEER      := $(BIN)/hvpeer
 HVPEER_OBJS := $(addprefix $(BUILD)/obj/hv-minimal/tools/,hvpeer.o hvpeer_run.o hvpeer_parse.o \
-                 hvr.o peer_qemu.o)
+                 peer_qemu.o)
 $(BUILD)/obj/hv-minimal/tools/hvpeer_%.o: HOST_CFLAGS += -DHVLAB_SRCDIR='"$(CURDIR)"'
 $(HVPEER): $(HVPEER_OBJS) $(LIBHVM) $(NATIVEOPS_LIB) $(LIBHVLAB) | $(GUEST_KERNEL)
 	@mkdir -p $(dir $@)

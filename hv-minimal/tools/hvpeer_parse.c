@@ -1,5 +1,5 @@
 /* `hvpeer parse`: a guest console log's @hvr result lines into a run directory, through
- * the parser and recorder `hvpeer run` uses (hvr.c), for a console captured elsewhere. */
+ * the parser and recorder `hvpeer run` uses (vmm/hvr.c), for a console captured elsewhere. */
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
@@ -13,7 +13,7 @@
 #include "hvlab/record.h"
 #include "hvlab/results.h"
 #include "hvpeer.h"
-#include "hvr.h"
+#include "hvlab/hvr.h"
 
 #define LOG_MAX_BYTES (64u << 20)
 

@@ -2,7 +2,7 @@
  *
  * Options as hvm run's -> the gate, boot words and memvirt hvm would choose for this
  * host -> QEMU's command line -> run directory -> QEMU with its serial console read
- * as it comes, each @hvr line through hvm's validation and recorder (hvr.c) -> how
+ * as it comes, each @hvr line through hvm's validation and recorder (vmm/hvr.c) -> how
  * QEMU ended, in hvm's stop kinds -> the native baselines hvm measures after a guest.
  * The run context comes from libhvlab, as for every hvlab program. */
 #include <errno.h>
@@ -27,7 +27,7 @@
 #include "hvlab/vm.h"
 #include "hvlab/work_report.h"
 #include "hvpeer.h"
-#include "hvr.h"
+#include "hvlab/hvr.h"
 #include "peer_qemu.h"
 
 /* Each native repetition runs at least this long (as in hvm). */

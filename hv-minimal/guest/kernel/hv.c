@@ -56,7 +56,7 @@ static size_t put_str(char *buf, size_t at, size_t size, const char *key, const 
 }
 
 /* The record as one console line, for boots without a result port (QEMU's PVH entry):
- * `hvpeer parse` (tools/hvr.c) turns these lines into the same rows hvm writes. */
+ * `hvpeer parse` (vmm/hvr.c) turns these lines into the same rows hvm writes. */
 static void result_line(const struct hv_result *r)
 {
 	static const char *const kinds[] = { "?", "nanobench", "value", "info" };

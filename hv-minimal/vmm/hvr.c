@@ -5,7 +5,7 @@
  * decimals, C99 hexadecimal from 2^64 up. Every line is parsed strictly: a missing,
  * repeated, unknown or misplaced field, a bad escape or number, or a string too long
  * for its record field makes the line malformed, and nothing of it is recorded. */
-#include "hvr.h"
+#include "hvlab/hvr.h"
 
 #include <ctype.h>
 #include <errno.h>
