@@ -12,6 +12,7 @@
 
 #include "hvlab/blk.h"
 #include "hvlab/err.h"
+#include "hvlab/hvr.h"
 #include "hvlab/hvm.h"
 #include "hvlab/hvm_cli.h"
 #include "hvlab/kvminfo.h"
@@ -39,6 +40,8 @@ struct run_state {
 	int linux_guest;                 /* the kernel is a bzImage */
 	uint8_t *initrd;                 /* its --initrd, or NULL */
 	size_t initrd_len;
+	struct hvr_feed feed;            /* a Linux guest's console: its @hvr records */
+	uint64_t tsc_init;               /* host TSC when its init reported in, 0 before */
 	struct hv_vm *vm;
 	int vm_created;
 	struct hv_run *run;
@@ -168,6 +171,27 @@ static int host_hz_known(struct run_state *s)
 }
 
 /* Everything up to a VM ready to boot. Returns an HVM_EXIT_* code, 0 when ready. */
+/* A Linux guest's console goes through the @hvr parser to the console and recorder:
+ * its programs report as hvlab's own kernel does on the console (guest/README.md). */
+static void linux_console(void *arg, const char *buf, size_t n)
+{
+	struct run_state *s = arg;
+
+	hvr_feed_bytes(&s->feed, buf, n);
+	if (s->feed.record_error || s->feed.guest_fault)
+		hv_vm_stop(s->vm, s->feed.guest_fault ? HV_STOP_GUEST_FAULT : HV_STOP_HOST_ERROR,
+			   0, 0, "the guest's @hvr records: %s", s->feed.record_why);
+}
+
+/* The initramfs's first record (an info record named init) marks the end of boot. */
+static void linux_record(void *arg, const struct hv_result *r)
+{
+	struct run_state *s = arg;
+
+	if (!s->tsc_init && r->kind == HV_RES_INFO && !strcmp(r->name, "init"))
+		s->tsc_init = hv_tsc_begin();
+}
+
 static int run_setup(struct run_state *s, const struct hvm_invocation *inv)
 {
 	struct hvm_options *o = &s->o;
@@ -319,6 +343,13 @@ static int run_setup(struct run_state *s, const struct hvm_invocation *inv)
 		hv_err("setting up the devices: %s", hv_err_msg());
 		return HVM_EXIT_HOST;
 	}
+	if (s->linux_guest) {
+		hvr_feed_init(&s->feed, &s->vm->console, &s->vm->rec, o->vcpus, "console");
+		s->feed.on_record = linux_record;
+		s->feed.on_record_arg = s;
+		s->vm->dev.serial.sink = linux_console;
+		s->vm->dev.serial.sink_arg = s;
+	}
 	if (hv_blk_register(s->vm, &(struct hv_blk_config){ .path = o->disk,
 			    .size = o->disk_size, .direct = o->disk_direct,
 			    .cmdline = s->cmdline })) {
@@ -343,6 +374,29 @@ static int run_setup(struct run_state *s, const struct hvm_invocation *inv)
 usage:
 	hv_err("%s", hv_err_msg());
 	return HVM_EXIT_USAGE;
+}
+
+/* Boot to init, host-side: from the guest's first instruction (the booted vCPU state)
+ * to its init's first record, a sample of the run ("boot", metric boot_to_init). */
+static void report_linux_boot(struct run_state *s)
+{
+	double secs;
+
+	note_num(s, "linux_records", (double)s->feed.nrecords);
+	note_num(s, "linux_records_rejected", (double)s->feed.nrejected);
+	if (s->feed.nrejected)
+		note(s, "linux_first_rejected", s->feed.first_rejected);
+	if (!s->tsc_init) {
+		note(s, "linux_boot_to_init", "not reached: no init record on the console");
+		return;
+	}
+	secs = (double)(s->tsc_init - s->tsc_booted) / s->host_hz;
+	note_num(s, "linux_boot_to_init_s", secs);
+	if (hv_run_add(s->run, &(struct hv_sample){
+		    .experiment = "boot", .workload = s->o.workload,
+		    .mode = hv_recorder_mode(&s->vm->rec), .metric = "boot_to_init",
+		    .value = secs, .unit = "s" }))
+		hv_warn("recording the boot time: %s", hv_err_msg());
 }
 
 /* What a Linux guest found on the floating bus (pc.c). */
@@ -555,8 +609,13 @@ static void report_run(struct run_state *s, const struct hvm_invocation *inv)
 	report_hcalls(s);
 	report_host_sched(s);
 	note_num(s, "ioeventfd_signals", (double)hv_ioev_signals(vm));
-	if (s->linux_guest)
+	if (s->linux_guest) {
+		pthread_mutex_lock(&vm->dev.serial.lock);
+		hvr_feed_end(&s->feed);
+		pthread_mutex_unlock(&vm->dev.serial.lock);
 		report_pc(s);
+		report_linux_boot(s);
+	}
 	report_startup(s, inv);
 
 	hv_stop_finish(&vm->rec, &s->o, s->host_hz, vm->stop_kind, vm->stop_why, vm->guest_status);

@@ -20,6 +20,10 @@ struct hv_serial {
 	uint8_t ier, lcr, mcr, scr, dll, dlm;
 	uint8_t fifo;                /* IIR's FIFO bits, from FCR */
 	int thre_pending;            /* "transmitter empty" not yet read from IIR */
+	/* where transmitted bytes go instead of the console (hvm's @hvr feed for a Linux
+	 * guest), called under lock; NULL: the console */
+	void (*sink)(void *arg, const char *buf, size_t n);
+	void *sink_arg;
 	int line;                    /* the level last set on the interrupt line */
 };
 

@@ -58,7 +58,10 @@ static void serial_write(struct hv_serial *s, uint64_t reg, uint8_t v)
 		if (dlab) {
 			s->dll = v;
 		} else {
-			hv_console_write(s->con, &v, 1);
+			if (s->sink)
+				s->sink(s->sink_arg, (const char *)&v, 1);
+			else
+				hv_console_write(s->con, &v, 1);
 			s->thre_pending = 1;
 		}
 		break;
