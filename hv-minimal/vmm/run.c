@@ -230,6 +230,10 @@ static int run_setup(struct run_state *s, const struct hvm_invocation *inv)
 		goto usage;
 	} else if (hv_elf_parse(s->kernel_path, s->kernel, s->kernel_len, o->mem_bytes,
 				HV_BOOT_RESERVED_END, &image)) {
+		/* neither kind: say both were looked for */
+		if (s->kernel_len < 4 || memcmp(s->kernel, "\x7f" "ELF", 4))
+			hv_err_set("%s (and no Linux bzImage either: no boot_flag 0xaa55 and \"HdrS\" "
+				   "in its setup header)", hv_err_msg());
 		goto usage;
 	}
 
