@@ -16,6 +16,7 @@ struct hv_engine_vm {
 	struct kvm_cpuid2 *cpuid;    /* KVM_GET_SUPPORTED_CPUID, fetched once */
 	uint64_t tsc_khz;
 	unsigned nr_vcpus;
+	int tsc_deadline;            /* KVM_CAP_TSC_DEADLINE_TIMER */
 };
 
 struct hv_engine_vcpu {

@@ -32,6 +32,11 @@ static int kvm_vcpu_set_cpuid(struct hv_engine_vcpu *c)
 			 * CPUID leaves it to the VMM, and Linux looks for KVM's leaves (its
 			 * clock) only with it set */
 			e->ecx |= 1u << 31;
+			/* the TSC-deadline timer the in-kernel LAPIC emulates, as QEMU
+			 * offers it: Linux then needs no LAPIC timer calibration against
+			 * the PIT (which fails where time is itself emulated) */
+			if (c->vm->tsc_deadline)
+				e->ecx |= 1u << 24;
 		}
 		else if (e->function == 0xb || e->function == 0x1f)
 			e->edx = c->index;

@@ -141,6 +141,7 @@ static int kvm_vm_setup(struct hv_engine_vm *vm, const struct hv_vm_config *cfg)
 	}
 	if (kvm_fetch_cpuid(vm, cfg))
 		return -1;
+	vm->tsc_deadline = ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_TSC_DEADLINE_TIMER) > 0;
 	if (ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_GET_TSC_KHZ) > 0) {
 		int khz = ioctl(vm->vm_fd, KVM_GET_TSC_KHZ, 0);
 
