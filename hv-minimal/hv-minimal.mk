@@ -100,3 +100,18 @@ $(BUILD)/stubguest/%.elf: hv-minimal/tools/stubguest/stub.S hv-minimal/tools/stu
 		-Wl,-z,max-page-size=4096 -Wl,-z,noexecstack -Wl,--build-id=none -o $@ $(@:.elf=.o)
 
 ALL_TARGETS += $(LIBHVM) $(HVM) $(PIO_BARE) $(STUB_ELFS) $(NATIVE_WORKLOADS) $(HVPEER)
+
+# linuxbench: the Linux guest's workload program (guest/linux), static, built by the
+# guest's compiler for both the initramfs and the same run's native rows; compute and
+# memwalk are the same objects hvm's native baselines use.
+LINUXBENCH := $(BUILD)/guest/linux/linuxbench
+$(BUILD)/obj/hv-minimal/guest/linux/linuxbench.o: hv-minimal/guest/linux/linuxbench.c
+	@mkdir -p $(dir $@)
+	@echo "  GCC     $< (linux guest)"
+	$(Q)$(GUEST_CC) -std=gnu11 -O2 -g -Wall -Wextra -Werror -MMD -MP -I$(GUEST_DIR)/include -c $< -o $@
+$(LINUXBENCH): $(BUILD)/obj/hv-minimal/guest/linux/linuxbench.o $(WORK_OBJS)
+	@mkdir -p $(dir $@)
+	@echo "  LD      $@ (static)"
+	$(Q)$(GUEST_CC) -static -o $@ $^
+-include $(BUILD)/obj/hv-minimal/guest/linux/linuxbench.d
+ALL_TARGETS += $(LINUXBENCH)

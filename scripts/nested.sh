@@ -23,7 +23,8 @@
 #                    (repeatable; e.g. a Linux guest's bzImage and initrd for hvm)
 #
 # What it needs is fetched from Debian's archive with apt-get download and unpacked
-# without installing, into <build>/nested/cache: the kernel (linux-image-amd64) and
+# without installing, into <build>/debian (scripts/debian-kernel.sh, shared with
+# scripts/linux-guest.sh): the kernel (linux-image-amd64) and
 # busybox-static. Exit status: the command's own, or 125 when the test bed itself
 # failed (QEMU missing, no kernel, boot or transfer failure), with the reason.
 set -uo pipefail
@@ -72,29 +73,8 @@ case $BUILD in /*) ;; *) BUILD=$ROOT/$BUILD ;; esac
 [ -e "$OUT" ] && [ -n "$(ls -A "$OUT" 2>/dev/null)" ] && die "--out $OUT exists and is not empty"
 
 # ---- the kernel and busybox, from Debian's archive, cached -----------------------------
-CACHE=$BUILD/nested/cache
-fetch() {
-	local kpkg
-	[ -f "$CACHE/ready" ] && return 0
-	command -v apt-get >/dev/null || die "apt-get is needed to fetch Debian's kernel"
-	rm -rf "$CACHE" && mkdir -p "$CACHE/deb" "$CACHE/root" || die "cannot create $CACHE"
-	# linux-image-amd64 names the current kernel package; download that one.
-	kpkg=$(apt-cache depends linux-image-amd64 2>/dev/null | awk '/Depends: linux-image-[0-9]/ { print $2; exit }')
-	[ -n "$kpkg" ] || die "apt-cache knows no linux-image-amd64 (run apt-get update)"
-	(cd "$CACHE/deb" && apt-get download -q "$kpkg" busybox-static) >"$CACHE/fetch.log" 2>&1 ||
-		die "apt-get download $kpkg busybox-static failed: $(tail -n1 "$CACHE/fetch.log")"
-	for d in "$CACHE"/deb/*.deb; do
-		dpkg-deb -x "$d" "$CACHE/root" || die "cannot unpack $d"
-	done
-	echo "$kpkg" >"$CACHE/kernel-package"
-	touch "$CACHE/ready"
-}
-fetch
-KVER=$(cd "$CACHE/root/lib/modules" && ls | head -n1)
-VMLINUZ=$CACHE/root/boot/vmlinuz-$KVER
-MODDIR=$CACHE/root/lib/modules/$KVER/kernel
-BUSYBOX=$CACHE/root/bin/busybox
-[ -f "$VMLINUZ" ] && [ -x "$BUSYBOX" ] || die "the cache $CACHE is incomplete: remove it and run again"
+. "$ROOT/scripts/debian-kernel.sh"
+debian_kernel "$BUILD/debian"
 MODS=(virt/lib/irqbypass.ko drivers/crypto/ccp/ccp.ko arch/x86/kvm/kvm.ko arch/x86/kvm/kvm-amd.ko)
 for m in "${MODS[@]}"; do [ -f "$MODDIR/$m" ] || die "$MODDIR/$m is missing from $KVER"; done
 
