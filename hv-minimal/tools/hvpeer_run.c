@@ -17,7 +17,10 @@
 #include "hvlab/console.h"
 #include "hvlab/engine.h"
 #include "hvlab/engine_desc.h"
+#include "hvlab/bzimage.h"
 #include "hvlab/err.h"
+#include "hvlab/guestfile.h"
+#include "hvlab/linux_native.h"
 #include "hvlab/hvm_cli.h"
 #include "hvlab/log.h"
 #include "hvlab/pin.h"
@@ -235,6 +238,9 @@ struct peer_run {
 	enum hv_stop_kind stop_kind;
 	unsigned guest_status;
 	char stop_why[512];
+	int linux_guest;             /* the kernel is a Linux bzImage (QEMU's own -kernel) */
+	char native_program[PATH_MAX];
+	double t_start, t_init;      /* QEMU started; its init's first record (0: not yet) */
 };
 
 static void note(struct peer_run *s, const char *key, const char *value)
@@ -248,6 +254,36 @@ static void note_num(struct peer_run *s, const char *key, double value)
 	if (s->run && hv_run_note_num(s->run, key, value))
 		hv_warn("recording note %s: %s", key, hv_err_msg());
 }
+
+/* A Linux bzImage (and its initrd) gets hvm's checks before QEMU sees it; hvlab's own
+ * ELF image is QEMU's to load (PVH). */
+static int linux_check(struct peer_run *s)
+{
+	uint8_t *img = NULL, *rd = NULL;
+	size_t len = 0, rdlen = 0;
+	struct hv_bzimage bz;
+	int rc = -1;
+
+	if (hv_guest_file_read(s->kernel, "guest kernel", &img, &len))
+		return -1;
+	s->linux_guest = hv_bzimage_detect(img, len);
+	if (!s->linux_guest) {
+		rc = s->o.initrd ? hv_err_set("--initrd %s: the kernel %s is not a Linux bzImage "
+					      "(an initrd goes with one)", s->o.initrd, s->kernel) : 0;
+		goto out;
+	}
+	if (hv_bzimage_parse(s->kernel, img, len, s->o.mem_bytes, &bz) ||
+	    (s->o.initrd && (hv_guest_file_read(s->o.initrd, "initrd", &rd, &rdlen) ||
+			     hv_initrd_check(s->o.initrd, rd, rdlen))) ||
+	    hv_linux_native_default(s->native_program, sizeof(s->native_program)))
+		goto out;
+	rc = 0;
+out:
+	free(img);
+	free(rd);
+	return rc;
+}
+
 
 /* The last non-empty line of QEMU's messages, for an error. */
 static void qemu_last_message(const char *path, char *buf, size_t len)
@@ -295,6 +331,8 @@ static int run_prepare(struct peer_run *s, int argc, char **argv)
 			     "--kernel FILE)", s->kernel);
 		goto usage;
 	}
+	if (linux_check(s))
+		goto usage;
 	if (peer_qemu_find(s->p.qemu ? s->p.qemu : PEER_QEMU_DEFAULT, s->qemu, sizeof(s->qemu))) {
 		hv_info("skipped: engine %s needs QEMU: %s", s->pe->name, hv_err_msg());
 		return HVM_EXIT_SKIP;
@@ -308,7 +346,8 @@ static int run_prepare(struct peer_run *s, int argc, char **argv)
 	else if (!s->p.firmware && !peer_qemu_qboot(s->qemu, s->firmware, sizeof(s->firmware)))
 		s->firmware[0] = '\0';
 	peer_qemu_version(s->qemu, s->qemu_version, sizeof(s->qemu_version));
-	if (hvm_build_cmdline_host(&s->o, s->host.gate, s->host.words, s->cmdline,
+	if (s->linux_guest ? hvm_build_linux_cmdline(&s->o, s->cmdline, sizeof(s->cmdline)) :
+	    hvm_build_cmdline_host(&s->o, s->host.gate, s->host.words, s->cmdline,
 				   sizeof(s->cmdline)))
 		goto usage;
 	/* The guest's TSC is the host's under both accelerators (KVM without TSC scaling;
@@ -343,6 +382,8 @@ static void on_record(void *arg, const struct hv_result *r)
 	char *end;
 	unsigned long long v;
 
+	if (r->kind == HV_RES_INFO && !strcmp(r->name, "init") && !s->t_init)
+		s->t_init = monotonic_s();
 	if (r->kind != HV_RES_INFO || i < 0 || s->marks[i].seen)
 		return;
 	errno = 0;
@@ -505,7 +546,14 @@ static void report(struct peer_run *s)
 	clock_check(s);
 	if (s->feed.nrejected)
 		note(s, "first_rejected", s->feed.first_rejected);
-	hv_stop_finish(&s->rec, &s->o, s->host_hz, s->stop_kind, s->stop_why, s->guest_status);
+	if (s->linux_guest && s->t_init &&
+	    hv_linux_boot_record(s->run, hv_recorder_mode(&s->rec), s->o.workload,
+				 s->t_init - s->t_start))
+		hv_warn("recording the boot time: %s", hv_err_msg());
+	else if (s->linux_guest && !s->t_init)
+		note(s, "linux_boot_to_init", "not reached: no init record on the console");
+	hv_stop_finish(&s->rec, &s->o, s->host_hz, s->stop_kind, s->stop_why, s->guest_status,
+		       s->linux_guest ? s->native_program : NULL);
 }
 
 static void run_teardown(struct peer_run *s)
@@ -574,6 +622,7 @@ int hvpeer_cmd_run(int argc, char **argv, const struct hvm_invocation *inv)
 			.cmdline = s->cmdline, .vcpus = s->o.vcpus, .mem_bytes = s->o.mem_bytes,
 			.stderr_path = s->qemu_log, .pin = s->o.pin,
 			.disk = disk.fd >= 0 ? disk.path : NULL,
+			.initrd = s->linux_guest ? s->o.initrd : NULL,
 		};
 		if (peer_qemu_build_argv(&qc, &s->qargv)) {
 			hv_err("%s", hv_err_msg());
@@ -583,6 +632,7 @@ int hvpeer_cmd_run(int argc, char **argv, const struct hvm_invocation *inv)
 	if (!rc) {
 		note(s, "qemu_command", s->qargv.shown);
 		hv_info("engine %s: %s", s->pe->name, s->qargv.shown);
+		s->t_start = monotonic_s();
 		if (peer_qemu_run(&qc, &s->qargv, s->o.timeout_s, on_console, s, &s->end)) {
 			hv_err("%s", hv_err_msg());
 			note(s, "stop_kind", hv_stop_kind_name(HV_STOP_HOST_ERROR));

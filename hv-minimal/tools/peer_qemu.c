@@ -222,6 +222,10 @@ int peer_qemu_build_argv(const struct peer_qemu_config *c, struct peer_qemu_argv
 	}
 	ARG("-kernel");
 	ARG(c->kernel);
+	if (c->initrd) {
+		ARG("-initrd");
+		ARG(c->initrd);
+	}
 	ARG("-append");
 	ARG(c->cmdline);
 	a->argv[n] = NULL;

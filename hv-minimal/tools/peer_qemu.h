@@ -27,6 +27,7 @@ struct peer_qemu_config {
 	 * machine is microvm (a virtio-mmio transport; QEMU names it to the guest with
 	 * virtio_mmio.device= on its command line). */
 	const char *disk;
+	const char *initrd;          /* a Linux guest's -initrd, or NULL */
 };
 
 /* The QEMU command line: argv (NULL-terminated, pointing into the config and into

@@ -16,6 +16,7 @@
 
 #include "hvlab/err.h"
 #include "hvlab/log.h"
+#include "hvlab/linux_native.h"
 #include "hvlab/record.h"
 
 void hv_recorder_init(struct hv_recorder *r, struct hv_run *run, const struct hv_mode *mode,
@@ -250,11 +251,19 @@ void hv_recorder_finish(struct hv_recorder *r, const char *workload, const char 
 			.engine = "native", .memvirt = "native", .vcpus = 1, .pcpus = r->mode.pcpus,
 		};
 
-		if (r->nb.nops &&
+		if (end->native_program) {
+			if (hv_linux_native_run(r->run, &r->mode, r->experiment, end->native_program,
+						wargs, host_hz)) {
+				hv_warn("the native baseline: %s", hv_err_msg());
+				finish_note(r->run, "native_baseline", hv_err_msg());
+			} else {
+				finish_note(r->run, "native_baseline", end->native_program);
+			}
+		} else if (r->nb.nops &&
 		    hv_nb_report(&r->nb, r->run, &r->mode, &native, workload, native_reps,
 				 (uint64_t)(host_hz * NATIVE_MIN_SECONDS), host_hz, stdout))
 			hv_warn("nanobenchmark table: %s", hv_err_msg());
-		if (hv_work_report(&r->wv, r->run, &r->mode, &native, workload, wargs, stdout))
+		if (!end->native_program && hv_work_report(&r->wv, r->run, &r->mode, &native, workload, wargs, stdout))
 			hv_warn("workload table: %s", hv_err_msg());
 	}
 	finish_note(r->run, "stop_kind", end->stop_kind);

@@ -12,7 +12,9 @@
 
 #include "hvlab/blk.h"
 #include "hvlab/err.h"
+#include "hvlab/guestfile.h"
 #include "hvlab/hvr.h"
+#include "hvlab/linux_native.h"
 #include "hvlab/hvm.h"
 #include "hvlab/hvm_cli.h"
 #include "hvlab/kvminfo.h"
@@ -28,7 +30,6 @@
 #define HVLAB_SRCDIR "."
 #endif
 #define HVM_RESULTS_ROOT HVLAB_SRCDIR "/results/runs"
-#define KERNEL_MAX_BYTES (256u << 20)
 /* Each native repetition runs at least this long. */
 
 struct run_state {
@@ -42,6 +43,7 @@ struct run_state {
 	size_t initrd_len;
 	struct hvr_feed feed;            /* a Linux guest's console: its @hvr records */
 	uint64_t tsc_init;               /* host TSC when its init reported in, 0 before */
+	char native_program[PATH_MAX];   /* its program run natively (linuxbench) */
 	struct hv_vm *vm;
 	int vm_created;
 	struct hv_run *run;
@@ -73,48 +75,6 @@ static int default_kernel(char *buf, size_t len)
 	return 0;
 }
 
-/* The guest kernel or initrd (what), whole, into memory. */
-static int read_guest_file(const char *path, const char *what, uint8_t **buf, size_t *len)
-{
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	struct stat st;
-	size_t got = 0;
-
-	if (fd < 0)
-		return hv_err_errno("cannot open the %s %s (build it with make, or give "
-				    "another file)", what, path);
-	if (fstat(fd, &st) || !S_ISREG(st.st_mode)) {
-		close(fd);
-		return hv_err_set("%s is not a regular file", path);
-	}
-	if ((uint64_t)st.st_size > KERNEL_MAX_BYTES) {
-		close(fd);
-		return hv_err_set("%s: %lld bytes is larger than any %s (%u MiB at most)",
-				  path, (long long)st.st_size, what, KERNEL_MAX_BYTES >> 20);
-	}
-	*len = (size_t)st.st_size;
-	*buf = malloc(*len ? *len : 1);
-	if (!*buf) {
-		close(fd);
-		return hv_err_errno("reading %s", path);
-	}
-	while (got < *len) {
-		ssize_t r = read(fd, *buf + got, *len - got);
-
-		if (r <= 0) {
-			if (r < 0 && errno == EINTR)
-				continue;
-			hv_err_errno("reading %s", path);
-			close(fd);
-			free(*buf);
-			*buf = NULL;
-			return -1;
-		}
-		got += (size_t)r;
-	}
-	close(fd);
-	return 0;
-}
 
 static void note(struct run_state *s, const char *key, const char *value)
 {
@@ -211,7 +171,7 @@ static int run_setup(struct run_state *s, const struct hvm_invocation *inv)
 		goto usage;
 	else if (realpath(s->kernel_path, real))    /* drop the bin/.. */
 		memcpy(s->kernel_path, real, sizeof(real));
-	if (read_guest_file(s->kernel_path, "guest kernel", &s->kernel, &s->kernel_len))
+	if (hv_guest_file_read(s->kernel_path, "guest kernel", &s->kernel, &s->kernel_len))
 		goto usage;
 	/* Refuse a malformed image before anything is created (the boot checks again). */
 	s->linux_guest = hv_bzimage_detect(s->kernel, s->kernel_len);
@@ -221,8 +181,10 @@ static int run_setup(struct run_state *s, const struct hvm_invocation *inv)
 		if (hv_bzimage_parse(s->kernel_path, s->kernel, s->kernel_len, o->mem_bytes, &bz))
 			goto usage;
 		if (o->initrd &&
-		    (read_guest_file(o->initrd, "initrd", &s->initrd, &s->initrd_len) ||
+		    (hv_guest_file_read(o->initrd, "initrd", &s->initrd, &s->initrd_len) ||
 		     hv_initrd_check(o->initrd, s->initrd, s->initrd_len)))
+			goto usage;
+		if (hv_linux_native_default(s->native_program, sizeof(s->native_program)))
 			goto usage;
 	} else if (o->initrd) {
 		hv_err_set("--initrd %s: the kernel %s is not a Linux bzImage (an initrd goes with "
@@ -395,11 +357,7 @@ static void report_linux_boot(struct run_state *s)
 		return;
 	}
 	secs = (double)(s->tsc_init - s->tsc_booted) / s->host_hz;
-	note_num(s, "linux_boot_to_init_s", secs);
-	if (hv_run_add(s->run, &(struct hv_sample){
-		    .experiment = "boot", .workload = s->o.workload,
-		    .mode = hv_recorder_mode(&s->vm->rec), .metric = "boot_to_init",
-		    .value = secs, .unit = "s" }))
+	if (hv_linux_boot_record(s->run, hv_recorder_mode(&s->vm->rec), s->o.workload, secs))
 		hv_warn("recording the boot time: %s", hv_err_msg());
 }
 
@@ -622,7 +580,8 @@ static void report_run(struct run_state *s, const struct hvm_invocation *inv)
 	}
 	report_startup(s, inv);
 
-	hv_stop_finish(&vm->rec, &s->o, s->host_hz, vm->stop_kind, vm->stop_why, vm->guest_status);
+	hv_stop_finish(&vm->rec, &s->o, s->host_hz, vm->stop_kind, vm->stop_why, vm->guest_status,
+		       s->linux_guest ? s->native_program : NULL);
 }
 
 static void run_teardown(struct run_state *s)

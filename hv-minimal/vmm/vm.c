@@ -35,7 +35,8 @@ int hv_stop_exit_status(enum hv_stop_kind k, uint32_t guest_status)
 }
 
 void hv_stop_finish(struct hv_recorder *rec, const struct hvm_options *o, double host_hz,
-		    enum hv_stop_kind k, const char *why, uint32_t guest_status)
+		    enum hv_stop_kind k, const char *why, uint32_t guest_status,
+		    const char *native_program)
 {
 	struct hv_run_end end = {
 		.user_stopped = k == HV_STOP_SIGNAL,
@@ -43,6 +44,7 @@ void hv_stop_finish(struct hv_recorder *rec, const struct hvm_options *o, double
 		.stop_why = why,
 		.guest_exited = k == HV_STOP_GUEST_EXIT,
 		.guest_status = guest_status,
+		.native_program = native_program,
 	};
 
 	hv_recorder_finish(rec, o->workload, o->wargs, o->reps_given ? o->reps : 0, host_hz,

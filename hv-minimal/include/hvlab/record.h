@@ -64,6 +64,9 @@ struct hv_run_end {
 	const char *stop_why;
 	int guest_exited;            /* the guest wrote its status */
 	unsigned guest_status;
+	/* a Linux guest's workload program: the native rows are this program run on the
+	 * host (linux_native.c), not hvlab's native ops; NULL for hvlab's own kernel */
+	const char *native_program;
 };
 
 /* The end shared by every runner of the guest (hvm, hvpeer): the native baselines of

@@ -129,8 +129,10 @@ int hv_stop_exit_status(enum hv_stop_kind k, uint32_t guest_status);
 
 struct hvm_options;
 /* hv_recorder_finish for a run that stopped this way: what every runner of the guest
- * (hvm, hvpeer) does at its end. */
+ * (hvm, hvpeer) does at its end; native_program: a Linux guest's workload program for
+ * its native rows (NULL: hvlab's kernel, hvlab's native ops). */
 void hv_stop_finish(struct hv_recorder *rec, const struct hvm_options *o, double host_hz,
-		    enum hv_stop_kind k, const char *why, uint32_t guest_status);
+		    enum hv_stop_kind k, const char *why, uint32_t guest_status,
+		    const char *native_program);
 
 #endif
