@@ -95,6 +95,9 @@ copy_with_libs() { # copy_with_libs FILE: the file and every shared library it l
 }
 for b in "$BUILD"/bin/*; do copy_with_libs "$b"; done
 mkdir -p "$R$BUILD/guest" && cp "$BUILD/guest/kernel.elf" "$R$BUILD/guest/"
+# a Linux guest's program, for hvm's native rows of it
+[ -x "$BUILD/guest/linux/linuxbench" ] &&
+	mkdir -p "$R$BUILD/guest/linux" && cp "$BUILD/guest/linux/linuxbench" "$R$BUILD/guest/linux/"
 for f in "${FILES[@]}"; do mkdir -p "$R$(dirname "$f")" && cp "$f" "$R$f" || die "cannot copy --file $f"; done
 {
 	for e in "${ENVS[@]}"; do printf 'export %q\n' "$e"; done
